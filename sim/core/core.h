@@ -1,0 +1,91 @@
+#pragma once
+// One SeedChip core: an in-order sequencer that runs scalar and sync instructions itself and issues
+// MXU, VPU and DMA instructions into per-unit queues (core.queue_depth deep; a full queue stalls
+// the sequencer). Each unit runs its queue in order, in parallel with the others, honouring the
+// wait/signal semaphores of every instruction. Unit latencies are closed-form (docs/core.md), so an
+// instruction costs one event; SRAM bank conflicts between units stretch the later access.
+// In functional mode the units compute real results on the chip's SRAM and HBM bytes.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/chip_config.h"
+#include "isa/isa.h"
+#include "sim/clock.h"
+#include "sim/event_queue.h"
+#include "sim/hbm/hbm_system.h"
+#include "sim/memory/backing_store.h"
+#include "sim/noc/noc.h"
+#include "sim/stats.h"
+#include "sim/trace.h"
+
+namespace seedchip::sim {
+
+class Core;
+
+// What a core sees of the chip around it. Owned by the chip; outlives its cores.
+struct ChipContext {
+  const ChipConfig* config = nullptr;
+  int chip_index = 0;
+  int chip_count = 1;
+  EventQueue* events = nullptr;
+  const ClockDomain* core_clock = nullptr;
+  StatTree* stats = nullptr;
+  std::string stat_prefix = "chip";  // cores register under <prefix>.core<i>
+  TraceWriter* trace = nullptr;      // null: no trace. Core i traces to pid = trace_pid_base + i.
+  int trace_pid_base = 0;
+  bool functional = true;            // false: timing-only, no data is read, written or computed
+  BackingStore* hbm_data = nullptr;  // null in timing-only mode
+  HbmSystem* hbm = nullptr;
+  Noc* noc = nullptr;
+  std::vector<Core*> cores;  // every core of this chip, by index
+  // Barrier: called when a core reaches `barrier` with its units drained; `release` must be called
+  // (from an event) once every running core of the chip has arrived.
+  std::function<void(int core, std::function<void()> release)> arrive_at_barrier;
+  // dma.send: move `bytes` from this chip's HBM at `src` to chip `dst_chip`'s HBM at `dst`; calls
+  // `done(tick)` when the last byte has landed. Null on a single-chip system.
+  std::function<void(int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes,
+                     std::function<void(Tick)> done)>
+      send_to_chip;
+};
+
+class Core {
+ public:
+  Core(int index, ChipContext& chip);
+  ~Core();
+
+  int index() const;
+  // Loads the code this core runs; the register file and semaphores reset to zero.
+  void load(std::vector<isa::Instruction> code);
+  // Schedules the first issue at the current tick. A core with no code is halted at once.
+  void start();
+  bool halted() const;
+  // Called once when the core has halted (its units drained).
+  void on_halt(std::function<void()> callback);
+
+  // Scalar register file, after or between runs (tests, tools).
+  int64_t reg(int r) const;
+  void set_reg(int r, int64_t value);
+  int64_t semaphore(int s) const;
+  // Adds `count` to semaphore `s` now, waking whatever waits on it (remote signals arrive here).
+  void signal_semaphore(int s, int64_t count);
+
+  // The core's SRAM bytes (functional mode; nullptr in timing-only mode).
+  uint8_t* sram();
+  uint64_t sram_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One MXU tile's latency in core cycles, the formula of docs/core.md: the cycles from the unit
+// starting `mxu.matmul` of m rows through a k x n tile until its last result is written, when the
+// weights were already loaded. Exposed for tests and the analytic model.
+uint64_t mxu_matmul_cycles(const MxuConfig& mxu, DataType type, uint64_t m, uint64_t k,
+                           uint64_t n);
+uint64_t mxu_load_cycles(const MxuConfig& mxu, uint64_t k, uint64_t n);
+
+}  // namespace seedchip::sim

@@ -1,0 +1,31 @@
+#pragma once
+// The bytes behind a simulated memory in functional mode. HBM capacities (tens of GB) are far more
+// than the host should allocate, so storage is sparse: fixed-size pages appear on first write, and
+// never-written bytes read as zero. In timing-only mode no BackingStore exists at all.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace seedchip::sim {
+
+class BackingStore {
+ public:
+  // `capacity` bytes addressable; accesses beyond it throw std::out_of_range naming `name`.
+  BackingStore(std::string name, uint64_t capacity);
+
+  void read(uint64_t addr, void* dst, uint64_t bytes) const;
+  void write(uint64_t addr, const void* src, uint64_t bytes);
+  uint64_t capacity() const { return capacity_; }
+  uint64_t resident_bytes() const { return pages_.size() * kPageBytes; }
+
+  static constexpr uint64_t kPageBytes = uint64_t{1} << 20;
+
+ private:
+  void check(uint64_t addr, uint64_t bytes) const;
+  std::string name_;
+  uint64_t capacity_;
+  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
+};
+
+}  // namespace seedchip::sim

@@ -1,0 +1,39 @@
+#pragma once
+// The on-chip network: a 2D mesh of routers, one per core, with dimension-order routing and
+// per-link bandwidth and per-hop latency. A transfer is cut into packets of noc.packet_bytes; each
+// link serves packets one at a time in arrival order, so flows that share a link share its
+// bandwidth. HBM stacks attach to routers on the mesh edge (see node_of_hbm_stack).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "arch/chip_config.h"
+#include "sim/clock.h"
+#include "sim/event_queue.h"
+#include "sim/stats.h"
+
+namespace seedchip::sim {
+
+class Noc {
+ public:
+  Noc(const NocConfig& config, int mesh_x, int mesh_y, EventQueue& events,
+      const ClockDomain& clock, StatTree& stats, const std::string& stat_prefix);
+  ~Noc();
+
+  int node_count() const;
+  int node_of_core(int core) const;  // core i sits at router i (row-major)
+  // Stack s of `stacks` attaches to an edge router; stacks are spread over the west and east edges.
+  int node_of_hbm_stack(int stack, int stacks) const;
+  int hops(int src_node, int dst_node) const;
+
+  // Moves `bytes` from src to dst starting now; calls `done(arrival_tick)` from an event when the
+  // last byte has arrived. src == dst completes after zero hops at the current tick.
+  void transfer(int src_node, int dst_node, uint64_t bytes, std::function<void(Tick)> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace seedchip::sim
