@@ -67,7 +67,7 @@ namespace seedchip {
 
 #define SEEDCHIP_DMA_PARAMS(NUM, STR)                                                            \
   NUM(int64_t, engines, "dma.engines", "engines", 2, 1, 64, "DMA engines per core")              \
-  NUM(int64_t, max_outstanding, "dma.max_outstanding", "requests", 64, 1, 65536,                 \
+  NUM(int64_t, max_outstanding, "dma.max_outstanding", "requests", 256, 1, 65536,                \
       "memory requests one engine keeps in flight")                                              \
   NUM(int64_t, setup_cycles, "dma.setup_cycles", "cycles", 16, 0, 100000,                        \
       "descriptor processing before the first request of a transfer")
@@ -98,7 +98,7 @@ namespace seedchip {
   NUM(double, data_rate_gbps, "hbm.data_rate_gbps", "Gb/s/pin", 9.6, 0.1, 100, "pin data rate")  \
   NUM(double, clock_mhz, "hbm.clock_mhz", "MHz", 2400, 1, 20000,                                 \
       "command clock CK; all hbm.timing values count its cycles")                                \
-  STR(mapping, "hbm.mapping", "RoBaBgCoPcChSt", "",                                              \
+  STR(mapping, "hbm.mapping", "RoBaBgPcChStCo", "",                                              \
       "address mapping, most to least significant field (see docs/hbm.md)")                      \
   STR(scheduler, "hbm.scheduler", "frfcfs", "frfcfs|fcfs", "controller request scheduler")       \
   STR(refresh, "hbm.refresh", "all-bank", "all-bank|per-bank", "refresh policy")                 \
@@ -116,26 +116,26 @@ namespace seedchip {
 #define SEEDCHIP_HBM_TIMING_PARAMS(NUM, STR)                                                     \
   NUM(int64_t, tBL, "hbm.timing.tBL", "CK", 2, 1, 64, "data bus cycles of one column burst")     \
   NUM(int64_t, tCL, "hbm.timing.tCL", "CK", 34, 1, 1000, "RD to first data (read latency)")      \
-  NUM(int64_t, tCWL, "hbm.timing.tCWL", "CK", 12, 1, 1000, "WR to first data (write latency)")   \
+  NUM(int64_t, tCWL, "hbm.timing.tCWL", "CK", 10, 1, 1000, "WR to first data (write latency)")   \
   NUM(int64_t, tRCD, "hbm.timing.tRCD", "CK", 34, 1, 1000, "ACT to RD/WR, same bank")            \
   NUM(int64_t, tRP, "hbm.timing.tRP", "CK", 34, 1, 1000, "PRE to ACT, same bank")                \
-  NUM(int64_t, tRAS, "hbm.timing.tRAS", "CK", 79, 1, 10000, "ACT to PRE, same bank")             \
-  NUM(int64_t, tRC, "hbm.timing.tRC", "CK", 113, 1, 10000, "ACT to ACT, same bank")              \
+  NUM(int64_t, tRAS, "hbm.timing.tRAS", "CK", 82, 1, 10000, "ACT to PRE, same bank")             \
+  NUM(int64_t, tRC, "hbm.timing.tRC", "CK", 116, 1, 10000, "ACT to ACT, same bank")              \
   NUM(int64_t, tCCD_S, "hbm.timing.tCCD_S", "CK", 2, 1, 100, "column to column, different BG")   \
   NUM(int64_t, tCCD_L, "hbm.timing.tCCD_L", "CK", 4, 1, 100, "column to column, same BG")        \
   NUM(int64_t, tRRD_S, "hbm.timing.tRRD_S", "CK", 5, 1, 100, "ACT to ACT, different BG")         \
-  NUM(int64_t, tRRD_L, "hbm.timing.tRRD_L", "CK", 5, 1, 100, "ACT to ACT, same BG")              \
-  NUM(int64_t, tFAW, "hbm.timing.tFAW", "CK", 29, 1, 1000, "window holding at most four ACTs")   \
-  NUM(int64_t, tWTR_S, "hbm.timing.tWTR_S", "CK", 6, 1, 100,                                     \
+  NUM(int64_t, tRRD_L, "hbm.timing.tRRD_L", "CK", 8, 1, 100, "ACT to ACT, same BG")              \
+  NUM(int64_t, tFAW, "hbm.timing.tFAW", "CK", 36, 1, 1000, "window holding at most four ACTs")   \
+  NUM(int64_t, tWTR_S, "hbm.timing.tWTR_S", "CK", 15, 1, 100,                                    \
       "end of write data to RD, different BG")                                                   \
-  NUM(int64_t, tWTR_L, "hbm.timing.tWTR_L", "CK", 22, 1, 100, "end of write data to RD, same BG") \
-  NUM(int64_t, tRTW, "hbm.timing.tRTW", "CK", 18, 1, 100, "RD to WR bus turnaround")             \
-  NUM(int64_t, tRTP, "hbm.timing.tRTP", "CK", 12, 1, 100, "RD to PRE, same bank")                \
-  NUM(int64_t, tWR, "hbm.timing.tWR", "CK", 38, 1, 1000, "end of write data to PRE, same bank")  \
+  NUM(int64_t, tWTR_L, "hbm.timing.tWTR_L", "CK", 20, 1, 100, "end of write data to RD, same BG") \
+  NUM(int64_t, tRTW, "hbm.timing.tRTW", "CK", 28, 1, 100, "RD to WR bus turnaround")             \
+  NUM(int64_t, tRTP, "hbm.timing.tRTP", "CK", 10, 1, 100, "RD to PRE, same bank")                \
+  NUM(int64_t, tWR, "hbm.timing.tWR", "CK", 39, 1, 1000, "end of write data to PRE, same bank")  \
   NUM(int64_t, tREFI, "hbm.timing.tREFI", "CK", 9360, 1, 1000000, "average refresh interval")    \
-  NUM(int64_t, tRFC, "hbm.timing.tRFC", "CK", 840, 1, 100000, "all-bank refresh cycle time")     \
-  NUM(int64_t, tRFCpb, "hbm.timing.tRFCpb", "CK", 480, 1, 100000, "per-bank refresh cycle time") \
-  NUM(int64_t, tRREFD, "hbm.timing.tRREFD", "CK", 19, 1, 1000,                                   \
+  NUM(int64_t, tRFC, "hbm.timing.tRFC", "CK", 1080, 1, 100000, "all-bank refresh cycle time")    \
+  NUM(int64_t, tRFCpb, "hbm.timing.tRFCpb", "CK", 384, 1, 100000, "per-bank refresh cycle time") \
+  NUM(int64_t, tRREFD, "hbm.timing.tRREFD", "CK", 20, 1, 1000,                                   \
       "per-bank refresh to ACT or refresh of another bank")
 
 #define SEEDCHIP_LINK_PARAMS(NUM, STR)                                                           \

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "arch/chip_config.h"
 #include "sim/clock.h"
@@ -17,15 +18,20 @@ namespace seedchip::sim {
 
 class Noc {
  public:
-  Noc(const NocConfig& config, int mesh_x, int mesh_y, EventQueue& events,
-      const ClockDomain& clock, StatTree& stats, const std::string& stat_prefix);
+  Noc(const NocConfig& config, int mesh_x, int mesh_y, EventQueue& events, const ClockDomain& clock,
+      StatTree& stats, const std::string& stat_prefix);
   ~Noc();
 
   int node_count() const;
   int node_of_core(int core) const;  // core i sits at router i (row-major)
-  // Stack s of `stacks` attaches to an edge router; stacks are spread over the west and east edges.
+  // Stack s of `stacks` attaches to an edge router: even stacks to the west edge (x = 0), odd ones
+  // to the east edge (x = mesh_x - 1); the j-th of n stacks on an edge sits at the middle row of
+  // the j-th of n equal bands of rows, y = (2j + 1) * mesh_y / (2n).
   int node_of_hbm_stack(int stack, int stacks) const;
   int hops(int src_node, int dst_node) const;
+  // The directed links a packet from src to dst crosses under noc.routing, numbered as in
+  // sim/noc/routing.h (router * 4 + direction).
+  std::vector<int> route(int src_node, int dst_node) const;
 
   // Moves `bytes` from src to dst starting now; calls `done(arrival_tick)` from an event when the
   // last byte has arrived. src == dst completes after zero hops at the current tick.
