@@ -39,7 +39,7 @@ namespace seedchip {
       "INT8 multiply-accumulates per PE per cycle (0 = format unsupported)")                     \
   NUM(double, macs_per_pe_fp32, "mxu.macs_per_pe.fp32", "MAC/PE/cycle", 0, 0, 64,                \
       "FP32 multiply-accumulates per PE per cycle (0 = format unsupported)")                     \
-  NUM(int64_t, weight_load_rows_per_cycle, "mxu.weight_load_rows_per_cycle", "rows/cycle", 1, 1, \
+  NUM(int64_t, weight_load_rows_per_cycle, "mxu.weight_load_rows_per_cycle", "rows/cycle", 2, 1, \
       1024, "weight rows shifted into the array per cycle when loading a tile")                  \
   NUM(bool, weight_double_buffer, "mxu.weight_double_buffer", "bool", true, 0, 1,                \
       "a second weight register set lets the next tile load while the current one streams")
@@ -66,14 +66,14 @@ namespace seedchip {
   NUM(int64_t, latency_cycles, "sram.latency_cycles", "cycles", 2, 0, 1000, "access latency")
 
 #define SEEDCHIP_DMA_PARAMS(NUM, STR)                                                            \
-  NUM(int64_t, engines, "dma.engines", "engines", 2, 1, 64, "DMA engines per core")              \
+  NUM(int64_t, engines, "dma.engines", "engines", 4, 1, 64, "DMA engines per core")              \
   NUM(int64_t, max_outstanding, "dma.max_outstanding", "requests", 256, 1, 65536,                \
       "memory requests one engine keeps in flight")                                              \
   NUM(int64_t, setup_cycles, "dma.setup_cycles", "cycles", 16, 0, 100000,                        \
       "descriptor processing before the first request of a transfer")
 
 #define SEEDCHIP_NOC_PARAMS(NUM, STR)                                                            \
-  NUM(int64_t, link_bytes_per_cycle, "noc.link_bytes_per_cycle", "bytes/cycle", 256, 1, 65536,   \
+  NUM(int64_t, link_bytes_per_cycle, "noc.link_bytes_per_cycle", "bytes/cycle", 1024, 1, 65536,   \
       "bandwidth of one mesh link in one direction, per core clock cycle")                       \
   NUM(int64_t, hop_cycles, "noc.hop_cycles", "cycles", 2, 0, 1000,                               \
       "router + link traversal latency per hop")                                                 \
@@ -98,7 +98,7 @@ namespace seedchip {
   NUM(double, data_rate_gbps, "hbm.data_rate_gbps", "Gb/s/pin", 9.6, 0.1, 100, "pin data rate")  \
   NUM(double, clock_mhz, "hbm.clock_mhz", "MHz", 2400, 1, 20000,                                 \
       "command clock CK; all hbm.timing values count its cycles")                                \
-  STR(mapping, "hbm.mapping", "RoBaBgPcChStCo", "",                                              \
+  STR(mapping, "hbm.mapping", "RoBaBgPcChStCo-spread", "",                                              \
       "address mapping, most to least significant field (see docs/hbm.md)")                      \
   STR(scheduler, "hbm.scheduler", "frfcfs", "frfcfs|fcfs", "controller request scheduler")       \
   STR(refresh, "hbm.refresh", "all-bank", "all-bank|per-bank", "refresh policy")                 \

@@ -84,8 +84,7 @@ class Core {
 // One MXU tile's latency in core cycles, the formula of docs/core.md: the cycles from the unit
 // starting `mxu.matmul` of m rows through a k x n tile until its last result is written, when the
 // weights were already loaded. Exposed for tests and the analytic model.
-uint64_t mxu_matmul_cycles(const MxuConfig& mxu, DataType type, uint64_t m, uint64_t k,
-                           uint64_t n);
+uint64_t mxu_matmul_cycles(const MxuConfig& mxu, DataType type, uint64_t m, uint64_t k, uint64_t n);
 uint64_t mxu_load_cycles(const MxuConfig& mxu, uint64_t k, uint64_t n);
 
 }  // namespace seedchip::sim

@@ -31,8 +31,8 @@ class HbmSystem {
  public:
   // Stats go under `stat_prefix` (e.g. "chip.hbm": chip.hbm.stack0.ch3.pc1.row_hits ...); trace
   // tracks (one per channel) go to process `trace_pid` when `trace` is non-null.
-  HbmSystem(const HbmConfig& config, EventQueue& events, const ClockDomain& clock,
-            StatTree& stats, const std::string& stat_prefix, TraceWriter* trace, int trace_pid);
+  HbmSystem(const HbmConfig& config, EventQueue& events, const ClockDomain& clock, StatTree& stats,
+            const std::string& stat_prefix, TraceWriter* trace, int trace_pid);
   ~HbmSystem();
 
   uint64_t capacity_bytes() const;
@@ -40,11 +40,16 @@ class HbmSystem {
   // Bytes from `addr` to the end of its (stack, channel, PC, bank, row) run.
   uint64_t contiguous_bytes(uint64_t addr) const;
   int stack_of(uint64_t addr) const;
+  int channel_of(uint64_t addr) const;  // channel within its stack
 
   // Queues `request` at its controller. Returns false (and keeps nothing) when that controller's
   // read or write queue is full; every space listener is then called once a slot frees.
   bool try_submit(HbmRequest request);
   void add_space_listener(std::function<void()> listener);
+
+  // Issues the refreshes that fell due while controllers sat idle up to events.now(), so the
+  // refresh counts are current before stats are read (idle time schedules no events).
+  void settle();
 
  private:
   struct Impl;

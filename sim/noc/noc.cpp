@@ -1,5 +1,7 @@
 #include "sim/noc/noc.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -95,15 +97,19 @@ int Noc::node_of_core(int core) const {
   return core;
 }
 
-int Noc::node_of_hbm_stack(int stack, int stacks) const {
-  if (stacks < 1 || stack < 0 || stack >= stacks)
+int Noc::node_of_hbm_channel(int stack, int channel, int stacks, int channels) const {
+  if (stacks < 1 || stack < 0 || stack >= stacks || channels < 1 || channel < 0 ||
+      channel >= channels)
     throw std::out_of_range("noc: HBM stack " + std::to_string(stack) + " of " +
-                            std::to_string(stacks));
+                            std::to_string(stacks) + ", channel " + std::to_string(channel) +
+                            " of " + std::to_string(channels));
   const int on_west = (stacks + 1) / 2;
   const bool west = stack % 2 == 0;
   const int edge_count = west ? on_west : stacks - on_west;
-  const int index_on_edge = stack / 2;
-  const int y = (2 * index_on_edge + 1) * impl_->mesh_y / (2 * edge_count);
+  const int band = stack / 2;
+  const int band_begin = band * impl_->mesh_y / edge_count;
+  const int band_rows = std::max(1, (band + 1) * impl_->mesh_y / edge_count - band_begin);
+  const int y = std::min(impl_->mesh_y - 1, band_begin + channel * band_rows / channels);
   const int x = west ? 0 : impl_->mesh_x - 1;
   return y * impl_->mesh_x + x;
 }

@@ -2,7 +2,7 @@
 // The on-chip network: a 2D mesh of routers, one per core, with dimension-order routing and
 // per-link bandwidth and per-hop latency. A transfer is cut into packets of noc.packet_bytes; each
 // link serves packets one at a time in arrival order, so flows that share a link share its
-// bandwidth. HBM stacks attach to routers on the mesh edge (see node_of_hbm_stack).
+// bandwidth. HBM channels attach to routers on the mesh edge (see node_of_hbm_channel).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,10 +24,11 @@ class Noc {
 
   int node_count() const;
   int node_of_core(int core) const;  // core i sits at router i (row-major)
-  // Stack s of `stacks` attaches to an edge router: even stacks to the west edge (x = 0), odd ones
-  // to the east edge (x = mesh_x - 1); the j-th of n stacks on an edge sits at the middle row of
-  // the j-th of n equal bands of rows, y = (2j + 1) * mesh_y / (2n).
-  int node_of_hbm_stack(int stack, int stacks) const;
+  // HBM channel `channel` of stack `stack` (of `stacks`, `channels` per stack) enters the mesh at
+  // an edge router: even stacks on the west edge (x = 0), odd ones on the east (x = mesh_x - 1);
+  // the n stacks of an edge split its rows into n equal bands, and a stack's channels spread
+  // evenly over its band, so HBM traffic enters through every edge router rather than one.
+  int node_of_hbm_channel(int stack, int channel, int stacks, int channels) const;
   int hops(int src_node, int dst_node) const;
   // The directed links a packet from src to dst crosses under noc.routing, numbered as in
   // sim/noc/routing.h (router * 4 + direction).

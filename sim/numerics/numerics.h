@@ -1,8 +1,11 @@
 #pragma once
 // Numeric formats and the functional kernels the simulated units compute with. Conversions round
-// to nearest, ties to even. FP8 follows the OCP 8-bit floating point spec: E4M3 has no infinities
-// (max 448, one NaN encoding per sign) and E5M2 is IEEE-like (max 57344, infinities); conversions
-// to FP8 and to integers saturate to the largest finite value; NaN converts to NaN (0 for ints).
+// to nearest, ties to even, with subnormals. FP8 follows the OCP 8-bit floating point spec v1.0:
+// E4M3 has no infinities (bias 7, max 448, S.1111.111 is NaN) and E5M2 is IEEE-like (bias 15,
+// max 57344, infinities). Narrowing overflow: BF16 and FP16 go to inf as IEEE does; FP8 saturates
+// finite values to the largest finite value, and +-inf becomes +-448 in E4M3 (it has no inf) but
+// stays +-inf in E5M2. NaN stays NaN (sign and leading payload bits kept, made quiet). To integers:
+// saturating, NaN -> 0.
 #include <cstddef>
 #include <cstdint>
 
@@ -26,13 +29,27 @@ void to_fp32(DataType type, const void* src, float* dst, size_t n);
 void from_fp32(DataType type, const float* src, void* dst, size_t n);
 
 // C (m x n, `acc` = FP32 or INT32, row pitch c_pitch bytes) = or += A (m x k of `in`, row pitch
-// a_pitch bytes) x B (k x n of `in`, packed row-major). FP formats: products are exact in FP32 and
-// summed in FP32 through the host BLAS (summation order may differ from a scalar loop). INT8:
-// exact INT32 sums. Throws std::invalid_argument for an unsupported (in, acc) pair.
+// a_pitch bytes) x B (k x n of `in`, packed row-major). FP formats: products are exact in FP32
+// (for BF16, while they stay within the FP32 range) and summed in FP32 through the host BLAS
+// (summation order may differ from a scalar loop). INT8: exact INT32 sums, wrapping modulo 2^32
+// like a hardware accumulator (reachable only for k > 2^17). Throws std::invalid_argument for an
+// unsupported (in, acc) pair or a row pitch shorter than a row. Thread-safe; GEMMs up to 128^3
+// multiply-adds run single-threaded, larger ones use the OpenBLAS thread pool.
 void matmul(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b, void* c,
             size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
 
-// The scalar reference the kernels are tested against: a plain triple loop in k order.
+// Three kernels, one result definition each. matmul: fast, BLAS summation order (NMSE-bounded).
+// matmul_exact: the MXU's defined k order, bit for bit: every C element is the FP32 sum, in k
+// order, of FP32 products (one rounding per multiply and per add, no FMA), starting from +0 or
+// from C when accumulating. A NaN result is stored as the canonical quiet NaN 0x7FC00000: x86 NaN
+// sign and payload depend on operand order, so only NaN-ness is defined. Same arguments,
+// exceptions and INT8 result as matmul; runs vectorised on the calling thread (AVX2 where the host
+// has it). matmul_reference: scalar loop for tests, bit-identical to matmul_exact.
+void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b, void* c,
+                  size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
+
+// The scalar reference the kernels are tested against: a plain triple loop in k order, NaN
+// results canonical as in matmul_exact.
 void matmul_reference(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b,
                       void* c, size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
 

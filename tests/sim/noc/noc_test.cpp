@@ -168,15 +168,20 @@ TEST(Noc, SameTrafficGivesSameTicksAndStats) {
   EXPECT_EQ(run(), run());
 }
 
-TEST(Noc, HbmStacksSitOnTheWestAndEastEdges) {
+TEST(Noc, HbmChannelsSpreadOverTheWestAndEastEdges) {
   Mesh mesh;
   // 4 stacks on 4x4: rows 1 and 3 of each edge.
-  EXPECT_EQ(mesh.noc.node_of_hbm_stack(0, 4), 4);   // (0,1)
-  EXPECT_EQ(mesh.noc.node_of_hbm_stack(1, 4), 7);   // (3,1)
-  EXPECT_EQ(mesh.noc.node_of_hbm_stack(2, 4), 12);  // (0,3)
-  EXPECT_EQ(mesh.noc.node_of_hbm_stack(3, 4), 15);  // (3,3)
-  EXPECT_EQ(mesh.noc.node_of_hbm_stack(0, 1), 8);   // (0,2): the middle of the west edge
-  EXPECT_THROW(mesh.noc.node_of_hbm_stack(4, 4), std::out_of_range);
+  // Four stacks of 16 channels on a 4x4 mesh: stacks 0 and 2 share the west edge (rows 0-1 and
+  // 2-3), stacks 1 and 3 the east; each stack's channels split over the two rows of its band.
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(0, 0, 4, 16), 0);    // (0,0)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(0, 7, 4, 16), 0);    // (0,0)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(0, 8, 4, 16), 4);    // (0,1)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(1, 15, 4, 16), 7);   // (3,1)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(2, 0, 4, 16), 8);    // (0,2)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(3, 15, 4, 16), 15);  // (3,3)
+  EXPECT_EQ(mesh.noc.node_of_hbm_channel(0, 3, 1, 4), 12);    // one stack: the whole west edge
+  EXPECT_THROW(mesh.noc.node_of_hbm_channel(4, 0, 4, 16), std::out_of_range);
+  EXPECT_THROW(mesh.noc.node_of_hbm_channel(0, 16, 4, 16), std::out_of_range);
 }
 
 TEST(Noc, RejectsUnknownRoutingAndNodesOutsideTheMesh) {

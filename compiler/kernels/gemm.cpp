@@ -1,0 +1,322 @@
+#include "compiler/kernels/gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+#include "arch/error.h"
+
+namespace seedchip::compiler {
+namespace {
+
+using isa::Instruction;
+using isa::Opcode;
+
+// HBM regions start on this boundary so that each operand begins on a fresh DRAM row everywhere.
+constexpr uint64_t kRegionAlign = uint64_t{1} << 20;
+// SRAM buffers start on this boundary (a whole number of SRAM bank rows on every preset).
+constexpr uint64_t kSramAlign = 256;
+// Buffering depth: A chunks in flight (one computing, one arriving, one queued) and weight tiles.
+constexpr int64_t kASlots = 3;
+constexpr int64_t kBSlots = 8;
+
+// Semaphore assignment of the kernel.
+constexpr int64_t kSemBFull = 0;   // + slot, slots < 8
+constexpr int64_t kSemBFree = 8;   // + slot
+constexpr int64_t kSemAFull = 16;  // + slot, slots < 4
+constexpr int64_t kSemAFree = 20;  // + slot
+constexpr int64_t kSemCDone = 24;
+constexpr int64_t kSemCFree = 25;
+constexpr int64_t kNone = isa::kNoSemaphore;
+
+uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+double macs_per_pe(const MxuConfig& mxu, DataType t) {
+  switch (t) {
+    case DataType::BF16: return mxu.macs_per_pe_bf16;
+    case DataType::FP16: return mxu.macs_per_pe_fp16;
+    case DataType::FP8_E4M3:
+    case DataType::FP8_E5M2: return mxu.macs_per_pe_fp8;
+    case DataType::INT8: return mxu.macs_per_pe_int8;
+    case DataType::FP32: return mxu.macs_per_pe_fp32;
+    case DataType::INT32: return 0;
+  }
+  return 0;
+}
+
+// Appends instructions, materialising operand values in scratch registers x1..x6 and skipping a
+// `li` when the register already holds the value.
+class Emitter {
+ public:
+  explicit Emitter(std::vector<Instruction>& code) : code_(code) { known_.fill(-1); }
+
+  int reg(int slot, int64_t value) {
+    const int r = 1 + slot;
+    if (!known_valid_[r] || known_[r] != value) {
+      emit(Opcode::LI, {r, value});
+      known_[r] = value;
+      known_valid_[r] = true;
+    }
+    return r;
+  }
+
+  void emit(Opcode op, std::initializer_list<int64_t> operands) {
+    Instruction inst;
+    inst.op = op;
+    std::copy(operands.begin(), operands.end(), inst.operands.begin());
+    code_.push_back(inst);
+  }
+
+  void dma(Opcode op, int64_t first, int64_t second, int64_t rows, int64_t row_bytes,
+           int64_t stride, int64_t wait, int64_t signal) {
+    emit(op, {reg(0, first), reg(1, second), reg(2, rows), reg(3, row_bytes), reg(4, stride), wait,
+              signal});
+  }
+
+ private:
+  std::vector<Instruction>& code_;
+  std::array<int64_t, isa::kNumRegisters> known_{};
+  std::array<bool, isa::kNumRegisters> known_valid_{};
+};
+
+struct SramMap {
+  uint64_t c = 0, a = 0, b = 0, a_slot = 0, b_slot = 0, end = 0;
+};
+
+SramMap sram_map(const GemmPlan& p, DataType type) {
+  const uint64_t in = dtype_bytes(type), acc = dtype_bytes(gemm_accumulator(type));
+  SramMap s;
+  s.a_slot = align_up(p.chunk_m * ceil_div(p.chunk_k, p.tile_k) * p.tile_k * in, kSramAlign);
+  s.b_slot = align_up(p.tile_k * p.tile_n * in, kSramAlign);
+  s.c = 0;
+  s.a = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kSramAlign);
+  s.b = s.a + p.a_slots * s.a_slot;
+  s.end = s.b + p.b_slots * s.b_slot;
+  return s;
+}
+
+// Candidate chunk sizes: v, then repeated halving rounded up to a multiple of `quantum`.
+std::vector<int64_t> halvings(int64_t v, int64_t quantum) {
+  std::vector<int64_t> out{v};
+  while (out.back() > quantum) {
+    const int64_t next = ceil_div(ceil_div(out.back(), 2), quantum) * quantum;
+    if (next >= out.back()) break;
+    out.push_back(next);
+  }
+  return out;
+}
+
+}  // namespace
+
+DataType gemm_accumulator(DataType type) {
+  return type == DataType::INT8 ? DataType::INT32 : DataType::FP32;
+}
+
+std::string GemmPlan::describe() const {
+  std::ostringstream s;
+  s << "core grid " << grid_m << "x" << grid_n << ", block " << block_m << "x" << block_n
+    << " per core, chunk " << chunk_m << "x" << chunk_n << "x" << chunk_k << ", weight tile "
+    << tile_k << "x" << tile_n << ", " << a_slots << " A buffers, " << b_slots
+    << " weight buffers, " << sram_bytes_used / 1024 << " KiB SRAM per core";
+  return s.str();
+}
+
+GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
+  if (shape.m < 1 || shape.n < 1 || shape.k < 1)
+    throw InputError("gemm: dimensions must be positive, got M=" + std::to_string(shape.m) +
+                     " N=" + std::to_string(shape.n) + " K=" + std::to_string(shape.k));
+  if (macs_per_pe(chip.mxu, shape.type) <= 0)
+    throw InputError("gemm: chip '" + chip.name + "' has no MXU support for " +
+                     std::string(dtype_name(shape.type)) + " (mxu.macs_per_pe is 0)");
+  GemmPlan plan;
+  const int64_t cores = chip.core_count();
+  // Core grid: least MXU work per core, then least HBM traffic per core.
+  int64_t best_work = std::numeric_limits<int64_t>::max(), best_traffic = best_work;
+  for (int64_t gm = 1; gm <= cores; ++gm) {
+    if (cores % gm) continue;
+    const int64_t gn = cores / gm;
+    const int64_t bm = ceil_div(shape.m, gm), bn = ceil_div(shape.n, gn);
+    const int64_t work = bm * bn, traffic = bm * shape.k + shape.k * bn;
+    if (work < best_work || (work == best_work && traffic < best_traffic)) {
+      best_work = work;
+      best_traffic = traffic;
+      plan.grid_m = gm;
+      plan.grid_n = gn;
+    }
+  }
+  plan.tile_k = std::min<int64_t>(chip.mxu.rows, shape.k);
+  plan.tile_n = std::min<int64_t>(chip.mxu.cols, shape.n);
+  plan.block_m = ceil_div(shape.m, plan.grid_m);
+  // Blocks start on weight-tile boundaries: the packed weights are cut into tiles globally.
+  plan.block_n = ceil_div(ceil_div(shape.n, plan.grid_n), plan.tile_n) * plan.tile_n;
+  plan.a_slots = kASlots;
+  plan.b_slots = kBSlots;
+
+  // Chunks: the fitting choice with the least re-loaded traffic, then the longest MXU streams.
+  bool found = false;
+  int64_t best_reload = std::numeric_limits<int64_t>::max(), best_stream = 0;
+  for (int64_t cn : halvings(ceil_div(plan.block_n, plan.tile_n) * plan.tile_n, plan.tile_n))
+    for (int64_t ck : {4 * plan.tile_k, 2 * plan.tile_k, plan.tile_k})
+      for (int64_t cm : halvings(plan.block_m, 1)) {
+        GemmPlan p = plan;
+        p.chunk_n = std::min(cn, plan.block_n);
+        p.chunk_k = std::min(ck, shape.k);
+        p.chunk_m = cm;
+        const SramMap s = sram_map(p, shape.type);
+        if (s.end > static_cast<uint64_t>(chip.sram.bytes)) continue;
+        const int64_t reload = ceil_div(plan.block_n, p.chunk_n) * plan.block_m * shape.k +
+                               ceil_div(plan.block_m, p.chunk_m) * shape.k * plan.block_n;
+        if (!found || reload < best_reload || (reload == best_reload && cm * ck > best_stream)) {
+          found = true;
+          best_reload = reload;
+          best_stream = cm * ck;
+          plan.chunk_m = p.chunk_m;
+          plan.chunk_n = p.chunk_n;
+          plan.chunk_k = p.chunk_k;
+          plan.sram_bytes_used = s.end;
+        }
+        break;  // smaller cm for the same (cn, ck) only re-loads more
+      }
+  if (!found)
+    throw InputError("gemm: no tiling of " + std::to_string(shape.m) + "x" +
+                     std::to_string(shape.n) + "x" + std::to_string(shape.k) +
+                     " fits sram.bytes=" + std::to_string(chip.sram.bytes));
+
+  const uint64_t in = dtype_bytes(shape.type), acc = dtype_bytes(gemm_accumulator(shape.type));
+  const uint64_t tiles = ceil_div(shape.k, plan.tile_k) * ceil_div(shape.n, plan.tile_n);
+  plan.layout.a = 0;
+  plan.layout.b = align_up(shape.m * shape.k * in, kRegionAlign);
+  plan.layout.c = align_up(plan.layout.b + tiles * plan.tile_k * plan.tile_n * in, kRegionAlign);
+  plan.layout.end = plan.layout.c + shape.m * shape.n * acc;
+  // stack_gbytes counts GiB, as HBM capacities do (a 36 GB stack is 12 dies of 24 Gibit).
+  const uint64_t capacity = static_cast<uint64_t>(chip.hbm.stacks * chip.hbm.stack_gbytes) << 30;
+  if (plan.layout.end > capacity)
+    throw InputError("gemm: operands need " + std::to_string(plan.layout.end) +
+                     " bytes of HBM but chip '" + chip.name + "' has " + std::to_string(capacity));
+  return plan;
+}
+
+isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan) {
+  const int64_t in = dtype_bytes(shape.type);
+  const DataType acc_type = gemm_accumulator(shape.type);
+  const int64_t acc = dtype_bytes(acc_type);
+  const SramMap sram = sram_map(plan, shape.type);
+  const int64_t k_tiles = ceil_div(shape.k, plan.tile_k);
+  const int64_t tile_slot_bytes = plan.tile_k * plan.tile_n * in;
+  // In SRAM, A chunks and accumulators are tile-major: one packed block per weight-tile column, so
+  // the rows an MXU instruction touches are consecutive and spread over every SRAM bank.
+  const int64_t a_block = plan.chunk_m * plan.tile_k * in;
+  const int64_t c_block = plan.chunk_m * plan.tile_n * acc;
+
+  isa::Program program;
+  for (int64_t core = 0; core < chip.core_count(); ++core) {
+    const int64_t m0 = (core / plan.grid_n) * plan.block_m, n0 = (core % plan.grid_n) * plan.block_n;
+    const int64_t m1 = std::min(shape.m, m0 + plan.block_m), n1 = std::min(shape.n, n0 + plan.block_n);
+    if (m0 >= m1 || n0 >= n1) continue;
+    isa::Section section;
+    section.cores = {static_cast<int>(core)};
+    Emitter e(section.code);
+    for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_SIGNAL, {kSemBFree + j, 1});
+    for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
+
+    struct Chunk { int64_t m, n, k, mlen, nlen, klen; };
+    std::vector<Chunk> chunks;
+    for (int64_t mc = m0; mc < m1; mc += plan.chunk_m)
+      for (int64_t nc = n0; nc < n1; nc += plan.chunk_n)
+        for (int64_t kc = 0; kc < shape.k; kc += plan.chunk_k)
+          chunks.push_back({mc, nc, kc, std::min(plan.chunk_m, m1 - mc),
+                            std::min(plan.chunk_n, n1 - nc), std::min(plan.chunk_k, shape.k - kc)});
+
+    // One DMA per tile column of the chunk; the first waits for the buffer to be free (the DMA
+    // queue is in order, so the rest cannot overtake it) and each signals its arrival.
+    auto load_a = [&](size_t i) {
+      const Chunk& c = chunks[i];
+      const int64_t slot = static_cast<int64_t>(i) % plan.a_slots;
+      for (int64_t kt = 0; kt * plan.tile_k < c.klen; ++kt) {
+        const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
+        e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot + kt * a_block,
+              plan.layout.a + (c.m * shape.k + c.k + kt * plan.tile_k) * in, c.mlen, klen * in,
+              shape.k * in, kt == 0 ? kSemAFree + slot : kNone, kSemAFull + slot);
+      }
+    };
+    load_a(0);
+    int64_t tile_count = 0;
+    int64_t stores_pending = 0;            // accumulator stores the next chunk must wait for
+    int64_t deferred_a_free = kNone;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& c = chunks[i];
+      const int64_t a_slot = static_cast<int64_t>(i) % plan.a_slots;
+      const bool first_k = c.k == 0, last_k = c.k + c.klen >= shape.k;
+      const int64_t kts = ceil_div(c.klen, plan.tile_k), nts = ceil_div(c.nlen, plan.tile_n);
+      if (i + 1 < chunks.size()) load_a(i + 1);
+      if (first_k && stores_pending > 0) {
+        e.emit(Opcode::SEM_WAIT, {kSemCFree, stores_pending});  // the accumulator is stored
+        // The previous accumulator's last matmul signalled its stores instead of freeing its A
+        // buffer; the stores having finished prove that matmul done, so free the buffer now.
+        e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
+        stores_pending = 0;
+      }
+      e.emit(Opcode::SEM_WAIT, {kSemAFull + a_slot, kts});  // every block of this A chunk is in
+      for (int64_t kt = 0; kt < kts; ++kt)
+        for (int64_t nt = 0; nt < nts; ++nt) {
+          const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
+          const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
+          const int64_t ktg = (c.k + kt * plan.tile_k) / plan.tile_k;
+          const int64_t ntg = (c.n + nt * plan.tile_n) / plan.tile_n;
+          const int64_t slot = tile_count++ % plan.b_slots;
+          const int64_t tile_bytes = klen * nlen * in;
+          e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
+                plan.layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, tile_bytes, tile_bytes,
+                kSemBFree + slot, kSemBFull + slot);
+          e.emit(Opcode::MXU_LOAD, {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen),
+                                    e.reg(2, nlen), static_cast<int64_t>(shape.type),
+                                    kSemBFull + slot, kSemBFree + slot});
+          const bool last_tile = kt == kts - 1 && nt == nts - 1;
+          int64_t signal = kNone;
+          if (last_tile) signal = last_k ? kSemCDone : kSemAFree + a_slot;
+          e.emit(Opcode::MXU_MATMUL,
+                 {e.reg(0, sram.c + nt * c_block),
+                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * a_block), e.reg(2, c.mlen),
+                  e.reg(3, klen * in), e.reg(4, nlen * acc), (first_k && kt == 0) ? 0 : 1,
+                  static_cast<int64_t>(shape.type), static_cast<int64_t>(acc_type), kNone,
+                  signal});
+        }
+      if (last_k) {
+        for (int64_t nt = 0; nt < nts; ++nt) {
+          const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
+          e.dma(Opcode::DMA_STORE, plan.layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
+                sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc,
+                nt == 0 ? kSemCDone : kNone, kSemCFree);
+        }
+        stores_pending = nts;
+        deferred_a_free = kSemAFree + a_slot;
+      }
+    }
+    e.emit(Opcode::HALT, {});
+    program.sections.push_back(std::move(section));
+  }
+  return program;
+}
+
+std::vector<uint8_t> pack_gemm_weights(const GemmShape& shape, const GemmPlan& plan,
+                                       const uint8_t* b) {
+  const int64_t in = dtype_bytes(shape.type);
+  const int64_t k_tiles = ceil_div(shape.k, plan.tile_k), n_tiles = ceil_div(shape.n, plan.tile_n);
+  const int64_t slot = plan.tile_k * plan.tile_n * in;
+  std::vector<uint8_t> packed(k_tiles * n_tiles * slot, 0);
+  for (int64_t nt = 0; nt < n_tiles; ++nt)
+    for (int64_t kt = 0; kt < k_tiles; ++kt) {
+      const int64_t klen = std::min(plan.tile_k, shape.k - kt * plan.tile_k);
+      const int64_t nlen = std::min(plan.tile_n, shape.n - nt * plan.tile_n);
+      uint8_t* dst = packed.data() + (nt * k_tiles + kt) * slot;
+      for (int64_t r = 0; r < klen; ++r)
+        std::memcpy(dst + r * nlen * in,
+                    b + ((kt * plan.tile_k + r) * shape.n + nt * plan.tile_n) * in, nlen * in);
+    }
+  return packed;
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,55 @@
+#pragma once
+// The tiled GEMM kernel: C (m x n) = A (m x k) x B (k x n) over every core of a chip.
+//
+// Mapping: C is split into a grid of per-core blocks (the grid that minimises per-core MXU work,
+// then HBM traffic); each core walks its block in chunks that fit its SRAM (an FP32/INT32
+// accumulator for Mc x Nc, a ring of A chunks Mc x Kc, a ring of weight tiles), streams A through
+// the weight-stationary MXU one weight tile at a time, and stores the accumulator. DMA runs ahead
+// of the MXU through semaphores (double/triple buffering), so HBM traffic hides behind compute.
+//
+// HBM layout: A row-major; B pre-packed in MXU tiles (tile (kt, nt) holds rows kt*T..+T of columns
+// nt*T..+T, row-major, tiles ordered nt-major), as a compiler lays out weights; C row-major in
+// the accumulator type.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/chip_config.h"
+#include "isa/isa.h"
+
+namespace seedchip::compiler {
+
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0;
+  DataType type = DataType::BF16;  // operand format; accumulation is INT32 for INT8, else FP32
+};
+
+DataType gemm_accumulator(DataType type);
+
+struct GemmLayout {
+  uint64_t a = 0, b = 0, c = 0;  // HBM byte addresses
+  uint64_t end = 0;              // first byte after C
+};
+
+struct GemmPlan {
+  int64_t grid_m = 1, grid_n = 1;    // core grid over C
+  int64_t block_m = 0, block_n = 0;  // C block per core
+  int64_t chunk_m = 0, chunk_n = 0, chunk_k = 0;
+  int64_t tile_k = 0, tile_n = 0;  // one weight tile
+  int64_t a_slots = 0, b_slots = 0;
+  uint64_t sram_bytes_used = 0;
+  GemmLayout layout;
+  std::string describe() const;
+};
+
+// Throws InputError when the shape is empty, the type has no MXU support on this chip, or the
+// working set cannot fit the SRAM even at the smallest chunk.
+GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape);
+isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
+
+// Host-side packing of B (k x n row-major) into the tiled HBM layout, and the HBM offset of a
+// tile; used to place real weights for functional runs.
+std::vector<uint8_t> pack_gemm_weights(const GemmShape& shape, const GemmPlan& plan,
+                                       const uint8_t* b_row_major);
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,218 @@
+#include "sim/chip/simulation.h"
+
+#include <set>
+#include <stdexcept>
+
+#include "arch/error.h"
+#include "sim/hbm/hbm_system.h"
+#include "sim/link/chip_links.h"
+#include "sim/noc/noc.h"
+
+namespace seedchip::sim {
+namespace {
+
+// One chip: its memory, network and cores, wired through a ChipContext.
+struct Chip {
+  ChipContext context;
+  std::unique_ptr<BackingStore> hbm_data;
+  std::unique_ptr<HbmSystem> hbm;
+  std::unique_ptr<Noc> noc;
+  std::vector<std::unique_ptr<Core>> cores;
+  std::vector<bool> has_code;
+  std::vector<std::function<void()>> barrier_waiters;
+};
+
+}  // namespace
+
+struct Simulation::Impl {
+  ChipConfig config;
+  SimulationOptions options;
+  ClockPlan clocks;
+  EventQueue events;
+  StatTree stats;
+  std::unique_ptr<TraceWriter> trace;
+  std::vector<std::unique_ptr<Chip>> chips;
+  std::unique_ptr<ChipLinks> links;  // only on multi-chip systems
+
+  Impl(const ChipConfig& c, const SimulationOptions& o)
+      : config(c),
+        options(o),
+        clocks(ClockPlan::from_mhz({{"core", c.core.clock_mhz}, {"hbm", c.hbm.clock_mhz}})) {
+    if (o.chips < 1 || o.chips > 64)
+      throw InputError("chips: " + std::to_string(o.chips) + " is out of range; expected 1..64");
+    if (!o.trace_path.empty())
+      trace = std::make_unique<TraceWriter>(o.trace_path, clocks.ticks_to_ns(1));
+    if (o.chips > 1)
+      links = std::make_unique<ChipLinks>(c.links, o.chips, events, clocks.domain("core"), stats,
+                                          "system.links");
+    for (int i = 0; i < o.chips; ++i) chips.push_back(build_chip(i));
+  }
+
+  // dma.send: the bytes cross the chip links, then land in the destination chip's HBM (both HBM
+  // ends are modelled at link rate; the links are far slower than either HBM).
+  void send(int src_chip, int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes,
+            std::function<void(Tick)> done) {
+    if (dst_chip < 0 || dst_chip >= static_cast<int>(chips.size()))
+      throw InputError("dma.send: destination chip " + std::to_string(dst_chip) +
+                       " does not exist; the system has chips 0.." +
+                       std::to_string(chips.size() - 1));
+    links->transfer(src_chip, dst_chip, bytes,
+                    [this, src_chip, dst_chip, dst, src, bytes, done = std::move(done)](Tick t) {
+                      if (options.functional) {
+                        std::vector<uint8_t> buffer(bytes);
+                        chips[src_chip]->hbm_data->read(src, buffer.data(), bytes);
+                        chips[dst_chip]->hbm_data->write(dst, buffer.data(), bytes);
+                      }
+                      done(t);
+                    });
+  }
+
+  std::unique_ptr<Chip> build_chip(int index) {
+    auto chip = std::make_unique<Chip>();
+    const std::string prefix = "chip" + (options.chips > 1 ? std::to_string(index) : "");
+    const int cores = static_cast<int>(config.core_count());
+    // Trace processes: one per core, then one for the chip's HBM.
+    const int pid_base = index * (cores + 1);
+    chip->hbm = std::make_unique<HbmSystem>(config.hbm, events, clocks.domain("hbm"), stats,
+                                            prefix + ".hbm", trace.get(), pid_base + cores);
+    if (options.functional)
+      chip->hbm_data =
+          std::make_unique<BackingStore>(prefix + ".hbm", chip->hbm->capacity_bytes());
+    chip->noc = std::make_unique<Noc>(config.noc, static_cast<int>(config.core.mesh_x),
+                                      static_cast<int>(config.core.mesh_y), events,
+                                      clocks.domain("core"), stats, prefix + ".noc");
+    if (trace) trace->name_process(pid_base + cores, prefix + " HBM");
+
+    ChipContext& ctx = chip->context;
+    ctx.config = &config;
+    ctx.chip_index = index;
+    ctx.chip_count = options.chips;
+    ctx.events = &events;
+    ctx.core_clock = &clocks.domain("core");
+    ctx.stats = &stats;
+    ctx.stat_prefix = prefix;
+    ctx.trace = trace.get();
+    ctx.trace_pid_base = pid_base;
+    ctx.functional = options.functional;
+    ctx.hbm_data = chip->hbm_data.get();
+    ctx.hbm = chip->hbm.get();
+    ctx.noc = chip->noc.get();
+    Chip* raw = chip.get();
+    if (links)
+      ctx.send_to_chip = [this, index](int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes,
+                                       std::function<void(Tick)> done) {
+        send(index, dst_chip, dst, src, bytes, std::move(done));
+      };
+    ctx.arrive_at_barrier = [this, raw](int, std::function<void()> release) {
+      raw->barrier_waiters.push_back(std::move(release));
+      release_barrier_if_complete(*raw);
+    };
+    for (int i = 0; i < cores; ++i) {
+      chip->cores.push_back(std::make_unique<Core>(i, ctx));
+      ctx.cores.push_back(chip->cores.back().get());
+      if (trace) trace->name_process(pid_base + i, prefix + " core " + std::to_string(i));
+    }
+    chip->has_code.assign(cores, false);
+    return chip;
+  }
+
+  // A barrier opens when every core that runs code and has not halted has arrived.
+  void release_barrier_if_complete(Chip& chip) {
+    size_t running = 0;
+    for (size_t i = 0; i < chip.cores.size(); ++i)
+      if (chip.has_code[i] && !chip.cores[i]->halted()) ++running;
+    if (chip.barrier_waiters.size() < running) return;
+    auto waiters = std::move(chip.barrier_waiters);
+    chip.barrier_waiters.clear();
+    for (auto& release : waiters) events.schedule(events.now(), std::move(release));
+  }
+};
+
+Simulation::Simulation(const ChipConfig& config, const SimulationOptions& options)
+    : impl_(std::make_unique<Impl>(config, options)) {}
+Simulation::~Simulation() = default;
+
+const ChipConfig& Simulation::config() const { return impl_->config; }
+const ClockPlan& Simulation::clocks() const { return impl_->clocks; }
+EventQueue& Simulation::events() { return impl_->events; }
+StatTree& Simulation::stats() { return impl_->stats; }
+int Simulation::chip_count() const { return static_cast<int>(impl_->chips.size()); }
+int Simulation::core_count() const { return static_cast<int>(impl_->config.core_count()); }
+Core& Simulation::core(int chip, int core) { return *impl_->chips.at(chip)->cores.at(core); }
+
+BackingStore& Simulation::hbm_data(int chip) {
+  auto& data = impl_->chips.at(chip)->hbm_data;
+  if (!data) throw std::logic_error("HBM data requested from a timing-only simulation");
+  return *data;
+}
+
+void Simulation::load(const isa::Program& program) {
+  const int cores = core_count();
+  for (auto& chip : impl_->chips) {
+    std::vector<const isa::Section*> owner(cores, nullptr);
+    for (const auto& section : program.sections) {
+      std::vector<int> targets = section.cores;
+      if (targets.empty())
+        for (int i = 0; i < cores; ++i) targets.push_back(i);
+      for (int c : targets) {
+        if (c < 0 || c >= cores)
+          throw InputError("program: a section is assigned to core " + std::to_string(c) +
+                           " but chip '" + impl_->config.name + "' has cores 0.." +
+                           std::to_string(cores - 1));
+        if (owner[c])
+          throw InputError("program: core " + std::to_string(c) +
+                           " is assigned more than one section");
+        owner[c] = &section;
+      }
+    }
+    for (int c = 0; c < cores; ++c) {
+      chip->has_code[c] = owner[c] && !owner[c]->code.empty();
+      chip->cores[c]->load(owner[c] ? owner[c]->code : std::vector<isa::Instruction>{});
+      chip->cores[c]->on_halt([this, raw = chip.get()] { impl_->release_barrier_if_complete(*raw); });
+    }
+  }
+}
+
+void Simulation::request_stop() { impl_->events.request_stop(); }
+
+RunResult Simulation::run(std::function<void(double)> progress) {
+  for (auto& chip : impl_->chips)
+    for (auto& core : chip->cores) core->start();
+  if (progress)
+    impl_->events.set_progress(1 << 16, [this, progress](Tick t) {
+      progress(impl_->clocks.ticks_to_seconds(t));
+    });
+  RunResult result;
+  result.completed = impl_->events.run();
+  result.ticks = impl_->events.now();
+  result.core_cycles = impl_->clocks.domain("core").cycle_at(result.ticks);
+  result.seconds = impl_->clocks.ticks_to_seconds(result.ticks);
+  result.events = impl_->events.events_executed();
+  if (result.completed) {
+    std::string stuck;
+    for (size_t ci = 0; ci < impl_->chips.size(); ++ci)
+      for (auto& core : impl_->chips[ci]->cores)
+        if (!core->halted())
+          stuck += (stuck.empty() ? "" : ", ") + std::string("chip ") + std::to_string(ci) +
+                   " core " + std::to_string(core->index());
+    if (!stuck.empty())
+      throw InputError("program deadlocked: nothing left to run but these cores never halted: " +
+                       stuck + " (a semaphore wait or barrier that is never satisfied)");
+  }
+  if (impl_->trace) impl_->trace->finish();
+  return result;
+}
+
+nlohmann::json Simulation::stats_json(const RunResult& result) {
+  StatTree& s = impl_->stats;
+  s.value("sim.ticks", "ticks", "simulated time in base-clock ticks") = static_cast<double>(result.ticks);
+  s.value("sim.core_cycles", "cycles", "simulated time in core clock cycles") =
+      static_cast<double>(result.core_cycles);
+  s.value("sim.seconds", "s", "simulated time") = result.seconds;
+  s.value("sim.events", "events", "events executed") = static_cast<double>(result.events);
+  s.value("sim.completed", "bool", "1 when every core halted, 0 when interrupted") =
+      result.completed ? 1.0 : 0.0;
+  return s.to_json();
+}
+
+}  // namespace seedchip::sim

@@ -1,0 +1,239 @@
+#include "sim/core/vpu_math.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "sim/numerics/numerics.h"
+
+namespace seedchip::sim {
+namespace {
+
+using isa::Opcode;
+
+bool is_broadcast_by_column(Opcode op) { return op == Opcode::VPU_ADDB || op == Opcode::VPU_MULB; }
+bool is_broadcast_by_row(Opcode op) { return op == Opcode::VPU_SUBC || op == Opcode::VPU_MULC; }
+bool has_second_operand(Opcode op) {
+  switch (op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_DIV:
+    case Opcode::VPU_MAX:
+    case Opcode::VPU_MIN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The second operand of element (r, col): elementwise, row-broadcast or column-broadcast.
+template <typename T>
+T second(const std::vector<T>& b, Opcode op, uint64_t r, uint64_t col, uint64_t cols) {
+  if (is_broadcast_by_column(op)) return b[col];
+  if (is_broadcast_by_row(op)) return b[r];
+  return b[r * cols + col];
+}
+
+float apply_float(Opcode op, float x, float y, float c) {
+  switch (op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_ADDB:
+      return x + y;
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_SUBC:
+      return x - y;
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_MULB:
+    case Opcode::VPU_MULC:
+      return x * y;
+    case Opcode::VPU_DIV:
+      return x / y;
+    case Opcode::VPU_MAX:
+      return std::fmax(x, y);
+    case Opcode::VPU_MIN:
+      return std::fmin(x, y);
+    case Opcode::VPU_ADDS:
+      return x + c;
+    case Opcode::VPU_MULS:
+      return x * c;
+    case Opcode::VPU_EXP:
+      return std::exp(x);
+    case Opcode::VPU_LOG:
+      return std::log(x);
+    case Opcode::VPU_RSQRT:
+      return 1.0f / std::sqrt(x);
+    case Opcode::VPU_SQRT:
+      return std::sqrt(x);
+    case Opcode::VPU_RECIP:
+      return 1.0f / x;
+    case Opcode::VPU_TANH:
+      return std::tanh(x);
+    case Opcode::VPU_SILU:
+      return x / (1.0f + std::exp(-x));
+    case Opcode::VPU_GELU:
+      return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+    case Opcode::VPU_RELU:
+      return x > 0 ? x : (std::isnan(x) ? x : 0.0f);
+    default:
+      return x;
+  }
+}
+
+int64_t apply_int(Opcode op, int64_t x, int64_t y) {
+  switch (op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_ADDB:
+      return x + y;
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_SUBC:
+      return x - y;
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_MULB:
+    case Opcode::VPU_MULC:
+      return x * y;
+    case Opcode::VPU_MAX:
+      return std::max(x, y);
+    case Opcode::VPU_MIN:
+      return std::min(x, y);
+    case Opcode::VPU_RELU:
+      return std::max<int64_t>(x, 0);
+    default:
+      return x;
+  }
+}
+
+std::vector<float> read_float(DataType type, const uint8_t* src, uint64_t n) {
+  std::vector<float> out(n);
+  if (n != 0) numerics::to_fp32(type, src, out.data(), n);
+  return out;
+}
+
+std::vector<int64_t> read_int(DataType type, const uint8_t* src, uint64_t n) {
+  std::vector<int64_t> out(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    if (type == DataType::INT8) {
+      out[i] = static_cast<int8_t>(src[i]);
+    } else {
+      int32_t v;
+      std::memcpy(&v, src + 4 * i, 4);
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+void write_int(DataType type, const std::vector<int64_t>& values, uint8_t* dst) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (type == DataType::INT8) {
+      dst[i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp<int64_t>(values[i], -128, 127)));
+    } else {
+      const int32_t v = static_cast<int32_t>(std::clamp<int64_t>(
+          values[i], std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
+      std::memcpy(dst + 4 * i, &v, 4);
+    }
+  }
+}
+
+// Rows x cols results of an elementwise or broadcast op, computed in T.
+template <typename T, typename Apply>
+std::vector<T> elementwise(const std::vector<T>& a, const std::vector<T>& b, Opcode op,
+                           uint64_t rows, uint64_t cols, Apply apply) {
+  std::vector<T> out(rows * cols);
+  const bool binary =
+      has_second_operand(op) || is_broadcast_by_column(op) || is_broadcast_by_row(op);
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t col = 0; col < cols; ++col) {
+      const T x = a[r * cols + col];
+      out[r * cols + col] = apply(x, binary ? second(b, op, r, col, cols) : T{});
+    }
+  return out;
+}
+
+template <typename T>
+std::vector<T> reduce(const std::vector<T>& a, Opcode op, uint64_t rows, uint64_t cols) {
+  std::vector<T> out(rows);
+  for (uint64_t r = 0; r < rows; ++r) {
+    T acc = op == Opcode::VPU_RSUM ? T{} : a[r * cols];
+    for (uint64_t col = 0; col < cols; ++col) {
+      const T x = a[r * cols + col];
+      if (op == Opcode::VPU_RSUM) {
+        acc += x;
+      } else if constexpr (std::is_floating_point_v<T>) {
+        acc = std::fmax(acc, x);
+      } else {
+        acc = std::max(acc, x);
+      }
+    }
+    out[r] = acc;
+  }
+  return out;
+}
+
+uint64_t second_operand_count(const VpuOperands& o) {
+  if (is_broadcast_by_column(o.op)) return o.cols;
+  if (is_broadcast_by_row(o.op)) return o.rows;
+  return has_second_operand(o.op) ? o.rows * o.cols : 0;
+}
+
+}  // namespace
+
+bool vpu_supports(Opcode op, DataType type) {
+  if (!dtype_is_integer(type) || op == Opcode::VPU_CVT) return true;
+  switch (op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_MAX:
+    case Opcode::VPU_MIN:
+    case Opcode::VPU_MOV:
+    case Opcode::VPU_RELU:
+    case Opcode::VPU_ADDB:
+    case Opcode::VPU_MULB:
+    case Opcode::VPU_SUBC:
+    case Opcode::VPU_MULC:
+    case Opcode::VPU_RSUM:
+    case Opcode::VPU_RMAX:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void vpu_execute(const VpuOperands& o, uint8_t* sram) {
+  const uint64_t n = o.rows * o.cols;
+  const size_t elem = static_cast<size_t>(dtype_bytes(o.type));
+  if (o.op == Opcode::VPU_MOV || (o.op == Opcode::VPU_CVT && o.type == o.to)) {
+    std::memmove(sram + o.d, sram + o.a, n * elem);
+    return;
+  }
+  if (o.op == Opcode::VPU_CVT) {
+    const std::vector<float> values = read_float(o.type, sram + o.a, n);
+    if (n != 0) numerics::from_fp32(o.to, values.data(), sram + o.d, n);
+    return;
+  }
+  const bool is_reduce = o.op == Opcode::VPU_RSUM || o.op == Opcode::VPU_RMAX;
+  if (is_reduce && o.cols == 0) return;  // an empty row has no sum or max to write
+  const uint64_t b_count = second_operand_count(o);
+  if (dtype_is_integer(o.type)) {
+    const std::vector<int64_t> a = read_int(o.type, sram + o.a, n);
+    const std::vector<int64_t> b = read_int(o.type, sram + o.b, b_count);
+    write_int(o.type,
+              is_reduce ? reduce(a, o.op, o.rows, o.cols)
+                        : elementwise(a, b, o.op, o.rows, o.cols,
+                                      [&](int64_t x, int64_t y) { return apply_int(o.op, x, y); }),
+              sram + o.d);
+    return;
+  }
+  const std::vector<float> a = read_float(o.type, sram + o.a, n);
+  const std::vector<float> b = read_float(o.type, sram + o.b, b_count);
+  const std::vector<float> out =
+      is_reduce ? reduce(a, o.op, o.rows, o.cols)
+                : elementwise(a, b, o.op, o.rows, o.cols,
+                              [&](float x, float y) { return apply_float(o.op, x, y, o.c); });
+  if (!out.empty()) numerics::from_fp32(o.type, out.data(), sram + o.d, out.size());
+}
+
+}  // namespace seedchip::sim

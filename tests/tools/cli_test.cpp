@@ -1,0 +1,140 @@
+// The seedchip command line, run as a user would: exit codes, one-line errors naming the input,
+// machine-readable output, and byte-identical stats across identical runs.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int status;
+  std::string text;  // stdout and stderr together
+};
+
+Output run(const std::string& args) {
+  const std::string command = std::string(SEEDCHIP_BINARY) + " " + args + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string text;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) text.append(buf.data(), n);
+  const int status = pclose(pipe.release());
+  return {WEXITSTATUS(status), text};
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("seedchip-cli-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(Cli, InfoListsEveryPresetAndDescribesOne) {
+  const Output list = run("info");
+  ASSERT_EQ(list.status, 0) << list.text;
+  for (const char* preset : {"seedchip-v1", "seedchip-v1-export", "h200", "ascend-910b"})
+    EXPECT_NE(list.text.find(preset), std::string::npos) << preset;
+  const Output one = run("info seedchip-v1 --json " + (dir_ / "info.json").string());
+  ASSERT_EQ(one.status, 0) << one.text;
+  EXPECT_NE(one.text.find("hbm.timing.tRCD"), std::string::npos);
+  EXPECT_NE(one.text.find("3A090"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir_ / "info.json.config.yaml"));
+}
+
+TEST_F(Cli, UnknownOverrideKeyIsOneClearError) {
+  const Output o = run("info seedchip-v1 --set hbm.timing.tRCDX=3");
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.text.find("hbm.timing.tRCDX"), std::string::npos) << o.text;
+}
+
+TEST_F(Cli, AssembleDisassembleRoundTrip) {
+  const fs::path source = dir_ / "loop.s";
+  std::ofstream(source) << ".core all\n  li x1, 0\n  li x2, 10\nloop:\n  addi x1, x1, 1\n"
+                           "  blt x1, x2, loop\n  halt\n";
+  ASSERT_EQ(run("asm " + source.string() + " -o " + (dir_ / "loop.bin").string()).status, 0);
+  const Output dis = run("disasm " + (dir_ / "loop.bin").string() + " -o " +
+                         (dir_ / "again.s").string());
+  ASSERT_EQ(dis.status, 0) << dis.text;
+  ASSERT_EQ(run("asm " + (dir_ / "again.s").string() + " -o " + (dir_ / "again.bin").string())
+                .status,
+            0);
+  EXPECT_EQ(read(dir_ / "loop.bin"), read(dir_ / "again.bin"));
+}
+
+TEST_F(Cli, MalformedAssemblyNamesFileAndLine) {
+  const fs::path source = dir_ / "bad.s";
+  std::ofstream(source) << "li x1, 0\nadd x1, x2\n";
+  const Output o = run("asm " + source.string() + " -o " + (dir_ / "bad.bin").string());
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.text.find("bad.s:2"), std::string::npos) << o.text;
+}
+
+TEST_F(Cli, SimRunsAProgramAndStatsAreByteIdenticalAcrossRuns) {
+  const fs::path source = dir_ / "prog.s";
+  std::ofstream(source) << ".core all\n  li x1, 0\n  li x2, 4096\n  li x3, 8\n  li x4, 512\n"
+                           "  dma.load x1, x2, x3, x4, x4, -, s0\n  sem.wait s0, 1\n  halt\n";
+  const Output a = run("sim " + source.string() + " --stats " + (dir_ / "a.json").string());
+  ASSERT_EQ(a.status, 0) << a.text;
+  ASSERT_EQ(run("sim " + source.string() + " --stats " + (dir_ / "b.json").string()).status, 0);
+  EXPECT_EQ(read(dir_ / "a.json"), read(dir_ / "b.json"));
+  const auto stats = nlohmann::json::parse(read(dir_ / "a.json"));
+  EXPECT_EQ(stats["chip"]["hbm"]["bytes"]["value"].get<double>(), 16 * 8 * 512.0);
+  EXPECT_EQ(stats["chip"]["hbm"]["bytes"]["unit"], "bytes");
+}
+
+TEST_F(Cli, FunctionalGemmMatchesTheHostAndWritesJsonAndTrace) {
+  const Output o = run("gemm 128 256 192 --dtype int8 --json " + (dir_ / "g.json").string() +
+                       " --trace " + (dir_ / "g.trace.json").string());
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("PASS"), std::string::npos) << o.text;
+  const auto figures = nlohmann::json::parse(read(dir_ / "g.json"));
+  EXPECT_EQ(figures["check"]["pass"], true);
+  EXPECT_EQ(figures["mxu_utilization"]["unit"], "ratio");
+  const auto trace = nlohmann::json::parse(read(dir_ / "g.trace.json"));
+  EXPECT_GT(trace["traceEvents"].size(), 10u);
+}
+
+TEST_F(Cli, MemReplaysATraceAndRejectsAMalformedLine) {
+  const fs::path trace = dir_ / "t.trace";
+  {
+    std::ofstream out(trace);
+    for (int i = 0; i < 256; ++i) out << (i % 4 ? "LD" : "ST") << " 0x" << std::hex << i * 64 << "\n";
+  }
+  const Output ok = run("mem --trace " + trace.string() + " --json " + (dir_ / "m.json").string());
+  ASSERT_EQ(ok.status, 0) << ok.text;
+  EXPECT_EQ(nlohmann::json::parse(read(dir_ / "m.json"))["bytes"]["value"].get<double>(),
+            256 * 64.0);
+  std::ofstream(dir_ / "bad.trace") << "LD 0x40\nLOAD 0x80\n";
+  const Output bad = run("mem --trace " + (dir_ / "bad.trace").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("bad.trace:2"), std::string::npos) << bad.text;
+}
+
+TEST_F(Cli, UnknownChipPresetIsAnError) {
+  const Output o = run("gemm 8 8 8 --chip no-such-chip");
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.text.find("no-such-chip"), std::string::npos) << o.text;
+}
+
+}  // namespace

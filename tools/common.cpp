@@ -1,0 +1,78 @@
+#include "tools/common.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "arch/error.h"
+
+namespace seedchip::tools {
+
+void ChipOptions::add_to(CLI::App& command) {
+  command.add_option("--chip", preset, "chip preset name or preset YAML file")
+      ->default_val(preset);
+  command.add_option("--set", overrides, "override a chip parameter: key=value (repeatable)");
+}
+
+LoadedChip ChipOptions::load() const { return load_chip(preset, overrides); }
+
+nlohmann::json figure(double value, const std::string& unit) {
+  return {{"value", value}, {"unit", unit}};
+}
+
+void write_json(const std::string& path, const nlohmann::json& figures, const LoadedChip* chip) {
+  std::ofstream out(path);
+  if (!out) throw InputError(path + ": cannot open for writing");
+  out << figures.dump(2) << "\n";
+  if (!out) throw InputError(path + ": write failed");
+  if (chip) {
+    std::ofstream config(path + ".config.yaml");
+    if (!config) throw InputError(path + ".config.yaml: cannot open for writing");
+    config << resolved_config_yaml(*chip);
+  }
+}
+
+namespace {
+std::function<void()>* g_stop = nullptr;
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+  if (g_stop) (*g_stop)();  // only sets an atomic flag in the event queue
+}
+}  // namespace
+
+InterruptGuard::InterruptGuard(std::function<void()> stop) {
+  g_stop = new std::function<void()>(std::move(stop));
+  std::signal(SIGINT, on_sigint);
+}
+
+InterruptGuard::~InterruptGuard() {
+  std::signal(SIGINT, SIG_DFL);
+  delete g_stop;
+  g_stop = nullptr;
+}
+
+bool InterruptGuard::interrupted() { return g_interrupted.load(); }
+
+std::function<void(double)> progress_printer(const std::string& label) {
+  if (!isatty(STDERR_FILENO)) return {};
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [label, last](double simulated_seconds) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::milliseconds(200)) return;
+    *last = now;
+    std::fprintf(stderr, "\r%s: simulated %.3f us (Ctrl-C stops with partial stats)", label.c_str(),
+                 simulated_seconds * 1e6);
+  };
+}
+
+void end_progress() {
+  if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
+}
+
+}  // namespace seedchip::tools
