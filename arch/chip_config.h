@@ -101,7 +101,7 @@ namespace seedchip {
   STR(mapping, "hbm.mapping", "RoBaBgPcChStCo-spread", "",                                              \
       "address mapping, most to least significant field (see docs/hbm.md)")                      \
   STR(scheduler, "hbm.scheduler", "frfcfs", "frfcfs|fcfs", "controller request scheduler")       \
-  STR(refresh, "hbm.refresh", "all-bank", "all-bank|per-bank", "refresh policy")                 \
+  STR(refresh, "hbm.refresh", "per-bank", "all-bank|per-bank", "refresh policy")                 \
   NUM(int64_t, read_queue, "hbm.read_queue", "requests", 64, 1, 65536,                           \
       "read queue depth per pseudo-channel controller")                                          \
   NUM(int64_t, write_queue, "hbm.write_queue", "requests", 64, 1, 65536,                         \

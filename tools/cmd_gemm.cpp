@@ -39,6 +39,11 @@ std::vector<uint8_t> random_operand(DataType type, size_t count, std::mt19937_64
 }
 
 void run_gemm(const GemmOptions& o) {
+  // Installed first, so that Ctrl-C during set-up still ends in a clean (empty) run.
+  sim::Simulation* running = nullptr;
+  InterruptGuard guard([&] {
+    if (running) running->request_stop();
+  });
   const LoadedChip chip = o.chip.load();
   const auto type = dtype_from_name(o.dtype);
   if (!type || *type == DataType::INT32)
@@ -53,6 +58,8 @@ void run_gemm(const GemmOptions& o) {
   options.trace_path = o.trace;
   sim::Simulation simulation(chip.config, options);
   simulation.load(program);
+  running = &simulation;
+  if (InterruptGuard::interrupted()) simulation.request_stop();
 
   const DataType acc = compiler::gemm_accumulator(*type);
   std::vector<uint8_t> a, b;
@@ -65,8 +72,8 @@ void run_gemm(const GemmOptions& o) {
     simulation.hbm_data(0).write(plan.layout.b, packed.data(), packed.size());
   }
 
-  InterruptGuard guard([&] { simulation.request_stop(); });
   const sim::RunResult result = simulation.run(progress_printer("gemm"));
+  running = nullptr;
   end_progress();
 
   Report report("gemm " + std::to_string(o.m) + "x" + std::to_string(o.n) + "x" +

@@ -20,15 +20,16 @@ constexpr uint64_t kRegionAlign = uint64_t{1} << 20;
 constexpr uint64_t kSramAlign = 256;
 // Buffering depth: A chunks in flight (one computing, one arriving, one queued) and weight tiles.
 constexpr int64_t kASlots = 3;
-constexpr int64_t kBSlots = 8;
+constexpr int64_t kBSlots = 12;
 
-// Semaphore assignment of the kernel.
-constexpr int64_t kSemBFull = 0;   // + slot, slots < 8
-constexpr int64_t kSemBFree = 8;   // + slot
-constexpr int64_t kSemAFull = 16;  // + slot, slots < 4
-constexpr int64_t kSemAFree = 20;  // + slot
-constexpr int64_t kSemCDone = 24;
-constexpr int64_t kSemCFree = 25;
+// Semaphore assignment of the kernel (32 semaphores).
+constexpr int64_t kSemBFull = 0;                   // + weight slot
+constexpr int64_t kSemBFree = kSemBFull + kBSlots;  // + weight slot
+constexpr int64_t kSemAFull = kSemBFree + kBSlots;  // + A slot
+constexpr int64_t kSemAFree = kSemAFull + kASlots;  // + A slot
+constexpr int64_t kSemCDone = kSemAFree + kASlots;
+constexpr int64_t kSemCFree = kSemCDone + 1;
+static_assert(kSemCFree < isa::kNumSemaphores);
 constexpr int64_t kNone = isa::kNoSemaphore;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }

@@ -11,6 +11,7 @@
 
 #include "arch/error.h"
 #include "sim/core/sram_banks.h"
+#include "sim/memory/zeroed_buffer.h"
 #include "sim/core/unit_timing.h"
 #include "sim/core/vpu_math.h"
 #include "sim/numerics/numerics.h"
@@ -146,7 +147,7 @@ struct Core::Impl {
         clock(*ctx.core_clock),
         banks(config.sram, clock),
         engines(static_cast<size_t>(config.dma.engines)) {
-    if (ctx.functional) sram.assign(static_cast<size_t>(config.sram.bytes), 0);
+    if (ctx.functional) sram = ZeroedBuffer(static_cast<size_t>(config.sram.bytes));
     register_stats();
     if (ctx.trace) name_tracks();
   }
@@ -762,8 +763,8 @@ struct Core::Impl {
     mxu.load_port_free = mxu.weights_ready = done;
     // The array keeps its own copy: later SRAM writes do not change loaded weights.
     if (ctx.functional)
-      mxu.weights = std::make_shared<const std::vector<uint8_t>>(sram.begin() + op.w,
-                                                                 sram.begin() + op.w + bytes);
+      mxu.weights = std::make_shared<const std::vector<uint8_t>>(sram.data() + op.w,
+                                                                 sram.data() + op.w + bytes);
     ++mxu.in_flight;
     mxu_busy(start, done);
     ++*stat.mxu_loads;
@@ -1091,7 +1092,7 @@ struct Core::Impl {
   int pc = 0;
   std::array<int64_t, isa::kNumRegisters> regs{};
   std::array<int64_t, isa::kNumSemaphores> sems{};
-  std::vector<uint8_t> sram;
+  ZeroedBuffer sram;  // functional mode only
   SramBanks banks;
 
   bool halted = false;

@@ -111,6 +111,10 @@ class HbmController {
     return std::max(bus, act);
   }
 
+  uint64_t join_horizon(uint64_t cycle) const {
+    return std::max(cycle, last_column_ + static_cast<uint64_t>(config_.timing.tRTP));
+  }
+
   void request_wake(uint64_t cycle) {
     if (wake_cycle_ <= cycle) return;
     wake_cycle_ = cycle;
@@ -185,7 +189,9 @@ class HbmController {
   }
 
   // The best request of each bank group, best first. Besides the overall best, only requests that
-  // can start now join: one that must wait for its bank would hold back every later ACT.
+  // can start by the time the data bus frees join (a row hit, or a bank whose PRE or ACT may issue
+  // by then, tRTP after the last read counted, so a bank that finishes with the current transfer
+  // qualifies): one that must wait longer for its bank would hold back every later ACT.
   std::vector<Pending>& take_batch(std::vector<Pending>& queue, uint64_t cycle) {
     auto& ranks = scratch_.ranks;
     ranks.clear();
@@ -203,7 +209,12 @@ class HbmController {
     std::sort(chosen.begin(), chosen.end(),
               [&](int a, int b) { return scheduler_.before(ranks[a], ranks[b]); });
     chosen.erase(std::remove_if(chosen.begin() + 1, chosen.end(),
-                                [&](int i) { return !ranks[i].row_hit && !ranks[i].bank_ready; }),
+                                [&](int i) {
+                                  if (ranks[i].row_hit || ranks[i].bank_ready) return false;
+                                  const Pending& p = queue[i];
+                                  return timing_.earliest(first_command(p), p.where.bank_group,
+                                                          p.where.bank) > join_horizon(cycle);
+                                }),
                  chosen.end());
     auto& batch = scratch_.batch;
     batch.clear();
@@ -221,7 +232,10 @@ class HbmController {
   // column bursts. Row commands never wait on another bank's bursts, so the two phases give the
   // cycles of one merged list. The batch holds one request per bank group, all reads or all
   // writes, so its bursts interleave: each goes at the later of its bank group's tCCD_L and the
-  // pseudo-channel's tCCD_S/tBL spacing. The device state then records each request's last burst,
+  // pseudo-channel's tCCD_S/tBL spacing. Among bursts that could go at the same cycle the request
+  // with the most left goes first, so three requests share the bus round robin and finish
+  // together, instead of one running alone at tCCD_L (half the bus) while the next batch waits for
+  // it. The device state then records each request's last burst,
   // which carries every gate its earlier bursts set.
   void place(std::vector<Pending>& batch, uint64_t cycle) {
     const size_t n = batch.size();
@@ -272,9 +286,10 @@ class HbmController {
           std::max(cycle, timing_.earliest(column, batch[i].where.bank_group, batch[i].where.bank));
       left[i] = batch[i].bursts;
     }
-    // The greedy choice depends only on each request's readiness relative to the bus, so once a
-    // window of picks returns to the same relative state it repeats until a request runs out:
-    // those repeats are applied in one step.
+    // The greedy choice depends only on each request's readiness relative to the bus and on the
+    // order of bursts left, so once a window of picks returns to the same relative state, with
+    // every live request picked equally often (which keeps that order), it repeats until a
+    // request runs out: those repeats are applied in one step.
     auto& window_start = scratch_.window_start;
     auto& picks = scratch_.picks;
     uint64_t bus = 0;
@@ -298,7 +313,7 @@ class HbmController {
       for (size_t i = 0; i < n; ++i) {
         if (left[i] == 0) continue;
         const uint64_t at = std::max(ready[i], bus);
-        if (at < pick_at) pick = i, pick_at = at;
+        if (at < pick_at || (at == pick_at && left[i] > left[pick])) pick = i, pick_at = at;
       }
       first[pick] = std::min(first[pick], pick_at);
       last[pick] = pick_at;
@@ -312,7 +327,8 @@ class HbmController {
       }
       if (++window_picks < live) continue;
       bool repeats = true;
-      for (size_t i = 0; i < n && repeats; ++i) repeats = relative(i) == window_start[i];
+      for (size_t i = 0; i < n && repeats; ++i)
+        repeats = relative(i) == window_start[i] && (left[i] == 0 || picks[i] == picks[pick]);
       if (repeats) {
         uint32_t rounds = std::numeric_limits<uint32_t>::max();
         for (size_t i = 0; i < n; ++i)
@@ -546,9 +562,7 @@ uint64_t HbmSystem::contiguous_bytes(uint64_t addr) const {
 }
 
 int HbmSystem::stack_of(uint64_t addr) const { return impl_->mapping->decode(addr).stack; }
-int HbmSystem::channel_of(uint64_t addr) const {
-  return impl_->mapping->decode(addr).channel;
-}
+int HbmSystem::channel_of(uint64_t addr) const { return impl_->mapping->decode(addr).channel; }
 
 bool HbmSystem::try_submit(HbmRequest request) {
   if (request.addr >= capacity_bytes() || request.bytes > capacity_bytes() - request.addr)

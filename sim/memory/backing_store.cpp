@@ -26,7 +26,7 @@ void BackingStore::read(uint64_t addr, void* dst, uint64_t bytes) const {
     if (it == pages_.end())
       std::memset(out, 0, chunk);
     else
-      std::memcpy(out, it->second.get() + offset, chunk);
+      std::memcpy(out, it->second.data() + offset, chunk);
     out += chunk;
     addr += chunk;
     bytes -= chunk;
@@ -40,8 +40,8 @@ void BackingStore::write(uint64_t addr, const void* src, uint64_t bytes) {
     const uint64_t page = addr / kPageBytes, offset = addr % kPageBytes;
     const uint64_t chunk = std::min(bytes, kPageBytes - offset);
     auto& slot = pages_[page];
-    if (!slot) slot = std::make_unique<uint8_t[]>(kPageBytes);  // value-initialised: zeros
-    std::memcpy(slot.get() + offset, in, chunk);
+    if (slot.empty()) slot = ZeroedBuffer(kPageBytes);
+    std::memcpy(slot.data() + offset, in, chunk);
     in += chunk;
     addr += chunk;
     bytes -= chunk;

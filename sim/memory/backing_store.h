@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "sim/memory/zeroed_buffer.h"
+
 namespace seedchip::sim {
 
 class BackingStore {
@@ -25,7 +27,7 @@ class BackingStore {
   void check(uint64_t addr, uint64_t bytes) const;
   std::string name_;
   uint64_t capacity_;
-  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
+  std::unordered_map<uint64_t, ZeroedBuffer> pages_;
 };
 
 }  // namespace seedchip::sim

@@ -138,3 +138,34 @@ TEST_F(Cli, UnknownChipPresetIsAnError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, InterruptStopsCleanlyWithValidPartialStats) {
+  const std::string stats = (dir_ / "partial.json").string();
+  const std::string command = std::string(SEEDCHIP_BINARY) +
+                              " gemm 8192 8192 8192 --timing-only --stats " + stats +
+                              " >/dev/null 2>&1 & pid=$!; sleep 1; kill -INT $pid; wait $pid";
+  const int status = std::system(("bash -c '" + command + "'").c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const auto json = nlohmann::json::parse(read(dir_ / "partial.json"));
+  EXPECT_EQ(json["sim"]["completed"]["value"].get<double>(), 0.0);
+  EXPECT_TRUE(json["sim"]["core_cycles"]["value"].is_number());
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Cli, VectorAddExampleMovesTheBytesItDescribes) {
+  const std::string stats = (dir_ / "va.json").string();
+  const Output o = run("sim " + std::string(SEEDCHIP_SOURCE_DIR) + "/examples/vector_add.s --stats " +
+                       stats);
+  ASSERT_EQ(o.status, 0) << o.text;
+  const auto json = nlohmann::json::parse(read(stats));
+  // 16 cores x (two 8 KiB BF16 inputs + one 16 KiB FP32 sum).
+  EXPECT_EQ(json["chip"]["hbm"]["bytes"]["value"].get<double>(), 16 * (2 * 8192 + 16384.0));
+  EXPECT_EQ(json["chip"]["core5"]["vpu"]["instructions"]["value"].get<double>(), 3.0);
+}
+
+}  // namespace
