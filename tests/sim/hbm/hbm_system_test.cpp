@@ -151,6 +151,7 @@ TEST_F(HbmSystemTest, RefreshIsIssuedEveryTREFIWhetherBusyOrIdle) {
 }
 
 TEST_F(HbmSystemTest, AllBankRefreshDelaysARequestThatArrivesDuringIt) {
+  config.refresh = "all-bank";
   Harness h(config);
   const uint64_t refresh_at = static_cast<uint64_t>(t.tREFI);
   auto& during = h.read_at(refresh_at + 1, 0);
