@@ -31,7 +31,7 @@ TEST(ChipInfo, JsonCarriesTheSameFiguresWithUnits) {
   EXPECT_EQ(rcd["unit"], "CK");
   EXPECT_EQ(rcd["estimate"], true);
   EXPECT_EQ(info["parameters"]["core.mesh_x"]["estimate"], false);
-  EXPECT_EQ(info["parameters"]["hbm.refresh"]["value"], "all-bank");
+  EXPECT_EQ(info["parameters"]["hbm.refresh"]["value"], "per-bank");
   EXPECT_EQ(info["parameters"]["mxu.weight_double_buffer"]["value"], true);
   EXPECT_NEAR(info["peaks"]["mxu"]["bf16"]["value"].get<double>(), 629.1, 0.1);
   EXPECT_EQ(info["peaks"]["mxu"]["bf16"]["unit"], "TFLOP/s");
