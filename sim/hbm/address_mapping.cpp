@@ -119,7 +119,7 @@ const std::vector<Registered>& registry() {
   using F = Field;
   static const std::vector<Registered> mappings = {
       {{"RoBaBgPcChStCo",
-        "default: one row (hbm.row_bytes) per (stack, channel, PC) in turn, then the next bank "
+        "one row (hbm.row_bytes) per (stack, channel, PC) in turn, then the next bank "
         "group, bank and row; streams use every PC and alternate bank groups"},
        {F::kRow, F::kBank, F::kBankGroup, F::kPseudoChannel, F::kChannel, F::kStack, F::kColumn},
        Hash::kNone},
