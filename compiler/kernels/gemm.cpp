@@ -90,7 +90,7 @@ struct SramMap {
 SramMap sram_map(const GemmPlan& p, DataType type) {
   const uint64_t in = dtype_bytes(type), acc = dtype_bytes(gemm_accumulator(type));
   SramMap s;
-  s.a_slot = align_up(p.chunk_m * ceil_div(p.chunk_k, p.tile_k) * p.tile_k * in, kSramAlign);
+  s.a_slot = align_up(p.chunk_m * p.chunk_k * in, kSramAlign);
   s.b_slot = align_up(p.tile_k * p.tile_n * in, kSramAlign);
   s.c = 0;
   s.a = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kSramAlign);
@@ -207,9 +207,9 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
   const SramMap sram = sram_map(plan, shape.type);
   const int64_t k_tiles = ceil_div(shape.k, plan.tile_k);
   const int64_t tile_slot_bytes = plan.tile_k * plan.tile_n * in;
-  // In SRAM, A chunks and accumulators are tile-major: one packed block per weight-tile column, so
-  // the rows an MXU instruction touches are consecutive and spread over every SRAM bank.
-  const int64_t a_block = plan.chunk_m * plan.tile_k * in;
+  // In SRAM the accumulator is tile-major, one packed block per weight-tile column: the rows a
+  // matmul reads and writes (the heaviest SRAM traffic) are consecutive and spread over every
+  // bank. A chunks stay row-major so that each arrives in one DMA of long rows.
   const int64_t c_block = plan.chunk_m * plan.tile_n * acc;
 
   isa::Program program;
@@ -231,17 +231,12 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
           chunks.push_back({mc, nc, kc, std::min(plan.chunk_m, m1 - mc),
                             std::min(plan.chunk_n, n1 - nc), std::min(plan.chunk_k, shape.k - kc)});
 
-    // One DMA per tile column of the chunk; the first waits for the buffer to be free (the DMA
-    // queue is in order, so the rest cannot overtake it) and each signals its arrival.
     auto load_a = [&](size_t i) {
       const Chunk& c = chunks[i];
       const int64_t slot = static_cast<int64_t>(i) % plan.a_slots;
-      for (int64_t kt = 0; kt * plan.tile_k < c.klen; ++kt) {
-        const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
-        e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot + kt * a_block,
-              plan.layout.a + (c.m * shape.k + c.k + kt * plan.tile_k) * in, c.mlen, klen * in,
-              shape.k * in, kt == 0 ? kSemAFree + slot : kNone, kSemAFull + slot);
-      }
+      e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot,
+            plan.layout.a + (c.m * shape.k + c.k) * in, c.mlen, c.klen * in, shape.k * in,
+            kSemAFree + slot, kSemAFull + slot);
     };
     load_a(0);
     int64_t tile_count = 0;
@@ -260,9 +255,21 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
         e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
         stores_pending = 0;
       }
-      e.emit(Opcode::SEM_WAIT, {kSemAFull + a_slot, kts});  // every block of this A chunk is in
-      for (int64_t kt = 0; kt < kts; ++kt)
-        for (int64_t nt = 0; nt < nts; ++nt) {
+      // The chunk that completes the accumulator runs column by column (all k-tiles of one tile
+      // column, then the next), so each column can be stored while later columns still compute;
+      // only the last column's store is left after the MXU finishes. Each column's last matmul
+      // signals kSemCDone; the MXU completes in order, so the j-th store to take a signal finds
+      // column j done. A column's store is emitted after the next column's tiles, so that it
+      // does not hold those weight loads back in the in-order DMA queue.
+      auto store_column = [&](int64_t nt) {
+        const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
+        e.dma(Opcode::DMA_STORE, plan.layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
+              sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc, kSemCDone, kSemCFree);
+      };
+      const int64_t outer = last_k ? nts : kts, inner = last_k ? kts : nts;
+      for (int64_t o = 0; o < outer; ++o) {
+        for (int64_t in_i = 0; in_i < inner; ++in_i) {
+          const int64_t kt = last_k ? in_i : o, nt = last_k ? o : in_i;
           const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
           const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
           const int64_t ktg = (c.k + kt * plan.tile_k) / plan.tile_k;
@@ -275,23 +282,23 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
           e.emit(Opcode::MXU_LOAD, {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen),
                                     e.reg(2, nlen), static_cast<int64_t>(shape.type),
                                     kSemBFull + slot, kSemBFree + slot});
-          const bool last_tile = kt == kts - 1 && nt == nts - 1;
+          const bool first_tile = o == 0 && in_i == 0, last_tile = o == outer - 1 && in_i == inner - 1;
           int64_t signal = kNone;
-          if (last_tile) signal = last_k ? kSemCDone : kSemAFree + a_slot;
+          if (last_k && kt == kts - 1)
+            signal = kSemCDone;
+          else if (last_tile)
+            signal = kSemAFree + a_slot;
           e.emit(Opcode::MXU_MATMUL,
                  {e.reg(0, sram.c + nt * c_block),
-                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * a_block), e.reg(2, c.mlen),
-                  e.reg(3, klen * in), e.reg(4, nlen * acc), (first_k && kt == 0) ? 0 : 1,
-                  static_cast<int64_t>(shape.type), static_cast<int64_t>(acc_type), kNone,
-                  signal});
+                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * plan.tile_k * in),
+                  e.reg(2, c.mlen), e.reg(3, c.klen * in), e.reg(4, nlen * acc),
+                  (first_k && kt == 0) ? 0 : 1, static_cast<int64_t>(shape.type),
+                  static_cast<int64_t>(acc_type), first_tile ? kSemAFull + a_slot : kNone, signal});
         }
+        if (last_k && o > 0) store_column(o - 1);
+      }
       if (last_k) {
-        for (int64_t nt = 0; nt < nts; ++nt) {
-          const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
-          e.dma(Opcode::DMA_STORE, plan.layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
-                sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc,
-                nt == 0 ? kSemCDone : kNone, kSemCFree);
-        }
+        store_column(nts - 1);
         stores_pending = nts;
         deferred_a_free = kSemAFree + a_slot;
       }
