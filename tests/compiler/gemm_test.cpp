@@ -109,3 +109,22 @@ TEST(GemmFunctional, SeveralAccumulatorChunksPerCore) {
 
 }  // namespace
 }  // namespace seedchip::compiler
+
+namespace seedchip::compiler {
+namespace {
+
+TEST(GemmOnEveryPreset, ASmallGemmSimulatesToCompletion) {
+  for (const std::string& preset : list_presets()) {
+    SCOPED_TRACE(preset);
+    const ChipConfig chip = load_chip(preset).config;
+    const GemmShape shape{256, 256, 256, DataType::BF16};
+    sim::SimulationOptions options;
+    options.functional = false;
+    sim::Simulation simulation(chip, options);
+    simulation.load(generate_gemm(chip, shape, plan_gemm(chip, shape)));
+    EXPECT_TRUE(simulation.run().completed);
+  }
+}
+
+}  // namespace
+}  // namespace seedchip::compiler
