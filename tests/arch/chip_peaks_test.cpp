@@ -75,7 +75,8 @@ TEST(ChipPeaks, EveryPresetMatchesItsDesignFigures) {
     EXPECT_NEAR(format_tflops(peaks, "fp16"), expected.bf16_tflops, 1);
     EXPECT_NEAR(format_tflops(peaks, "fp8"), expected.fp8_tflops, 1);
     EXPECT_NEAR(format_tflops(peaks, "int8"), expected.int8_tops, 1);
-    EXPECT_NEAR(peaks.hbm_gbytes_per_s, expected.hbm_gbytes_per_s, 1);
+    // Design figures are stated to 2-4 digits; presets may round a pin rate to a whole-MHz clock.
+    EXPECT_NEAR(peaks.hbm_gbytes_per_s, expected.hbm_gbytes_per_s, 0.001 * expected.hbm_gbytes_per_s);
     EXPECT_DOUBLE_EQ(peaks.hbm_gbytes, expected.hbm_gbytes);
     EXPECT_DOUBLE_EQ(peaks.link_gbytes_per_s_bidirectional, expected.links_bidirectional);
   }
