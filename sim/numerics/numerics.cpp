@@ -10,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace seedchip::numerics {
@@ -382,6 +383,10 @@ const float* pack_panels(const float* b, size_t ldb, size_t k, size_t n, std::ve
   return out;
 }
 
+// matmul_exact splits rows over threads above this much work and this many rows per thread.
+constexpr double kExactThreadedMacs = 1 << 22;
+constexpr size_t kExactRowsPerThread = 64;
+
 void matmul_exact_fp(DataType in, const void* a, size_t a_pitch, const void* b, void* c,
                      size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate) {
   Scratch& s = scratch;
@@ -503,7 +508,26 @@ void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, cons
     use_blas_threads_for(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
     return matmul_int8(a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
   }
-  matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
+  // Rows are independent and each keeps its k order, so splitting them over threads changes no
+  // bit of the result; it only pays off when a slice outweighs starting a thread (~tens of us).
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                          m / kExactRowsPerThread);
+  if (threads < 2 || static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) <
+                         kExactThreadedMacs)
+    return matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
+  const size_t rows = (m + threads - 1) / threads;
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    const size_t first = t * rows;
+    if (first >= m) break;
+    helpers.emplace_back([=] {
+      matmul_exact_fp(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, b,
+                      static_cast<unsigned char*>(c) + first * c_pitch, c_pitch,
+                      std::min(rows, m - first), k, n, accumulate);
+    });
+  }
+  matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, std::min(rows, m), k, n, accumulate);
+  for (std::thread& h : helpers) h.join();
 }
 
 void matmul_reference(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b,

@@ -318,6 +318,18 @@ TEST(MatmulExact, BitIdenticalToReference) {
   }
 }
 
+// A tall tile (as the MXU streams: 1024 rows through a 128 x 128 weight tile) is large enough for
+// matmul_exact to split its rows over threads; the split must not change a bit.
+TEST(MatmulExact, RowsSplitOverThreadsStayBitIdentical) {
+  std::mt19937 rng(23);
+  for (bool accumulate : {false, true}) {
+    std::vector<float> exact, ref;
+    run_both(matmul_exact, DataType::BF16, DataType::FP32, Shape{1030, 128, 128}, 6, 4,
+             accumulate, rng, exact, ref);
+    EXPECT_TRUE(same_bits(exact, ref)) << "accumulate=" << accumulate;
+  }
+}
+
 // Operands drawn mostly from infinities, NaNs of both signs, subnormals of each format, signed
 // zeros and the largest finite values (whose sums overflow), so that NaN creation (inf - inf,
 // 0 x inf), NaN propagation, overflow and the sign of zero sums all have to match the reference.
