@@ -1,6 +1,7 @@
 #include "tools/report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "arch/chip_peaks.h"

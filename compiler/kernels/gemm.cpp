@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "arch/error.h"
+#include "sim/core/unit_timing.h"
 
 namespace seedchip::compiler {
 namespace {
@@ -35,24 +36,11 @@ constexpr int64_t kNone = isa::kNoSemaphore;
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-double macs_per_pe(const MxuConfig& mxu, DataType t) {
-  switch (t) {
-    case DataType::BF16: return mxu.macs_per_pe_bf16;
-    case DataType::FP16: return mxu.macs_per_pe_fp16;
-    case DataType::FP8_E4M3:
-    case DataType::FP8_E5M2: return mxu.macs_per_pe_fp8;
-    case DataType::INT8: return mxu.macs_per_pe_int8;
-    case DataType::FP32: return mxu.macs_per_pe_fp32;
-    case DataType::INT32: return 0;
-  }
-  return 0;
-}
-
-// Appends instructions, materialising operand values in scratch registers x1..x6 and skipping a
+// Appends instructions, materialising operand values in scratch registers x1..x5 and skipping a
 // `li` when the register already holds the value.
 class Emitter {
  public:
-  explicit Emitter(std::vector<Instruction>& code) : code_(code) { known_.fill(-1); }
+  explicit Emitter(std::vector<Instruction>& code) : code_(code) {}
 
   int reg(int slot, int64_t value) {
     const int r = 1 + slot;
@@ -129,7 +117,7 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
   if (shape.m < 1 || shape.n < 1 || shape.k < 1)
     throw InputError("gemm: dimensions must be positive, got M=" + std::to_string(shape.m) +
                      " N=" + std::to_string(shape.n) + " K=" + std::to_string(shape.k));
-  if (macs_per_pe(chip.mxu, shape.type) <= 0)
+  if (sim::mxu_macs_per_pe(chip.mxu, shape.type) <= 0)
     throw InputError("gemm: chip '" + chip.name + "' has no MXU support for " +
                      std::string(dtype_name(shape.type)) + " (mxu.macs_per_pe is 0)");
   GemmPlan plan;
