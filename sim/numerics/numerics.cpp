@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -383,6 +385,84 @@ const float* pack_panels(const float* b, size_t ldb, size_t k, size_t n, std::ve
   return out;
 }
 
+// A fixed set of worker threads, started once, that run the parts of one job alongside the
+// caller. Persistent workers keep their thread-local conversion buffers between jobs (a thread per
+// call would allocate and fault them in every time). One job at a time: callers serialise.
+class RowWorkers {
+ public:
+  static RowWorkers& instance() {
+    static RowWorkers workers(std::max(1u, std::thread::hardware_concurrency()) - 1);
+    return workers;
+  }
+  size_t size() const { return threads_.size(); }
+
+  // Runs part(0 .. parts-1); the caller runs part 0 and whatever the workers have not taken.
+  void run(size_t parts, const std::function<void(size_t)>& part) {
+    std::lock_guard<std::mutex> one_job(job_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      part_ = &part;
+      next_ = 1;
+      parts_ = parts;
+      pending_ = parts - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    part(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (next_ < parts_) {
+      const size_t mine = next_++;
+      lock.unlock();
+      part(mine);
+      lock.lock();
+      --pending_;
+    }
+    done_.wait(lock, [&] { return pending_ == 0; });
+    part_ = nullptr;
+  }
+
+  ~RowWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  explicit RowWorkers(size_t count) {
+    for (size_t i = 0; i < count; ++i) threads_.emplace_back([this] { work(); });
+  }
+
+  void work() {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return stopping_ || (generation_ != seen && next_ < parts_); });
+      if (stopping_) return;
+      seen = generation_;
+      while (next_ < parts_) {
+        const size_t mine = next_++;
+        const std::function<void(size_t)>* part = part_;
+        lock.unlock();
+        (*part)(mine);
+        lock.lock();
+        if (--pending_ == 0) done_.notify_all();
+      }
+    }
+  }
+
+  std::mutex job_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(size_t)>* part_ = nullptr;
+  size_t next_ = 0, parts_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
 // matmul_exact splits rows over threads above this much work and this many rows per thread.
 constexpr double kExactThreadedMacs = 1 << 22;
 constexpr size_t kExactRowsPerThread = 64;
@@ -509,25 +589,19 @@ void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, cons
     return matmul_int8(a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
   }
   // Rows are independent and each keeps its k order, so splitting them over threads changes no
-  // bit of the result; it only pays off when a slice outweighs starting a thread (~tens of us).
-  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
-                                          m / kExactRowsPerThread);
-  if (threads < 2 || static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) <
-                         kExactThreadedMacs)
+  // bit of the result; it only pays off when a slice outweighs handing it to a worker.
+  const size_t parts = std::min(RowWorkers::instance().size() + 1, m / kExactRowsPerThread);
+  if (parts < 2 || static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) <
+                       kExactThreadedMacs)
     return matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
-  const size_t rows = (m + threads - 1) / threads;
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) {
-    const size_t first = t * rows;
-    if (first >= m) break;
-    helpers.emplace_back([=] {
-      matmul_exact_fp(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, b,
-                      static_cast<unsigned char*>(c) + first * c_pitch, c_pitch,
-                      std::min(rows, m - first), k, n, accumulate);
-    });
-  }
-  matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, std::min(rows, m), k, n, accumulate);
-  for (std::thread& h : helpers) h.join();
+  const size_t rows = (m + parts - 1) / parts;
+  RowWorkers::instance().run(parts, [&](size_t part) {
+    const size_t first = part * rows;
+    if (first >= m) return;
+    matmul_exact_fp(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, b,
+                    static_cast<unsigned char*>(c) + first * c_pitch, c_pitch,
+                    std::min(rows, m - first), k, n, accumulate);
+  });
 }
 
 void matmul_reference(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b,
