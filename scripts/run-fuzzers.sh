@@ -2,7 +2,7 @@
 # Runs every built libFuzzer target for a bounded time, seeded from fuzz/corpus/<target>/.
 # Usage: run-fuzzers.sh BUILD_DIR SECONDS_PER_TARGET
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)
 seconds=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
