@@ -26,7 +26,9 @@ namespace {
 using namespace seedchip;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 struct Run {
   double wall, simulated, mxu_utilization, hbm_fraction, roofline_ratio;
@@ -64,8 +66,12 @@ Run simulate(const ChipConfig& chip, const compiler::GemmShape& shape, bool func
   const double bytes = simulation.stats().get("chip.hbm.bytes");
   const double peak_bw = chip_peaks(chip).hbm_gbytes_per_s * 1e9;
   const double roofline = std::max(flops / peak, bytes / peak_bw);
-  return {wall, r.seconds, flops / r.seconds / peak, bytes / r.seconds / peak_bw,
-          r.seconds / roofline, r.core_cycles};
+  return {wall,
+          r.seconds,
+          flops / r.seconds / peak,
+          bytes / r.seconds / peak_bw,
+          r.seconds / roofline,
+          r.core_cycles};
 }
 
 double host_sgemm_seconds(int n) {
@@ -89,10 +95,10 @@ int main(int argc, char** argv) {
   std::printf("bench_gemm on seedchip-v1\n");
   const Run big = simulate(chip, {4096, 4096, 4096, DataType::BF16}, false);
   const double host_big = host_sgemm_seconds(4096);
-  std::printf("4096^3 bf16, timing-only: %lu cycles, %.1f us simulated, %.3f s wall, "
-              "%.3g simulated cycles per wall second\n",
-              static_cast<unsigned long>(big.cycles), big.simulated * 1e6, big.wall,
-              big.cycles / big.wall);
+  std::printf(
+      "4096^3 bf16, timing-only: %lu cycles, %.1f us simulated, %.3f s wall, "
+      "%.3g simulated cycles per wall second\n",
+      static_cast<unsigned long>(big.cycles), big.simulated * 1e6, big.wall, big.cycles / big.wall);
   verdict("MXU utilization", big.mxu_utilization, ">= 0.85", big.mxu_utilization >= 0.85);
   verdict("simulated / roofline time", big.roofline_ratio, "<= 1.10", big.roofline_ratio <= 1.10);
   verdict("wall time (s)", big.wall, "< 1", big.wall < 1.0);

@@ -19,7 +19,8 @@ ClockPlan ClockPlan::from_mhz(const std::vector<std::pair<std::string, double>>&
     whole.push_back(static_cast<uint64_t>(rounded));
     plan.base_mhz_ = std::lcm(plan.base_mhz_, whole.back());
     if (plan.base_mhz_ > 1'000'000)
-      throw InputError("clock '" + name + "': the least common multiple of all clocks exceeds 1 THz");
+      throw InputError("clock '" + name +
+                       "': the least common multiple of all clocks exceeds 1 THz");
   }
   for (size_t i = 0; i < domains.size(); ++i)
     plan.domains_.emplace_back(domains[i].first, whole[i], plan.base_mhz_ / whole[i]);

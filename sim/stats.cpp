@@ -27,8 +27,7 @@ uint64_t& StatTree::counter(const std::string& path, const std::string& unit,
   return *s.count;
 }
 
-double& StatTree::value(const std::string& path, const std::string& unit,
-                        const std::string& desc) {
+double& StatTree::value(const std::string& path, const std::string& unit, const std::string& desc) {
   Stat& s = add(path, unit, desc);
   if (!s.real) {
     if (s.count || s.compute) throw std::logic_error("stat '" + path + "' is not a value");

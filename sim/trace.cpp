@@ -28,14 +28,20 @@ void TraceWriter::begin_event() {
 
 void TraceWriter::name_process(int pid, const std::string& name) {
   begin_event();
-  out_ << nlohmann::json{{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"tid", 0},
+  out_ << nlohmann::json{{"ph", "M"},
+                         {"name", "process_name"},
+                         {"pid", pid},
+                         {"tid", 0},
                          {"args", {{"name", name}}}}
               .dump();
 }
 
 void TraceWriter::name_track(int pid, int tid, const std::string& name) {
   begin_event();
-  out_ << nlohmann::json{{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", tid},
+  out_ << nlohmann::json{{"ph", "M"},
+                         {"name", "thread_name"},
+                         {"pid", pid},
+                         {"tid", tid},
                          {"args", {{"name", name}}}}
               .dump();
 }
@@ -46,8 +52,8 @@ void TraceWriter::span(int pid, int tid, const std::string& name, uint64_t start
   // Trace-event timestamps are microseconds.
   const double ts_us = static_cast<double>(start) * ns_per_tick_ / 1000.0;
   const double dur_us = static_cast<double>(duration) * ns_per_tick_ / 1000.0;
-  out_ << nlohmann::json{{"ph", "X"}, {"name", name}, {"pid", pid}, {"tid", tid},
-                         {"ts", ts_us}, {"dur", dur_us}}
+  out_ << nlohmann::json{{"ph", "X"},  {"name", name}, {"pid", pid},
+                         {"tid", tid}, {"ts", ts_us},  {"dur", dur_us}}
               .dump();
 }
 

@@ -47,7 +47,8 @@ void run_gemm(const GemmOptions& o) {
   const LoadedChip chip = o.chip.load();
   const auto type = dtype_from_name(o.dtype);
   if (!type || *type == DataType::INT32)
-    throw InputError("--dtype: '" + o.dtype + "' is not an MXU operand format; expected one of "
+    throw InputError("--dtype: '" + o.dtype +
+                     "' is not an MXU operand format; expected one of "
                      "fp32 bf16 fp16 fp8e4m3 fp8e5m2 int8");
   const compiler::GemmShape shape{o.m, o.n, o.k, *type};
   const compiler::GemmPlan plan = compiler::plan_gemm(chip.config, shape);
@@ -126,7 +127,8 @@ void register_gemm(CLI::App& app) {
       ->default_val("bf16");
   auto* functional = cmd->add_flag("--functional", options->functional,
                                    "compute real numbers and check them (the default)");
-  cmd->add_flag("--timing-only", options->timing_only, "shapes only, no data")->excludes(functional);
+  cmd->add_flag("--timing-only", options->timing_only, "shapes only, no data")
+      ->excludes(functional);
   cmd->add_option("--seed", options->seed, "random operand seed")->default_val(1);
   cmd->add_option("--json", options->json, "write the figures as JSON");
   cmd->add_option("--stats", options->stats, "write the full stats tree as JSON");

@@ -1,6 +1,6 @@
-// seedchip info [PRESET]: every parameter of a chip with its unit and source, the derived peaks, the
-// export-control metrics and the registered policies; --stats adds every statistic a simulation of
-// the chip reports. Without a preset, one line per preset.
+// seedchip info [PRESET]: every parameter of a chip with its unit and source, the derived peaks,
+// the export-control metrics and the registered policies; --stats adds every statistic a simulation
+// of the chip reports. Without a preset, one line per preset.
 #include <iostream>
 
 #include "arch/chip_info.h"

@@ -14,8 +14,9 @@ void register_mem(CLI::App& app) {
     ChipOptions chip;
   };
   auto o = std::make_shared<MemOptions>();
-  CLI::App* cmd = app.add_subcommand("mem", "replay a memory trace (LD/ST 0x<addr> per line) "
-                                            "through one HBM stack");
+  CLI::App* cmd = app.add_subcommand("mem",
+                                     "replay a memory trace (LD/ST 0x<addr> per line) "
+                                     "through one HBM stack");
   cmd->add_option("--trace", o->trace, "trace file in Ramulator's LoadStoreTrace format")
       ->required();
   cmd->add_option("--json", o->json, "write the figures as JSON");

@@ -13,8 +13,7 @@
 namespace seedchip::tools {
 
 void ChipOptions::add_to(CLI::App& command) {
-  command.add_option("--chip", preset, "chip preset name or preset YAML file")
-      ->default_val(preset);
+  command.add_option("--chip", preset, "chip preset name or preset YAML file")->default_val(preset);
   command.add_option("--set", overrides, "override a chip parameter: key=value (repeatable)");
 }
 

@@ -2,12 +2,11 @@
 // What every `seedchip` command shares: chip selection (--chip, --set), machine-readable output
 // (--json FILE, with the resolved chip config written beside it), progress on a terminal, and
 // Ctrl-C turning into a clean stop of the running simulation.
+#include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "arch/chip_loader.h"
 

@@ -13,8 +13,10 @@ namespace {
 std::string mxu_format(DataType type) {
   switch (type) {
     case DataType::FP8_E4M3:
-    case DataType::FP8_E5M2: return "fp8";
-    default: return std::string(dtype_name(type));
+    case DataType::FP8_E5M2:
+      return "fp8";
+    default:
+      return std::string(dtype_name(type));
   }
 }
 

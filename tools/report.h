@@ -1,10 +1,9 @@
 #pragma once
 // A command's figures: printed as an aligned table for people and kept as JSON (each figure with
 // its unit) for --json, so both always show the same numbers.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "arch/dtype.h"
 #include "sim/chip/simulation.h"

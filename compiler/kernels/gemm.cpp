@@ -24,7 +24,7 @@ constexpr int64_t kASlots = 3;
 constexpr int64_t kBSlots = 12;
 
 // Semaphore assignment of the kernel (32 semaphores).
-constexpr int64_t kSemBFull = 0;                   // + weight slot
+constexpr int64_t kSemBFull = 0;                    // + weight slot
 constexpr int64_t kSemBFree = kSemBFull + kBSlots;  // + weight slot
 constexpr int64_t kSemAFull = kSemBFree + kBSlots;  // + A slot
 constexpr int64_t kSemAFree = kSemAFull + kASlots;  // + A slot
@@ -202,8 +202,10 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
 
   isa::Program program;
   for (int64_t core = 0; core < chip.core_count(); ++core) {
-    const int64_t m0 = (core / plan.grid_n) * plan.block_m, n0 = (core % plan.grid_n) * plan.block_n;
-    const int64_t m1 = std::min(shape.m, m0 + plan.block_m), n1 = std::min(shape.n, n0 + plan.block_n);
+    const int64_t m0 = (core / plan.grid_n) * plan.block_m,
+                  n0 = (core % plan.grid_n) * plan.block_n;
+    const int64_t m1 = std::min(shape.m, m0 + plan.block_m),
+                  n1 = std::min(shape.n, n0 + plan.block_n);
     if (m0 >= m1 || n0 >= n1) continue;
     isa::Section section;
     section.cores = {static_cast<int>(core)};
@@ -211,7 +213,9 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_SIGNAL, {kSemBFree + j, 1});
     for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
 
-    struct Chunk { int64_t m, n, k, mlen, nlen, klen; };
+    struct Chunk {
+      int64_t m, n, k, mlen, nlen, klen;
+    };
     std::vector<Chunk> chunks;
     for (int64_t mc = m0; mc < m1; mc += plan.chunk_m)
       for (int64_t nc = n0; nc < n1; nc += plan.chunk_n)
@@ -228,7 +232,7 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
     };
     load_a(0);
     int64_t tile_count = 0;
-    int64_t stores_pending = 0;            // accumulator stores the next chunk must wait for
+    int64_t stores_pending = 0;  // accumulator stores the next chunk must wait for
     int64_t deferred_a_free = kNone;
     for (size_t i = 0; i < chunks.size(); ++i) {
       const Chunk& c = chunks[i];
@@ -267,10 +271,11 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
           e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
                 plan.layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, tile_bytes, tile_bytes,
                 kSemBFree + slot, kSemBFull + slot);
-          e.emit(Opcode::MXU_LOAD, {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen),
-                                    e.reg(2, nlen), static_cast<int64_t>(shape.type),
-                                    kSemBFull + slot, kSemBFree + slot});
-          const bool first_tile = o == 0 && in_i == 0, last_tile = o == outer - 1 && in_i == inner - 1;
+          e.emit(Opcode::MXU_LOAD,
+                 {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen), e.reg(2, nlen),
+                  static_cast<int64_t>(shape.type), kSemBFull + slot, kSemBFree + slot});
+          const bool first_tile = o == 0 && in_i == 0,
+                     last_tile = o == outer - 1 && in_i == inner - 1;
           int64_t signal = kNone;
           if (last_k && kt == kts - 1)
             signal = kSemCDone;
@@ -278,10 +283,10 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
             signal = kSemAFree + a_slot;
           e.emit(Opcode::MXU_MATMUL,
                  {e.reg(0, sram.c + nt * c_block),
-                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * plan.tile_k * in),
-                  e.reg(2, c.mlen), e.reg(3, c.klen * in), e.reg(4, nlen * acc),
-                  (first_k && kt == 0) ? 0 : 1, static_cast<int64_t>(shape.type),
-                  static_cast<int64_t>(acc_type), first_tile ? kSemAFull + a_slot : kNone, signal});
+                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * plan.tile_k * in), e.reg(2, c.mlen),
+                  e.reg(3, c.klen * in), e.reg(4, nlen * acc), (first_k && kt == 0) ? 0 : 1,
+                  static_cast<int64_t>(shape.type), static_cast<int64_t>(acc_type),
+                  first_tile ? kSemAFull + a_slot : kNone, signal});
         }
         if (last_k && o > 0) store_column(o - 1);
       }

@@ -76,8 +76,7 @@ struct Simulation::Impl {
     chip->hbm = std::make_unique<HbmSystem>(config.hbm, events, clocks.domain("hbm"), stats,
                                             prefix + ".hbm", trace.get(), pid_base + cores);
     if (options.functional)
-      chip->hbm_data =
-          std::make_unique<BackingStore>(prefix + ".hbm", chip->hbm->capacity_bytes());
+      chip->hbm_data = std::make_unique<BackingStore>(prefix + ".hbm", chip->hbm->capacity_bytes());
     chip->noc = std::make_unique<Noc>(config.noc, static_cast<int>(config.core.mesh_x),
                                       static_cast<int>(config.core.mesh_y), events,
                                       clocks.domain("core"), stats, prefix + ".noc");
@@ -168,7 +167,8 @@ void Simulation::load(const isa::Program& program) {
     for (int c = 0; c < cores; ++c) {
       chip->has_code[c] = owner[c] && !owner[c]->code.empty();
       chip->cores[c]->load(owner[c] ? owner[c]->code : std::vector<isa::Instruction>{});
-      chip->cores[c]->on_halt([this, raw = chip.get()] { impl_->release_barrier_if_complete(*raw); });
+      chip->cores[c]->on_halt(
+          [this, raw = chip.get()] { impl_->release_barrier_if_complete(*raw); });
     }
   }
 }
@@ -179,9 +179,8 @@ RunResult Simulation::run(std::function<void(double)> progress) {
   for (auto& chip : impl_->chips)
     for (auto& core : chip->cores) core->start();
   if (progress)
-    impl_->events.set_progress(1 << 16, [this, progress](Tick t) {
-      progress(impl_->clocks.ticks_to_seconds(t));
-    });
+    impl_->events.set_progress(
+        1 << 16, [this, progress](Tick t) { progress(impl_->clocks.ticks_to_seconds(t)); });
   RunResult result;
   result.completed = impl_->events.run();
   result.ticks = impl_->events.now();
@@ -205,7 +204,8 @@ RunResult Simulation::run(std::function<void(double)> progress) {
 
 nlohmann::json Simulation::stats_json(const RunResult& result) {
   StatTree& s = impl_->stats;
-  s.value("sim.ticks", "ticks", "simulated time in base-clock ticks") = static_cast<double>(result.ticks);
+  s.value("sim.ticks", "ticks", "simulated time in base-clock ticks") =
+      static_cast<double>(result.ticks);
   s.value("sim.core_cycles", "cycles", "simulated time in core clock cycles") =
       static_cast<double>(result.core_cycles);
   s.value("sim.seconds", "s", "simulated time") = result.seconds;

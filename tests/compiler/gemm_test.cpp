@@ -91,9 +91,9 @@ TEST(GemmFunctional, Int8IsBitExactIncludingRaggedEdges) {
 TEST(GemmFunctional, Bf16WithinNmseBound) {
   const GemmShape shape{64, 80, 96, DataType::BF16};
   const GemmRun r = run(small_chip(), shape, 11);
-  const double err = numerics::nmse(reinterpret_cast<const float*>(r.got.data()),
-                                    reinterpret_cast<const float*>(r.expected.data()),
-                                    shape.m * shape.n);
+  const double err =
+      numerics::nmse(reinterpret_cast<const float*>(r.got.data()),
+                     reinterpret_cast<const float*>(r.expected.data()), shape.m * shape.n);
   EXPECT_LE(err, 1e-6);
 }
 

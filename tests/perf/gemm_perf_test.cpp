@@ -31,8 +31,8 @@ KernelFigures run_timing_only(const ChipConfig& chip, const compiler::GemmShape&
   const double peak_flops = peak_tflops(chip, "bf16") * 1e12;
   const double hbm_bytes = simulation.stats().get("chip.hbm.bytes");
   const double peak_bw = peaks.hbm_gbytes_per_s * 1e9;
-  return {result.seconds, flops / result.seconds / peak_flops,
-          hbm_bytes / result.seconds / peak_bw, std::max(flops / peak_flops, hbm_bytes / peak_bw)};
+  return {result.seconds, flops / result.seconds / peak_flops, hbm_bytes / result.seconds / peak_bw,
+          std::max(flops / peak_flops, hbm_bytes / peak_bw)};
 }
 
 TEST(GemmPerformance, Bf16Gemm4096CubedKeepsTheMxusBusy) {

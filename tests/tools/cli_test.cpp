@@ -73,12 +73,11 @@ TEST_F(Cli, AssembleDisassembleRoundTrip) {
   std::ofstream(source) << ".core all\n  li x1, 0\n  li x2, 10\nloop:\n  addi x1, x1, 1\n"
                            "  blt x1, x2, loop\n  halt\n";
   ASSERT_EQ(run("asm " + source.string() + " -o " + (dir_ / "loop.bin").string()).status, 0);
-  const Output dis = run("disasm " + (dir_ / "loop.bin").string() + " -o " +
-                         (dir_ / "again.s").string());
+  const Output dis =
+      run("disasm " + (dir_ / "loop.bin").string() + " -o " + (dir_ / "again.s").string());
   ASSERT_EQ(dis.status, 0) << dis.text;
-  ASSERT_EQ(run("asm " + (dir_ / "again.s").string() + " -o " + (dir_ / "again.bin").string())
-                .status,
-            0);
+  ASSERT_EQ(
+      run("asm " + (dir_ / "again.s").string() + " -o " + (dir_ / "again.bin").string()).status, 0);
   EXPECT_EQ(read(dir_ / "loop.bin"), read(dir_ / "again.bin"));
 }
 
@@ -119,7 +118,8 @@ TEST_F(Cli, MemReplaysATraceAndRejectsAMalformedLine) {
   const fs::path trace = dir_ / "t.trace";
   {
     std::ofstream out(trace);
-    for (int i = 0; i < 256; ++i) out << (i % 4 ? "LD" : "ST") << " 0x" << std::hex << i * 64 << "\n";
+    for (int i = 0; i < 256; ++i)
+      out << (i % 4 ? "LD" : "ST") << " 0x" << std::hex << i * 64 << "\n";
   }
   const Output ok = run("mem --trace " + trace.string() + " --json " + (dir_ / "m.json").string());
   ASSERT_EQ(ok.status, 0) << ok.text;
@@ -159,8 +159,8 @@ namespace {
 
 TEST_F(Cli, VectorAddExampleMovesTheBytesItDescribes) {
   const std::string stats = (dir_ / "va.json").string();
-  const Output o = run("sim " + std::string(SEEDCHIP_SOURCE_DIR) + "/examples/vector_add.s --stats " +
-                       stats);
+  const Output o =
+      run("sim " + std::string(SEEDCHIP_SOURCE_DIR) + "/examples/vector_add.s --stats " + stats);
   ASSERT_EQ(o.status, 0) << o.text;
   const auto json = nlohmann::json::parse(read(stats));
   // 16 cores x (two 8 KiB BF16 inputs + one 16 KiB FP32 sum).
