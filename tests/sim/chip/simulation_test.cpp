@@ -1,0 +1,110 @@
+// A whole system: programs reach the cores they name, chips exchange data over their links, and a
+// program that can never finish is reported instead of hanging.
+#include "sim/chip/simulation.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "arch/chip_loader.h"
+#include "arch/error.h"
+
+namespace seedchip::sim {
+namespace {
+
+ChipConfig two_core_chip() {
+  ChipConfig chip = load_chip("seedchip-v1").config;
+  chip.core.mesh_x = 2;
+  chip.core.mesh_y = 1;
+  chip.links.count = 2;
+  chip.links.gbytes_per_s = 100;
+  chip.links.latency_ns = 500;
+  return chip;
+}
+
+// Chip 0's core 0 sends 64 KiB from its HBM to chip 1's HBM; every other core just halts.
+constexpr const char* kSend = R"(
+.core 0
+    chipid  x1
+    bne     x1, x0, done
+    li      x2, 1
+    li      x3, 4096
+    li      x4, 0
+    li      x5, 65536
+    dma.send x2, x3, x4, x5, -, s0
+    sem.wait s0, 1
+done:
+    halt
+)";
+
+TEST(Simulation, DmaSendCopiesBetweenChipsAtLinkSpeed) {
+  SimulationOptions options;
+  options.chips = 2;
+  Simulation simulation(two_core_chip(), options);
+  std::vector<uint8_t> data(65536);
+  std::iota(data.begin(), data.end(), 0);
+  simulation.hbm_data(0).write(0, data.data(), data.size());
+  simulation.load(isa::assemble(kSend, "send.s"));
+  const RunResult result = simulation.run();
+  ASSERT_TRUE(result.completed);
+  std::vector<uint8_t> received(data.size());
+  simulation.hbm_data(1).read(4096, received.data(), received.size());
+  EXPECT_EQ(received, data);
+  // Two links to the only other chip: 200 GB/s, plus one link latency.
+  const double floor_seconds = 65536 / 200e9 + 500e-9;
+  EXPECT_GE(result.seconds, floor_seconds);
+  EXPECT_LT(result.seconds, floor_seconds * 1.2);
+}
+
+TEST(Simulation, SectionsGoToTheCoresTheyName) {
+  Simulation simulation(two_core_chip(), {});
+  simulation.load(isa::assemble(".core 1\n li x7, 42\n halt\n", "one.s"));
+  ASSERT_TRUE(simulation.run().completed);
+  EXPECT_EQ(simulation.core(0, 1).reg(7), 42);
+  EXPECT_EQ(simulation.core(0, 0).reg(7), 0);
+}
+
+TEST(Simulation, RejectsACoreTheChipDoesNotHave) {
+  Simulation simulation(two_core_chip(), {});
+  EXPECT_THROW(simulation.load(isa::assemble(".core 5\n halt\n", "five.s")), InputError);
+}
+
+TEST(Simulation, ReportsADeadlockNamingTheStuckCore) {
+  Simulation simulation(two_core_chip(), {});
+  simulation.load(isa::assemble(".core 1\n sem.wait s3, 1\n halt\n", "stuck.s"));
+  try {
+    simulation.run();
+    FAIL() << "a wait that nothing signals must be reported";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("core 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Simulation, BarrierReleasesEveryRunningCoreTogether) {
+  Simulation simulation(two_core_chip(), {});
+  // Core 0 works longer before the barrier; core 1 must wait for it and then record the time.
+  simulation.load(isa::assemble(R"(
+.core 0
+    li x1, 0
+    li x2, 200
+loop:
+    addi x1, x1, 1
+    blt x1, x2, loop
+    barrier
+    halt
+.core 1
+    barrier
+    li x9, 1
+    halt
+)",
+                                "barrier.s"));
+  const RunResult result = simulation.run();
+  ASSERT_TRUE(result.completed);
+  EXPECT_EQ(simulation.core(0, 1).reg(9), 1);
+  // Core 0's loop issues two instructions per iteration; core 1 waits at the barrier for it.
+  EXPECT_GE(result.core_cycles, 400u);
+  EXPECT_GE(simulation.stats().get("chip.core1.sequencer.stall_barrier"), 390.0);
+}
+
+}  // namespace
+}  // namespace seedchip::sim
