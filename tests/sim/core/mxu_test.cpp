@@ -184,16 +184,7 @@ TEST(MxuUnit, LoadedWeightsIgnoreLaterSramWrites) {
   EXPECT_EQ(chip.read_sram<float>(0, 64, 1)[0], 6.0f);
 }
 
-std::string error_of(const std::string& program, ChipConfig config = testing::small_config()) {
-  TinyChip chip(true, config);
-  chip.load(0, program);
-  try {
-    chip.run();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(MxuUnit, BadTilesAreInputErrorsNamingTheInstruction) {
   EXPECT_THAT(error_of("li x1, 200\nmxu.load x0, x1, x1, bf16, -, -\n"),

@@ -186,7 +186,7 @@ GemmData gemm_data() {
   for (auto& x : g.a) x = numerics::fp32_to_bf16(value(rng));
   g.expected.resize(kM * kN);
   numerics::matmul_exact(DataType::BF16, DataType::FP32, g.a.data(), kK * 2, g.w.data(),
-                   g.expected.data(), kN * 4, kM, kK, kN, false);
+                         g.expected.data(), kN * 4, kM, kK, kN, false);
   for (float& x : g.expected) x = std::max(x, 0.0f);
   return g;
 }
@@ -229,16 +229,7 @@ TEST(CoreDma, CopyMovesBytesToAnotherCore) {
   EXPECT_EQ(chip.stat(0, "dma.bytes_copied"), 3000u);
 }
 
-std::string error_of(const std::string& program) {
-  TinyChip chip;
-  chip.load(0, program);
-  try {
-    chip.run();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(CoreDma, BadTransfersAreInputErrors) {
   EXPECT_THAT(error_of("li x1, 1048000\nli x2, 1000\ndma.load x1, x0, x2, x2, x2, -, -\n"),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/error.h"
 #include "isa/isa.h"
 #include "sim/clock.h"
 #include "sim/core/core.h"
@@ -117,5 +118,17 @@ class TinyChip {
   std::vector<int> running;
   std::vector<std::function<void()>> waiting;
 };
+
+// The one-line error a program raises on the tiny chip, or "no error".
+inline std::string error_of(const std::string& program, ChipConfig config = small_config()) {
+  TinyChip chip(true, std::move(config));
+  chip.load(0, program);
+  try {
+    chip.run();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 }  // namespace seedchip::sim::testing
