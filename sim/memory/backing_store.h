@@ -21,7 +21,8 @@ class BackingStore {
   uint64_t capacity() const { return capacity_; }
   uint64_t resident_bytes() const { return pages_.size() * kPageBytes; }
 
-  static constexpr uint64_t kPageBytes = uint64_t{1} << 20;
+  // One transparent huge page (see ZeroedBuffer).
+  static constexpr uint64_t kPageBytes = uint64_t{2} << 20;
 
  private:
   void check(uint64_t addr, uint64_t bytes) const;

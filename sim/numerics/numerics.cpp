@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -291,31 +293,44 @@ void matmul_fp(DataType in, const void* a, size_t a_pitch, const void* b, void* 
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 
-// Eight FP32 lanes: one AVX register in the AVX2 clone, two SSE registers in the default one.
+// FP32 vectors of 8 and 16 lanes: one register in the AVX2 and AVX-512 builds of the kernel, two
+// or four narrower ones in the baseline build.
 using Vec8 = float __attribute__((vector_size(32)));
-// B is repacked into panels of this many columns (two Vec8), each k x kPanel contiguous, so the
-// K loop streams one panel instead of striding a full B row apart (4 KiB apart at n = 1024, which
-// maps every row to the same L1 set).
-constexpr size_t kPanel = 16;
-// C rows per register tile: 6 x 2 accumulators, two B vectors, the broadcast A value and one
-// product fill the 16 AVX registers (measured ~10% faster than 4 rows at 1024^3).
-constexpr size_t kTileRows = 6;
+using Vec16 = float __attribute__((vector_size(64)));
 
-// C rows [0, R) x columns [0, cols) (cols <= kPanel) over the whole K loop, held in registers.
-template <size_t R>
+// The shape of one kernel build. B is repacked into panels of two vectors' width, each k x panel
+// contiguous, so the K loop streams one panel instead of striding a full B row apart (4 KiB apart
+// at n = 1024, which maps every row to the same L1 set). `rows` C rows form one register tile:
+// 2 x rows accumulators, two B vectors, the broadcast A value and one product fit the register
+// file (16 AVX2 registers: 6 rows, measured ~10% faster than 4 at 1024^3; 32 AVX-512 registers:
+// 12 rows).
+template <class V, size_t Rows>
+struct KernelShape {
+  using Vec = V;
+  static constexpr size_t kLanes = sizeof(V) / sizeof(float);
+  static constexpr size_t kPanel = 2 * kLanes;
+  static constexpr size_t kRows = Rows;
+};
+using Avx2Shape = KernelShape<Vec8, 6>;
+using Avx512Shape = KernelShape<Vec16, 12>;
+
+// C rows [0, R) x columns [0, cols) (cols <= panel width) over the whole K loop, in registers.
+template <class Shape, size_t R>
 [[gnu::always_inline]] inline void exact_tile(const float* a, size_t lda, const float* panel,
                                               size_t k, float* c, size_t ldc, size_t cols,
                                               bool accumulate) {
-  Vec8 acc[R][2];
+  using Vec = typename Shape::Vec;
+  constexpr size_t kPanel = Shape::kPanel;
+  Vec acc[R][2];
   for (size_t r = 0; r < R; ++r) {
     float init[kPanel] = {};  // +0: the reference's empty sum, so 0 + (-0) gives +0 as it does
     if (accumulate) std::memcpy(init, c + r * ldc, cols * sizeof(float));
     std::memcpy(acc[r], init, sizeof(init));
   }
   for (size_t p = 0; p < k; ++p) {
-    Vec8 b0, b1;
+    Vec b0, b1;
     std::memcpy(&b0, panel + p * kPanel, sizeof(b0));
-    std::memcpy(&b1, panel + p * kPanel + 8, sizeof(b1));
+    std::memcpy(&b1, panel + p * kPanel + Shape::kLanes, sizeof(b1));
     for (size_t r = 0; r < R; ++r) {
       const float x = a[r * lda + p];
       acc[r][0] += x * b0;
@@ -330,64 +345,96 @@ template <size_t R>
   }
 }
 
-// Multiversioned so AVX2 hosts get 8-lane vectors while the binary still runs on any x86-64.
-__attribute__((target_clones("avx2", "default"))) void exact_kernel(const float* a, size_t lda,
-                                                                    const float* panels, float* c,
-                                                                    size_t ldc, size_t m, size_t k,
-                                                                    size_t n, bool accumulate) {
+// The tail of fewer than Shape::kRows rows, one register tile of exactly `left` rows.
+template <class Shape, size_t R = Shape::kRows - 1>
+[[gnu::always_inline]] inline void exact_tail(size_t left, const float* a, size_t lda,
+                                              const float* panel, size_t k, float* c, size_t ldc,
+                                              size_t cols, bool accumulate) {
+  if constexpr (R > 0) {
+    if (left == R) return exact_tile<Shape, R>(a, lda, panel, k, c, ldc, cols, accumulate);
+    exact_tail<Shape, R - 1>(left, a, lda, panel, k, c, ldc, cols, accumulate);
+  }
+}
+
+template <class Shape>
+[[gnu::always_inline]] inline void exact_panels(const float* a, size_t lda, const float* panels,
+                                                float* c, size_t ldc, size_t m, size_t k, size_t n,
+                                                bool accumulate) {
+  constexpr size_t kPanel = Shape::kPanel;
   for (size_t j0 = 0; j0 < n; j0 += kPanel) {
     const float* panel = panels + j0 * k;
     const size_t cols = n - j0 < kPanel ? n - j0 : kPanel;
     float* cj = c + j0;
     size_t i = 0;
-    for (; i + kTileRows <= m; i += kTileRows) {
-      exact_tile<kTileRows>(a + i * lda, lda, panel, k, cj + i * ldc, ldc, cols, accumulate);
+    for (; i + Shape::kRows <= m; i += Shape::kRows) {
+      exact_tile<Shape, Shape::kRows>(a + i * lda, lda, panel, k, cj + i * ldc, ldc, cols,
+                                      accumulate);
     }
-    const float* ai = a + i * lda;
-    float* ci = cj + i * ldc;
-    switch (m - i) {
-      case 5:
-        exact_tile<5>(ai, lda, panel, k, ci, ldc, cols, accumulate);
-        break;
-      case 4:
-        exact_tile<4>(ai, lda, panel, k, ci, ldc, cols, accumulate);
-        break;
-      case 3:
-        exact_tile<3>(ai, lda, panel, k, ci, ldc, cols, accumulate);
-        break;
-      case 2:
-        exact_tile<2>(ai, lda, panel, k, ci, ldc, cols, accumulate);
-        break;
-      case 1:
-        exact_tile<1>(ai, lda, panel, k, ci, ldc, cols, accumulate);
-        break;
-      default:
-        break;
-    }
+    exact_tail<Shape>(m - i, a + i * lda, lda, panel, k, cj + i * ldc, ldc, cols, accumulate);
   }
+}
+
+// Multiversioned so AVX2 hosts get 8-lane vectors while the binary still runs on any x86-64.
+__attribute__((target_clones("avx2", "default"))) void exact_kernel_avx2(
+    const float* a, size_t lda, const float* panels, float* c, size_t ldc, size_t m, size_t k,
+    size_t n, bool accumulate) {
+  exact_panels<Avx2Shape>(a, lda, panels, c, ldc, m, k, n, accumulate);
+}
+
+// 16 lanes and twice the registers, where the host has AVX-512 (chosen at run time).
+__attribute__((target("avx512f"))) void exact_kernel_avx512(const float* a, size_t lda,
+                                                            const float* panels, float* c,
+                                                            size_t ldc, size_t m, size_t k,
+                                                            size_t n, bool accumulate) {
+  exact_panels<Avx512Shape>(a, lda, panels, c, ldc, m, k, n, accumulate);
 }
 
 #pragma GCC pop_options
 
-// B (k x n, row pitch ldb) as consecutive k x kPanel panels, the last one padded with zeros; the
-// padding columns are computed but never stored.
-const float* pack_panels(const float* b, size_t ldb, size_t k, size_t n, std::vector<float>& buf) {
-  const size_t panels = (n + kPanel - 1) / kPanel;
-  float* out = reserve(buf, panels * k * kPanel);
+// B (k x n, row pitch ldb) as consecutive k x `width` panels, the last one padded with zeros;
+// the padding columns are computed but never stored.
+const float* pack_panels(const float* b, size_t ldb, size_t k, size_t n, size_t width,
+                         std::vector<float>& buf) {
+  const size_t panels = (n + width - 1) / width;
+  float* out = reserve(buf, panels * k * width);
   for (size_t q = 0; q < panels; ++q) {
-    const size_t j0 = q * kPanel, cols = std::min(kPanel, n - j0);
-    float* panel = out + q * k * kPanel;
+    const size_t j0 = q * width, cols = std::min(width, n - j0);
+    float* panel = out + q * k * width;
     for (size_t p = 0; p < k; ++p) {
-      std::memcpy(panel + p * kPanel, b + p * ldb + j0, cols * sizeof(float));
-      std::fill(panel + p * kPanel + cols, panel + (p + 1) * kPanel, 0.0f);
+      std::memcpy(panel + p * width, b + p * ldb + j0, cols * sizeof(float));
+      std::fill(panel + p * width + cols, panel + (p + 1) * width, 0.0f);
     }
   }
   return out;
 }
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Waits until ready() holds, polling for up to about kSpinFor; false if it still does not. A
+// simulation hands out one matmul every ~100 us, so a waiting thread usually sees its next job
+// within the spin, which spares the futex wake-up (costly on virtual machines) of blocking.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpinFor;
+  while (true) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > until) return ready();
+  }
+}
+
 // A fixed set of worker threads, started once, that run the parts of one job alongside the
 // caller. Persistent workers keep their thread-local conversion buffers between jobs (a thread per
-// call would allocate and fault them in every time). One job at a time: callers serialise.
+// call would allocate and fault them in every time). Idle workers and a caller waiting for them
+// spin briefly before they block. One job at a time: callers serialise.
 class RowWorkers {
  public:
   static RowWorkers& instance() {
@@ -396,37 +443,31 @@ class RowWorkers {
   }
   size_t size() const { return threads_.size(); }
 
-  // Runs part(0 .. parts-1); the caller runs part 0 and whatever the workers have not taken.
+  // Runs part(0 .. parts-1), parts < 2^16; the caller takes parts as the workers do.
   void run(size_t parts, const std::function<void(size_t)>& part) {
     std::lock_guard<std::mutex> one_job(job_mutex_);
-    {
+    part_ = &part;
+    pending_ = parts;
+    // One store publishes the job (sequentially consistent with the sleepers_ count a worker
+    // raises before it blocks: either the worker sees the job, or this thread sees the sleeper).
+    const uint64_t generation = (job_ >> 32) + 1;
+    job_ = generation << 32 | uint64_t{parts} << 16;
+    if (sleepers_ > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
-      part_ = &part;
-      next_ = 1;
-      parts_ = parts;
-      pending_ = parts - 1;
-      ++generation_;
+      wake_.notify_all();
     }
-    wake_.notify_all();
-    part(0);
+    take_parts();
+    if (spin_until([&] { return pending_ == 0; })) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    while (next_ < parts_) {
-      const size_t mine = next_++;
-      lock.unlock();
-      part(mine);
-      lock.lock();
-      --pending_;
-    }
     done_.wait(lock, [&] { return pending_ == 0; });
-    part_ = nullptr;
   }
 
   ~RowWorkers() {
+    stopping_ = true;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      wake_.notify_all();
     }
-    wake_.notify_all();
     for (std::thread& t : threads_) t.join();
   }
 
@@ -435,31 +476,46 @@ class RowWorkers {
     for (size_t i = 0; i < count; ++i) threads_.emplace_back([this] { work(); });
   }
 
+  // Runs parts of the current job until none is left unclaimed. job_ packs the generation (high
+  // 32 bits), the part count (16) and the next unclaimed part (low 16): claiming is one
+  // compare-and-swap, so a worker that wakes late can never take a part of a newer job under an
+  // older job's count. A claimed part keeps pending_ above zero, so the job and part_ outlive it.
+  void take_parts() {
+    uint64_t job = job_;
+    while ((job & 0xFFFF) < (job >> 16 & 0xFFFF)) {
+      if (!job_.compare_exchange_weak(job, job + 1)) continue;
+      (*part_.load())(job & 0xFFFF);
+      if (--pending_ == 0) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_all();
+      }
+      job = job_;
+    }
+  }
+
   void work() {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
-      wake_.wait(lock, [&] { return stopping_ || (generation_ != seen && next_ < parts_); });
-      if (stopping_) return;
-      seen = generation_;
-      while (next_ < parts_) {
-        const size_t mine = next_++;
-        const std::function<void(size_t)>* part = part_;
-        lock.unlock();
-        (*part)(mine);
-        lock.lock();
-        if (--pending_ == 0) done_.notify_all();
+      const auto woken = [&] { return stopping_ || job_ >> 32 != seen; };
+      if (!spin_until(woken)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++sleepers_;
+        wake_.wait(lock, woken);
+        --sleepers_;
       }
+      if (stopping_) return;
+      seen = job_ >> 32;
+      take_parts();
     }
   }
 
   std::mutex job_mutex_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  const std::function<void(size_t)>* part_ = nullptr;
-  size_t next_ = 0, parts_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<const std::function<void(size_t)>*> part_{nullptr};
+  std::atomic<uint64_t> job_{0};
+  std::atomic<size_t> pending_{0}, sleepers_{0};
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };
 
@@ -467,15 +523,58 @@ class RowWorkers {
 constexpr double kExactThreadedMacs = 1 << 22;
 constexpr size_t kExactRowsPerThread = 64;
 
-void matmul_exact_fp(DataType in, const void* a, size_t a_pitch, const void* b, void* c,
-                     size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate) {
-  Scratch& s = scratch;
-  size_t lda = 0, ldb = 0;
-  const float* fa = fp32_rows(in, a, a_pitch, m, k, s.a, lda);
-  const float* fb = fp32_rows(in, b, n * dtype_bytes(in), k, n, s.b, ldb);
-  const float* panels = pack_panels(fb, ldb, k, n, s.panels);
+// The kernel build for this host, chosen once.
+bool use_avx512() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
+
+size_t panel_width() { return use_avx512() ? Avx512Shape::kPanel : Avx2Shape::kPanel; }
+
+// B (k x n of `in`, packed) as FP32 panels for exact_rows, in the calling thread's scratch.
+const float* exact_panels_of(DataType in, const void* b, size_t k, size_t n) {
+  size_t ldb = 0;
+  const float* fb = fp32_rows(in, b, n * dtype_bytes(in), k, n, scratch.b, ldb);
+  return pack_panels(fb, ldb, k, n, panel_width(), scratch.panels);
+}
+
+// Rows of A are converted a block at a time, just before use, so the block's FP32 copy and its C
+// rows stay in L1 across every panel; A and C then stream through the host's caches once per
+// call (the simulated SRAM behind them is usually cold: sixteen cores' working sets take turns).
+constexpr size_t kExactBlockRows = 2 * Avx512Shape::kRows;
+
+// Asks for `rows` rows of `row_bytes` each, `pitch` bytes apart, to be brought into the cache.
+// Rows of a strided matrix sit in different 4 KiB pages, where the hardware prefetchers stop, and
+// a block's compute (~10 us) is ample time to hide the next block's misses.
+void prefetch_rows(const void* base, size_t pitch, size_t row_bytes, size_t rows) {
+  constexpr size_t kLine = 64;
+  const auto* p = static_cast<const unsigned char*>(base);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t off = 0; off < row_bytes; off += kLine) __builtin_prefetch(p + r * pitch + off);
+}
+
+void exact_rows(DataType in, const void* a, size_t a_pitch, const float* panels, void* c,
+                size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate) {
   with_fp32_c(c, c_pitch, m, n, accumulate, [&](float* fc, size_t ldc) {
-    exact_kernel(fa, lda, panels, fc, ldc, m, k, n, accumulate);
+    const auto* ab = static_cast<const unsigned char*>(a);
+    const size_t a_row_bytes = k * dtype_bytes(in), c_row_bytes = n * sizeof(float);
+    prefetch_rows(ab, a_pitch, a_row_bytes, std::min(kExactBlockRows, m));
+    prefetch_rows(fc, ldc * sizeof(float), c_row_bytes, std::min(kExactBlockRows, m));
+    for (size_t i0 = 0; i0 < m; i0 += kExactBlockRows) {
+      const size_t rows = std::min(kExactBlockRows, m - i0);
+      if (i0 + rows < m) {  // the next block loads while this one computes
+        const size_t next = std::min(kExactBlockRows, m - i0 - rows);
+        prefetch_rows(ab + (i0 + rows) * a_pitch, a_pitch, a_row_bytes, next);
+        prefetch_rows(fc + (i0 + rows) * ldc, ldc * sizeof(float), c_row_bytes, next);
+      }
+      size_t lda = 0;
+      const float* fa = fp32_rows(in, ab + i0 * a_pitch, a_pitch, rows, k, scratch.a, lda);
+      float* block_c = fc + i0 * ldc;
+      if (use_avx512())
+        exact_kernel_avx512(fa, lda, panels, block_c, ldc, rows, k, n, accumulate);
+      else
+        exact_kernel_avx2(fa, lda, panels, block_c, ldc, rows, k, n, accumulate);
+    }
   });
 }
 
@@ -588,19 +687,21 @@ void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, cons
     use_blas_threads_for(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
     return matmul_int8(a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
   }
+  const float* panels = exact_panels_of(in, b, k, n);
   // Rows are independent and each keeps its k order, so splitting them over threads changes no
   // bit of the result; it only pays off when a slice outweighs handing it to a worker.
-  const size_t parts = std::min(RowWorkers::instance().size() + 1, m / kExactRowsPerThread);
-  if (parts < 2 || static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) <
-                       kExactThreadedMacs)
-    return matmul_exact_fp(in, a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
+  const size_t parts =
+      std::min({RowWorkers::instance().size() + 1, m / kExactRowsPerThread, size_t{0xFFFF}});
+  if (parts < 2 ||
+      static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) < kExactThreadedMacs)
+    return exact_rows(in, a, a_pitch, panels, c, c_pitch, m, k, n, accumulate);
   const size_t rows = (m + parts - 1) / parts;
   RowWorkers::instance().run(parts, [&](size_t part) {
     const size_t first = part * rows;
     if (first >= m) return;
-    matmul_exact_fp(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, b,
-                    static_cast<unsigned char*>(c) + first * c_pitch, c_pitch,
-                    std::min(rows, m - first), k, n, accumulate);
+    exact_rows(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, panels,
+               static_cast<unsigned char*>(c) + first * c_pitch, c_pitch, std::min(rows, m - first),
+               k, n, accumulate);
   });
 }
 

@@ -43,8 +43,9 @@ void matmul(DataType in, DataType acc, const void* a, size_t a_pitch, const void
 // order, of FP32 products (one rounding per multiply and per add, no FMA), starting from +0 or
 // from C when accumulating. A NaN result is stored as the canonical quiet NaN 0x7FC00000: x86 NaN
 // sign and payload depend on operand order, so only NaN-ness is defined. Same arguments,
-// exceptions and INT8 result as matmul; runs vectorised on the calling thread (AVX2 where the host
-// has it). matmul_reference: scalar loop for tests, bit-identical to matmul_exact.
+// exceptions and INT8 result as matmul; vectorised (AVX-512 or AVX2 where the host has it), with
+// large calls' rows split over a persistent worker pool. matmul_reference: scalar loop for tests,
+// bit-identical to matmul_exact.
 void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b, void* c,
                   size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
 
