@@ -45,7 +45,8 @@
   X(BARRIER, "barrier", SYNC, "", "fence, then wait until every running core of the chip reaches a barrier") \
   /* ---- DMA ---- */                                                                             \
   X(DMA_LOAD, "dma.load", DMA, "sram:reg hbm:reg rows:reg row_bytes:reg stride:reg wait:sem signal:sem", \
-    "copy rows x row_bytes from HBM (row pitch `stride` bytes) to SRAM, packed")                     \
+    "copy rows x row_bytes from HBM (row pitch `stride` bytes, which may be less than a row: "       \
+    "stride 0 repeats one row) to SRAM, packed")                     \
   X(DMA_STORE, "dma.store", DMA, "hbm:reg sram:reg rows:reg row_bytes:reg stride:reg wait:sem signal:sem", \
     "copy rows x row_bytes from packed SRAM to HBM (row pitch `stride` bytes)")                      \
   X(DMA_COPY, "dma.copy", DMA, "core:reg dst:reg src:reg bytes:reg wait:sem signal:sem",           \

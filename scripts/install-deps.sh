@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libopenblas-dev
+  libprotobuf-dev libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev
 )
 

@@ -46,5 +46,6 @@ void register_asm(CLI::App& app);
 void register_sim(CLI::App& app);
 void register_gemm(CLI::App& app);
 void register_mem(CLI::App& app);
+void register_model(CLI::App& app);
 
 }  // namespace seedchip::tools

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   seedchip::tools::register_sim(app);
   seedchip::tools::register_gemm(app);
   seedchip::tools::register_mem(app);
+  seedchip::tools::register_model(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -45,6 +45,15 @@ const ElementInfo& info(ElementType t) {
 
 std::string graph_label(const Graph& g) { return "graph '" + g.name + "'"; }
 
+// The product of dims, or nullopt when one is negative or the product overflows int64.
+std::optional<int64_t> checked_product(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string_view element_name(ElementType t) { return info(t).name; }
@@ -64,20 +73,15 @@ bool TensorType::fully_known() const {
 
 int64_t TensorType::element_count() const {
   if (!fully_known()) return -1;
-  int64_t n = 1;
-  for (int64_t d : *dims) n *= d;
-  return n;
+  return checked_product(*dims).value_or(-1);
 }
 
-int64_t HostTensor::element_count() const {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  return n;
-}
+int64_t HostTensor::element_count() const { return checked_product(dims).value_or(-1); }
 
 std::string_view attribute_kind_name(const AttributeValue& v) {
   static constexpr std::array<std::string_view, 10> kNames = {
-      "int", "float", "string", "tensor", "graph", "ints", "floats", "strings", "tensors", "graphs"};
+      "int",  "float",  "string",  "tensor",  "graph",
+      "ints", "floats", "strings", "tensors", "graphs"};
   return kNames.at(v.index());
 }
 
@@ -102,7 +106,8 @@ ValueId Graph::find(std::string_view value_name) const {
 
 std::string Graph::unique_name(std::string_view base) const {
   std::string candidate(base);
-  for (int i = 1; by_name_.count(candidate); ++i) candidate = std::string(base) + "_" + std::to_string(i);
+  for (int i = 1; by_name_.count(candidate); ++i)
+    candidate = std::string(base) + "_" + std::to_string(i);
   return candidate;
 }
 
@@ -132,7 +137,9 @@ void verify(const Graph& g) {
   const auto fail = [&](const std::string& what) {
     throw InputError(graph_label(g) + ": " + what);
   };
-  const auto valid = [&](ValueId id) { return id >= 0 && static_cast<size_t>(id) < g.values.size(); };
+  const auto valid = [&](ValueId id) {
+    return id >= 0 && static_cast<size_t>(id) < g.values.size();
+  };
   std::set<std::string_view> names;
   for (const Value& v : g.values) {
     if (!names.insert(v.name).second) fail("tensor name '" + v.name + "' is used twice");
@@ -141,16 +148,21 @@ void verify(const Graph& g) {
     if (c.type() != v.type)
       fail("constant '" + v.name + "' holds a tensor of another type than declared");
     const int64_t count = c.element_count();
+    int64_t bytes = 0;
+    const bool sized =
+        count >= 0 &&
+        !__builtin_mul_overflow(count, static_cast<int64_t>(element_bytes(c.element)), &bytes);
     const bool dense_ok = c.element == ElementType::String
                               ? static_cast<int64_t>(c.strings.size()) == count
-                              : static_cast<int64_t>(c.bytes.size()) ==
-                                    count * static_cast<int64_t>(element_bytes(c.element));
-    if (count < 0 || !dense_ok)
+                              : static_cast<int64_t>(c.bytes.size()) == bytes;
+    if (!sized || !dense_ok)
       fail("constant '" + v.name + "' has a data size that does not match its dims");
   }
   std::vector<bool> defined(g.values.size(), false);
   for (ValueId id : g.inputs) {
     if (!valid(id)) fail("graph input refers to no tensor");
+    if (defined[static_cast<size_t>(id)])
+      fail("'" + g.value(id).name + "' is listed twice as a graph input");
     defined[static_cast<size_t>(id)] = true;
   }
   for (size_t i = 0; i < g.values.size(); ++i)
@@ -196,7 +208,11 @@ void sort_topologically(Graph& g) {
     }
   }
   std::vector<bool> is_input(g.values.size(), false);
-  for (ValueId id : g.inputs) is_input.at(static_cast<size_t>(id)) = true;
+  for (ValueId id : g.inputs) {
+    if (id < 0 || static_cast<size_t>(id) >= g.values.size())
+      throw InputError(graph_label(g) + ": a graph input refers to no tensor");
+    is_input[static_cast<size_t>(id)] = true;
+  }
   // Kahn's algorithm, always taking the earliest ready node so a valid order is kept as is.
   std::vector<int> missing(n, 0);
   std::vector<std::vector<size_t>> users(n);
@@ -232,7 +248,8 @@ void sort_topologically(Graph& g) {
     std::string cycle;
     for (size_t i = 0; i < n && cycle.size() < 400; ++i)
       if (!placed[i]) cycle += (cycle.empty() ? "" : ", ") + g.nodes[i].label(i);
-    throw InputError(graph_label(g) + ": the graph has a cycle; these nodes can never run: " + cycle);
+    throw InputError(graph_label(g) +
+                     ": the graph has a cycle; these nodes can never run: " + cycle);
   }
   std::vector<Node> sorted;
   sorted.reserve(n);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "arch/error.h"
+#include "compiler/codegen/emitter.h"
 #include "sim/core/unit_timing.h"
 
 namespace seedchip::compiler {
@@ -35,41 +36,6 @@ constexpr int64_t kNone = isa::kNoSemaphore;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// Appends instructions, materialising operand values in scratch registers x1..x5 and skipping a
-// `li` when the register already holds the value.
-class Emitter {
- public:
-  explicit Emitter(std::vector<Instruction>& code) : code_(code) {}
-
-  int reg(int slot, int64_t value) {
-    const int r = 1 + slot;
-    if (!known_valid_[r] || known_[r] != value) {
-      emit(Opcode::LI, {r, value});
-      known_[r] = value;
-      known_valid_[r] = true;
-    }
-    return r;
-  }
-
-  void emit(Opcode op, std::initializer_list<int64_t> operands) {
-    Instruction inst;
-    inst.op = op;
-    std::copy(operands.begin(), operands.end(), inst.operands.begin());
-    code_.push_back(inst);
-  }
-
-  void dma(Opcode op, int64_t first, int64_t second, int64_t rows, int64_t row_bytes,
-           int64_t stride, int64_t wait, int64_t signal) {
-    emit(op, {reg(0, first), reg(1, second), reg(2, rows), reg(3, row_bytes), reg(4, stride), wait,
-              signal});
-  }
-
- private:
-  std::vector<Instruction>& code_;
-  std::array<int64_t, isa::kNumRegisters> known_{};
-  std::array<bool, isa::kNumRegisters> known_valid_{};
-};
 
 struct SramMap {
   uint64_t c = 0, a = 0, b = 0, a_slot = 0, b_slot = 0, end = 0;
@@ -188,7 +154,8 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
   return plan;
 }
 
-isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan) {
+void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
+               const GemmLayout& layout, std::vector<Emitter>& cores) {
   const int64_t in = dtype_bytes(shape.type);
   const DataType acc_type = gemm_accumulator(shape.type);
   const int64_t acc = dtype_bytes(acc_type);
@@ -200,16 +167,13 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
   // bank. A chunks stay row-major so that each arrives in one DMA of long rows.
   const int64_t c_block = plan.chunk_m * plan.tile_n * acc;
 
-  isa::Program program;
   for (int64_t core = 0; core < chip.core_count(); ++core) {
     const int64_t m0 = (core / plan.grid_n) * plan.block_m,
                   n0 = (core % plan.grid_n) * plan.block_n;
     const int64_t m1 = std::min(shape.m, m0 + plan.block_m),
                   n1 = std::min(shape.n, n0 + plan.block_n);
     if (m0 >= m1 || n0 >= n1) continue;
-    isa::Section section;
-    section.cores = {static_cast<int>(core)};
-    Emitter e(section.code);
+    Emitter& e = cores.at(static_cast<size_t>(core));
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_SIGNAL, {kSemBFree + j, 1});
     for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
 
@@ -226,9 +190,8 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
     auto load_a = [&](size_t i) {
       const Chunk& c = chunks[i];
       const int64_t slot = static_cast<int64_t>(i) % plan.a_slots;
-      e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot,
-            plan.layout.a + (c.m * shape.k + c.k) * in, c.mlen, c.klen * in, shape.k * in,
-            kSemAFree + slot, kSemAFull + slot);
+      e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot, layout.a + (c.m * shape.k + c.k) * in,
+            c.mlen, c.klen * in, shape.k * in, kSemAFree + slot, kSemAFull + slot);
     };
     load_a(0);
     int64_t tile_count = 0;
@@ -255,7 +218,7 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
       // does not hold those weight loads back in the in-order DMA queue.
       auto store_column = [&](int64_t nt) {
         const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
-        e.dma(Opcode::DMA_STORE, plan.layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
+        e.dma(Opcode::DMA_STORE, layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
               sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc, kSemCDone, kSemCFree);
       };
       const int64_t outer = last_k ? nts : kts, inner = last_k ? kts : nts;
@@ -268,9 +231,15 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
           const int64_t ntg = (c.n + nt * plan.tile_n) / plan.tile_n;
           const int64_t slot = tile_count++ % plan.b_slots;
           const int64_t tile_bytes = klen * nlen * in;
-          e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
-                plan.layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, tile_bytes, tile_bytes,
-                kSemBFree + slot, kSemBFull + slot);
+          if (layout.b_row_pitch == 0)
+            e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
+                  layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, tile_bytes, tile_bytes,
+                  kSemBFree + slot, kSemBFull + slot);
+          else
+            e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
+                  layout.b + ktg * plan.tile_k * layout.b_row_pitch + ntg * plan.tile_n * in, klen,
+                  nlen * in, static_cast<int64_t>(layout.b_row_pitch), kSemBFree + slot,
+                  kSemBFull + slot);
           e.emit(Opcode::MXU_LOAD,
                  {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen), e.reg(2, nlen),
                   static_cast<int64_t>(shape.type), kSemBFull + slot, kSemBFree + slot});
@@ -296,8 +265,27 @@ isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const
         deferred_a_free = kSemAFree + a_slot;
       }
     }
-    e.emit(Opcode::HALT, {});
-    program.sections.push_back(std::move(section));
+    // Leave every semaphore at zero for the next kernel: the last accumulator's stores, then the
+    // buffer credits, which also proves every load and matmul finished.
+    if (stores_pending > 0) {
+      e.emit(Opcode::SEM_WAIT, {kSemCFree, stores_pending});
+      e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
+    }
+    for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_WAIT, {kSemAFree + p, 1});
+    for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_WAIT, {kSemBFree + j, 1});
+  }
+}
+
+isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan) {
+  std::vector<std::vector<isa::Instruction>> code(static_cast<size_t>(chip.core_count()));
+  std::vector<Emitter> cores;
+  for (auto& c : code) cores.emplace_back(c);
+  emit_gemm(chip, shape, plan, plan.layout, cores);
+  isa::Program program;
+  for (size_t core = 0; core < code.size(); ++core) {
+    if (code[core].empty()) continue;
+    cores[core].emit(Opcode::HALT, {});
+    program.sections.push_back({{static_cast<int>(core)}, std::move(code[core])});
   }
   return program;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "arch/chip_config.h"
+#include "compiler/codegen/emitter.h"
 #include "isa/isa.h"
 
 namespace seedchip::compiler {
@@ -29,6 +30,9 @@ DataType gemm_accumulator(DataType type);
 struct GemmLayout {
   uint64_t a = 0, b = 0, c = 0;  // HBM byte addresses
   uint64_t end = 0;              // first byte after C
+  // 0: B is pre-packed in MXU tiles (as above). Otherwise B is row-major with this row pitch in
+  // bytes and each weight tile arrives in one 2D DMA: how operands computed on the chip are read.
+  uint64_t b_row_pitch = 0;
 };
 
 struct GemmPlan {
@@ -45,7 +49,14 @@ struct GemmPlan {
 // Throws InputError when the shape is empty, the type has no MXU support on this chip, or the
 // working set cannot fit the SRAM even at the smallest chunk.
 GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape);
+// The whole GEMM as a program: emit_gemm at plan.layout, then halt.
 isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
+
+// Appends the GEMM's code, with operands at `layout`, to cores[c] for every core that gets a block
+// of C (the others get nothing). Uses every semaphore and leaves each at zero, with all its
+// transfers complete, so kernels can follow one another on the same cores.
+void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
+               const GemmLayout& layout, std::vector<Emitter>& cores);
 
 // Host-side packing of B (k x n row-major) into the tiled HBM layout, and the HBM offset of a
 // tile; used to place real weights for functional runs.

@@ -19,6 +19,8 @@ struct Chip {
   std::vector<std::unique_ptr<Core>> cores;
   std::vector<bool> has_code;
   std::vector<std::function<void()>> barrier_waiters;
+  std::vector<Tick> barrier_releases;
+  int index = 0;
 };
 
 }  // namespace
@@ -68,6 +70,7 @@ struct Simulation::Impl {
 
   std::unique_ptr<Chip> build_chip(int index) {
     auto chip = std::make_unique<Chip>();
+    chip->index = index;
     const std::string prefix = "chip" + (options.chips > 1 ? std::to_string(index) : "");
     const int cores = static_cast<int>(config.core_count());
     // Trace processes: one per core, then one for the chip's HBM.
@@ -122,6 +125,8 @@ struct Simulation::Impl {
     if (chip.barrier_waiters.size() < running) return;
     auto waiters = std::move(chip.barrier_waiters);
     chip.barrier_waiters.clear();
+    chip.barrier_releases.push_back(events.now());
+    if (options.on_barrier) options.on_barrier(chip.index);
     for (auto& release : waiters) events.schedule(events.now(), std::move(release));
   }
 };
@@ -142,6 +147,10 @@ BackingStore& Simulation::hbm_data(int chip) {
   auto& data = impl_->chips.at(chip)->hbm_data;
   if (!data) throw std::logic_error("HBM data requested from a timing-only simulation");
   return *data;
+}
+
+const std::vector<Tick>& Simulation::barrier_releases(int chip) const {
+  return impl_->chips.at(static_cast<size_t>(chip))->barrier_releases;
 }
 
 void Simulation::load(const isa::Program& program) {

@@ -26,6 +26,8 @@ struct SimulationOptions {
   bool functional = true;  // false: timing-only (shapes, no data)
   int chips = 1;
   std::string trace_path;  // empty: no trace is written and tracing costs nothing
+  // Called when a barrier of chip `chip` opens, before any core runs on (counters are exact then).
+  std::function<void(int chip)> on_barrier;
 };
 
 struct RunResult {
@@ -54,6 +56,9 @@ class Simulation {
   // Every chip gets the program; each section goes to the cores it lists (empty list = all).
   // InputError when a section names a core the chip does not have or two sections share a core.
   void load(const isa::Program& program);
+
+  // When each barrier of `chip` opened, in order (a compiled graph ends each operator at one).
+  const std::vector<Tick>& barrier_releases(int chip) const;
 
   // Runs to completion or interruption. `progress(simulated_seconds)` is called now and then.
   RunResult run(std::function<void(double)> progress = {});

@@ -11,9 +11,9 @@
 
 #include "arch/error.h"
 #include "sim/core/sram_banks.h"
-#include "sim/memory/zeroed_buffer.h"
 #include "sim/core/unit_timing.h"
 #include "sim/core/vpu_math.h"
+#include "sim/memory/zeroed_buffer.h"
 #include "sim/numerics/numerics.h"
 
 namespace seedchip::sim {
@@ -262,10 +262,12 @@ struct Core::Impl {
   }
 
   // `rows` rows of `row_bytes` bytes, `stride` apart, from `addr` must lie in [0, capacity).
+  // Rows may overlap only where they are read (`overlap_ok`): a repeated row is a broadcast.
   void check_range(const std::string& what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
-                   uint64_t stride, uint64_t capacity, const std::string& memory) const {
+                   uint64_t stride, uint64_t capacity, const std::string& memory,
+                   bool overlap_ok = false) const {
     if (rows == 0 || row_bytes == 0) return;
-    if (rows > 1 && stride < row_bytes)
+    if (rows > 1 && stride < row_bytes && !overlap_ok)
       fail(what + ": row pitch " + std::to_string(stride) + " is smaller than a row (" +
            std::to_string(row_bytes) + " bytes)");
     const unsigned __int128 end = static_cast<unsigned __int128>(addr) +
@@ -283,9 +285,9 @@ struct Core::Impl {
   }
 
   void check_hbm(const std::string& what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
-                 uint64_t stride) const {
+                 uint64_t stride, bool overlap_ok) const {
     if (!ctx.hbm) fail("this chip has no HBM");
-    check_range(what, addr, rows, row_bytes, stride, ctx.hbm->capacity_bytes(), "HBM");
+    check_range(what, addr, rows, row_bytes, stride, ctx.hbm->capacity_bytes(), "HBM", overlap_ok);
   }
 
   UnitOp resolve_mxu(const isa::Instruction& inst) {
@@ -397,7 +399,7 @@ struct Core::Impl {
         u.stride = count_operand(inst, sl.stride);
         u.bytes = product(u.rows, u.row_bytes, "rows x row_bytes");
         check_sram("SRAM side", u.sram, 1, u.bytes, 0);
-        check_hbm("HBM side", u.hbm, u.rows, u.row_bytes, u.stride);
+        check_hbm("HBM side", u.hbm, u.rows, u.row_bytes, u.stride, inst.op == Opcode::DMA_LOAD);
         if (!ctx.noc) fail("this chip has no NoC to carry DMA traffic");
         break;
       case Opcode::DMA_COPY: {
@@ -426,8 +428,8 @@ struct Core::Impl {
         u.dst = count_operand(inst, sl.dst);
         u.src = count_operand(inst, sl.src);
         u.bytes = count_operand(inst, sl.bytes);
-        check_hbm("source `src`", u.src, 1, u.bytes, 0);
-        check_hbm("destination `dst`", u.dst, 1, u.bytes, 0);
+        check_hbm("source `src`", u.src, 1, u.bytes, 0, false);
+        check_hbm("destination `dst`", u.dst, 1, u.bytes, 0, false);
         break;
       }
       default:
@@ -809,8 +811,8 @@ struct Core::Impl {
         [this, op = std::move(op), weights = mxu.weights] {
           if (ctx.functional && op.m != 0)
             numerics::matmul_exact(op.type, op.acc_type, sram.data() + op.in, op.in_stride,
-                             weights->data(), sram.data() + op.out, op.out_stride, op.m, op.k, op.n,
-                             op.acc);
+                                   weights->data(), sram.data() + op.out, op.out_stride, op.m, op.k,
+                                   op.n, op.acc);
           --mxu.in_flight;
           signal_semaphore(op.signal, 1);
           wake_sequencer();

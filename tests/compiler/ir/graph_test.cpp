@@ -6,20 +6,14 @@
 #include <functional>
 
 #include "arch/error.h"
+#include "tests/input_error.h"
 
 namespace seedchip::compiler::ir {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using seedchip::testing::error_of;
 
 // x -> Relu -> y -> Neg -> z, built in the given node order.
 Graph chain(bool reversed) {

@@ -1,0 +1,245 @@
+#include "compiler/codegen/compile.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "arch/chip_loader.h"
+#include "compiler/codegen/lowering.h"
+#include "compiler/passes/pass.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+constexpr uint64_t kTensorAlign = 4096;
+
+uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+uint64_t bytes_of(const ir::TensorType& t) {
+  return static_cast<uint64_t>(t.element_count()) * ir::element_bytes(t.element);
+}
+
+// First-fit allocation of HBM ranges with coalescing of freed neighbours.
+class RangeAllocator {
+ public:
+  explicit RangeAllocator(uint64_t base) : end_(base) {}
+  uint64_t allocate(uint64_t bytes) {
+    bytes = align_up(std::max<uint64_t>(bytes, 1), kTensorAlign);
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      if (it->second < bytes) continue;
+      const uint64_t at = it->first, left = it->second - bytes;
+      free_.erase(it);
+      if (left) free_[at + bytes] = left;
+      return at;
+    }
+    const uint64_t at = end_;
+    end_ += bytes;
+    return at;
+  }
+  void release(uint64_t at, uint64_t bytes) {
+    bytes = align_up(std::max<uint64_t>(bytes, 1), kTensorAlign);
+    auto [it, inserted] = free_.emplace(at, bytes);
+    auto next = std::next(it);
+    if (next != free_.end() && at + it->second == next->first) {
+      it->second += next->second;
+      free_.erase(next);
+    }
+    if (it != free_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == at) {
+        prev->second += it->second;
+        free_.erase(it);
+      }
+    }
+  }
+  uint64_t end() const { return end_; }
+
+ private:
+  std::map<uint64_t, uint64_t> free_;
+  uint64_t end_;
+};
+
+const OpLowering* find_lowering(const ir::Node& node) {
+  if (!node.domain.empty()) return nullptr;
+  for (const OpLowering& l : lowering_table())
+    if (l.op == node.op) return &l;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view precision_name(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::kBf16:
+      return "bf16";
+    case MatmulPrecision::kBf16x3:
+      return "bf16x3";
+    case MatmulPrecision::kBf16x6:
+      return "bf16x6";
+  }
+  return "?";
+}
+
+MatmulPrecision precision_from_name(std::string_view name) {
+  for (MatmulPrecision p :
+       {MatmulPrecision::kBf16, MatmulPrecision::kBf16x3, MatmulPrecision::kBf16x6})
+    if (precision_name(p) == name) return p;
+  throw InputError("matmul precision '" + std::string(name) +
+                   "' is not one of bf16, bf16x3, bf16x6");
+}
+
+std::vector<std::string> lowered_ops() {
+  std::vector<std::string> ops;
+  for (const OpLowering& l : lowering_table()) ops.emplace_back(l.op);
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+
+CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
+                            const CompileOptions& options) {
+  const ChipConfig& chip = loaded.config;
+  passes::run_passes(graph, options.passes.empty() ? passes::default_pipeline() : options.passes,
+                     options.dump_ir_after, options.dump);
+  const std::string where = "graph '" + graph.name + "': ";
+
+  // Every op must have a lowering; name them all at once.
+  std::set<std::string> missing;
+  std::string first_missing;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const ir::Node& n = graph.nodes[i];
+    if (find_lowering(n)) continue;
+    const std::string op = n.domain.empty() ? n.op : n.domain + "::" + n.op;
+    if (missing.insert(op).second && first_missing.empty()) first_missing = op;
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+    throw UnsupportedError(first_missing, where + "no lowering for " + list);
+  }
+
+  std::vector<bool> used(graph.values.size(), false);
+  for (const ir::Node& n : graph.nodes) {
+    for (ir::ValueId v : n.inputs)
+      if (v != ir::kNoValue) used[static_cast<size_t>(v)] = true;
+    for (ir::ValueId v : n.outputs)
+      if (v != ir::kNoValue) used[static_cast<size_t>(v)] = true;
+  }
+  for (ir::ValueId v : graph.inputs) used[static_cast<size_t>(v)] = true;
+  for (ir::ValueId v : graph.outputs) used[static_cast<size_t>(v)] = true;
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (!used[v]) continue;
+    const ir::Value& value = graph.values[v];
+    if (!value.type.fully_known() || value.type.element == ir::ElementType::String)
+      throw UnsupportedError("shape", where + "tensor '" + value.name + "' has no fully known " +
+                                          "numeric type and shape after shape inference");
+  }
+
+  CompiledModel model;
+  model.chip_name = chip.name;
+  model.chip_config = resolved_config_yaml(loaded);
+  model.graph_name = graph.name;
+  std::vector<int64_t> slot_of(graph.values.size(), -1);
+  auto add_slot = [&](size_t v, TensorRole role, uint64_t hbm) {
+    const ir::Value& value = graph.values[v];
+    slot_of[v] = static_cast<int64_t>(model.tensors.size());
+    model.tensors.push_back(
+        {value.name, role, value.type, hbm, bytes_of(value.type), value.constant});
+  };
+
+  // Pinned tensors first: inputs, outputs and constants live for the whole program.
+  std::vector<bool> pinned(graph.values.size(), false);
+  for (ir::ValueId v : graph.inputs) pinned[static_cast<size_t>(v)] = true;
+  for (ir::ValueId v : graph.outputs) pinned[static_cast<size_t>(v)] = true;
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (!used[v]) continue;
+    if (graph.values[v].constant) pinned[v] = true;
+    if (!pinned[v]) continue;
+    const bool is_input =
+        std::count(graph.inputs.begin(), graph.inputs.end(), static_cast<ir::ValueId>(v)) > 0;
+    const TensorRole role = is_input                   ? TensorRole::kInput
+                            : graph.values[v].constant ? TensorRole::kConstant
+                                                       : TensorRole::kOutput;
+    add_slot(v, role, 0);
+  }
+  for (ir::ValueId v : graph.inputs)
+    model.inputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
+  for (ir::ValueId v : graph.outputs)
+    model.outputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
+
+  // Intermediates: allocated when produced, released after their last reader, so a later tensor
+  // reuses the space of earlier ones.
+  std::vector<int> last_use(graph.values.size(), -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (ir::ValueId v : graph.nodes[i].inputs)
+      if (v != ir::kNoValue) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+  std::vector<std::vector<size_t>> release_after(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (ir::ValueId v : graph.nodes[i].outputs) {
+      if (v == ir::kNoValue || pinned[static_cast<size_t>(v)]) continue;
+      const size_t u = static_cast<size_t>(v);
+      add_slot(u, TensorRole::kIntermediate, 0);
+      release_after[static_cast<size_t>(std::max(last_use[u], static_cast<int>(i)))].push_back(u);
+    }
+  RangeAllocator hbm(0);
+  for (TensorSlot& t : model.tensors)
+    if (t.role != TensorRole::kIntermediate) t.hbm = hbm.allocate(t.bytes);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (ir::ValueId v : graph.nodes[i].outputs) {
+      if (v == ir::kNoValue || pinned[static_cast<size_t>(v)]) continue;
+      TensorSlot& t = model.tensors[static_cast<size_t>(slot_of[static_cast<size_t>(v)])];
+      t.hbm = hbm.allocate(t.bytes);
+    }
+    for (size_t u : release_after[i]) {
+      const TensorSlot& t = model.tensors[static_cast<size_t>(slot_of[u])];
+      hbm.release(t.hbm, t.bytes);
+    }
+  }
+
+  const uint64_t capacity = static_cast<uint64_t>(chip.hbm.stacks * chip.hbm.stack_gbytes) << 30;
+  auto check_capacity = [&](uint64_t needed, uint64_t scratch) {
+    if (needed <= capacity) return;
+    throw InputError(where + "needs " + std::to_string(needed) + " bytes of HBM (tensors " +
+                     std::to_string(hbm.end()) + ", scratch " + std::to_string(scratch) +
+                     ") but chip '" + chip.name + "' has " + std::to_string(capacity));
+  };
+  check_capacity(hbm.end(), 0);  // before generating code for a model that cannot fit anyway
+  uint64_t constants_end = align_up(hbm.end(), kTensorAlign);
+  uint64_t max_scratch = 0;
+  ProgramBuilder program(static_cast<int>(chip.core_count()));
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    uint64_t scratch_used = 0;
+    OpContext::Hooks hooks{
+        [&](ir::ValueId v) -> int64_t {
+          const int64_t s = slot_of.at(static_cast<size_t>(v));
+          if (s < 0) throw std::logic_error("tensor without an HBM slot");
+          return static_cast<int64_t>(model.tensors[static_cast<size_t>(s)].hbm);
+        },
+        [&](int64_t bytes) -> int64_t {
+          scratch_used += align_up(static_cast<uint64_t>(bytes), kTensorAlign);
+          max_scratch = std::max(max_scratch, scratch_used);
+          if (scratch_used > capacity) throw InputError(where + "scratch beyond HBM capacity");
+          return static_cast<int64_t>(capacity - scratch_used);
+        },
+        [&](ir::HostTensor t) -> int64_t {
+          const uint64_t at = constants_end;
+          const uint64_t bytes = t.bytes.size();
+          constants_end = align_up(at + bytes, kTensorAlign);
+          const std::string name =
+              "constant " + std::to_string(model.tensors.size()) + " of " + graph.nodes[i].label(i);
+          model.tensors.push_back({name, TensorRole::kConstant, t.type(), at, bytes,
+                                   std::make_shared<const ir::HostTensor>(std::move(t))});
+          return static_cast<int64_t>(at);
+        }};
+    OpContext ctx(chip, graph, i, program, options, std::move(hooks));
+    find_lowering(graph.nodes[i])->lower(ctx);
+    ctx.sync();
+    model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, ctx.mapping, ctx.barriers()});
+  }
+  model.hbm_bytes = constants_end + max_scratch;
+  check_capacity(model.hbm_bytes, max_scratch);
+  model.program = program.finish();
+  return model;
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,89 @@
+#pragma once
+// Lowering of a graph onto one chip: passes, a static HBM plan, one kernel sequence per operator
+// (each ending at a chip-wide barrier), and the result as a CompiledModel that the runtime loads.
+//
+// HBM layout: [constants and graph inputs/outputs | intermediates, reusing space once a tensor's
+// last reader has run | constants the lowering adds] ... [per-operator scratch at the top of HBM].
+// Operators run one at a time over every core, so scratch is reused by each operator.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arch/chip_loader.h"
+#include "arch/error.h"
+#include "compiler/ir/graph.h"
+#include "isa/isa.h"
+
+namespace seedchip::compiler {
+
+// How an FP32 matrix product runs on an MXU that multiplies BF16: each operand is split into a
+// sum of BF16 parts and the partial products that matter are accumulated in FP32 (as TPUs do):
+// kBf16 rounds the operands once (1 product), kBf16x3 keeps ~16 significant bits (3 products),
+// kBf16x6 ~24 bits, FP32-grade (6 products).
+enum class MatmulPrecision : uint8_t { kBf16, kBf16x3, kBf16x6 };
+std::string_view precision_name(MatmulPrecision p);
+// Throws InputError naming the accepted values.
+MatmulPrecision precision_from_name(std::string_view name);
+
+struct CompileOptions {
+  MatmulPrecision matmul_precision = MatmulPrecision::kBf16x3;
+  std::vector<std::string> passes;  // empty: the default pipeline
+  std::vector<std::string> dump_ir_after;
+  std::function<void(std::string_view pass, const ir::Graph&)> dump;
+};
+
+// An operator the code generator cannot lower (the op, or this use of it). The conformance run
+// counts these as unsupported rather than failed.
+class UnsupportedError : public InputError {
+ public:
+  UnsupportedError(std::string op, const std::string& message)
+      : InputError(message), op_(std::move(op)) {}
+  const std::string& op() const { return op_; }
+
+ private:
+  std::string op_;
+};
+
+enum class TensorRole : uint8_t { kInput, kOutput, kConstant, kIntermediate };
+
+struct TensorSlot {
+  std::string name;
+  TensorRole role = TensorRole::kIntermediate;
+  ir::TensorType type;  // fully known
+  uint64_t hbm = 0;
+  uint64_t bytes = 0;
+  ir::HostTensorPtr data;  // constants; an input's default value (an initializer) if any
+};
+
+struct OpRecord {
+  std::string label;  // the node as messages name it
+  std::string op;
+  std::string mapping;  // what the lowering chose (kernels, tiling, split over cores)
+  int barriers = 0;     // barriers the operator's code contains (the last one ends it)
+};
+
+struct CompiledModel {
+  std::string chip_name;
+  std::string chip_config;  // the resolved chip config YAML the code was generated for
+  std::string graph_name;
+  isa::Program program;
+  std::vector<TensorSlot> tensors;
+  std::vector<size_t> inputs, outputs;  // indices into tensors, in the graph's order
+  std::vector<OpRecord> ops;
+  uint64_t hbm_bytes = 0;  // everything the program touches, scratch included
+};
+
+// Runs the passes, then lowers every node. Throws UnsupportedError for the first node that cannot
+// be lowered (after checking that every op has a lowering at all, so the message can list every
+// missing op), and InputError for graphs whose shapes are not fully known after inference or that
+// do not fit the chip's HBM (with the numbers).
+CompiledModel compile_graph(ir::Graph graph, const LoadedChip& chip,
+                            const CompileOptions& options = {});
+
+// Ops the code generator lowers (for docs and the conformance report).
+std::vector<std::string> lowered_ops();
+
+}  // namespace seedchip::compiler

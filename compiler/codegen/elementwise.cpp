@@ -1,0 +1,197 @@
+#include "compiler/codegen/elementwise.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "arch/error.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+using isa::Opcode;
+
+constexpr int64_t kSramAlign = 256;
+constexpr int64_t kSemLoaded = 0;    // + buffer set: one signal per load
+constexpr int64_t kSemComputed = 2;  // + buffer set: the chunk's results are ready
+constexpr int64_t kSemStored = 4;    // + buffer set: one signal per store
+constexpr int64_t kNone = isa::kNoSemaphore;
+
+int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+enum class StepKind { kUnary, kBinary, kScalar, kConvert, kReduce, kRowBroadcast };
+
+StepKind kind_of(Opcode op) {
+  switch (op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_DIV:
+    case Opcode::VPU_MAX:
+    case Opcode::VPU_MIN:
+      return StepKind::kBinary;
+    case Opcode::VPU_ADDS:
+    case Opcode::VPU_MULS:
+      return StepKind::kScalar;
+    case Opcode::VPU_CVT:
+      return StepKind::kConvert;
+    case Opcode::VPU_RSUM:
+    case Opcode::VPU_RMAX:
+      return StepKind::kReduce;
+    case Opcode::VPU_ADDB:
+    case Opcode::VPU_MULB:
+    case Opcode::VPU_SUBC:
+    case Opcode::VPU_MULC:
+      return StepKind::kRowBroadcast;
+    default:
+      return StepKind::kUnary;
+  }
+}
+
+// Elements of a slot for `rows` rows.
+int64_t slot_elements(const Slot& s, int64_t rows, int64_t width) {
+  switch (s.shape) {
+    case SlotShape::kWide:
+      return rows * width;
+    case SlotShape::kNarrow:
+      return rows;
+    case SlotShape::kRow:
+      return width;
+  }
+  return 0;
+}
+
+class Layout {
+ public:
+  Layout(const StreamKernel& k, int64_t chunk_rows) {
+    int64_t at = 0;
+    for (const Slot& s : k.slots) {
+      offsets_.push_back(at);
+      at = align_up(at + s.element_bytes * slot_elements(s, chunk_rows, k.width), kSramAlign);
+    }
+    set_bytes_ = at;
+  }
+  int64_t slot(int set, int s) const {
+    return set * set_bytes_ + offsets_.at(static_cast<size_t>(s));
+  }
+  int64_t total() const { return 2 * set_bytes_; }
+
+ private:
+  std::vector<int64_t> offsets_;
+  int64_t set_bytes_ = 0;
+};
+
+void emit_step(Emitter& e, const StreamKernel& k, const VpuStep& s, const Layout& layout, int set,
+               int64_t rows, int64_t signal) {
+  const int64_t d = layout.slot(set, s.dst), a = layout.slot(set, s.a);
+  const int64_t n = slot_elements(k.slots.at(static_cast<size_t>(s.dst)), rows, k.width);
+  const auto type = static_cast<int64_t>(s.type);
+  switch (kind_of(s.op)) {
+    case StepKind::kBinary:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)), e.reg(3, n), type,
+                    kNone, signal});
+      break;
+    case StepKind::kScalar:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n),
+                    static_cast<int64_t>(std::bit_cast<uint32_t>(s.c)), type, kNone, signal});
+      break;
+    case StepKind::kConvert:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n), type, static_cast<int64_t>(s.to), kNone,
+                    signal});
+      break;
+    case StepKind::kReduce:
+      e.emit(s.op,
+             {e.reg(0, d), e.reg(1, a), e.reg(4, rows), e.reg(5, k.width), type, kNone, signal});
+      break;
+    case StepKind::kRowBroadcast:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)), e.reg(4, rows),
+                    e.reg(5, k.width), type, kNone, signal});
+      break;
+    case StepKind::kUnary:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n), type, kNone, signal});
+      break;
+  }
+}
+
+}  // namespace
+
+void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKernel& k) {
+  if (k.rows == 0 || k.width == 0) return;
+  const int64_t cores = program.cores();
+  const int64_t share = (k.rows + cores - 1) / cores;
+  // Bytes per row, and the fixed part (kRow slots), for the double-buffered sets.
+  const int64_t one = Layout(k, 1).total(), two = Layout(k, 2).total();
+  const int64_t per_row = std::max<int64_t>(two - one, 1);
+  const int64_t fit = (chip.sram.bytes - one) / per_row;
+  if (fit < 1)
+    throw InputError("streaming kernel: one row of its " + std::to_string(k.slots.size()) +
+                     " buffers (" + std::to_string(one) +
+                     " bytes) does not fit sram.bytes=" + std::to_string(chip.sram.bytes));
+  // Chunks fill the SRAM but leave each core several, so that loads and compute overlap.
+  const int64_t chunk = std::max<int64_t>(1, std::min({share, fit, share / 4 + 1}));
+  const Layout layout(k, chunk);
+
+  for (int64_t core = 0; core < cores; ++core) {
+    const int64_t lo = core * share, hi = std::min(k.rows, lo + share);
+    if (lo >= hi) continue;
+    Emitter& e = program.core(static_cast<int>(core));
+    std::vector<int64_t> starts;
+    for (int64_t s = lo; s < hi; s += chunk) starts.push_back(s);
+    auto end_of = [&](size_t c) { return std::min(hi, starts[c] + chunk); };
+    // The flat element range of a transfer for rows [r0, r1).
+    auto range = [&](const Transfer& t, int64_t r0, int64_t r1) {
+      const Slot& s = k.slots.at(static_cast<size_t>(t.slot));
+      if (s.shape == SlotShape::kRow) return std::pair<int64_t, int64_t>{0, k.width};
+      const int64_t w = s.shape == SlotShape::kWide ? k.width : 1;
+      return std::pair<int64_t, int64_t>{r0 * w, r1 * w};
+    };
+    std::vector<int64_t> loads(starts.size(), 0);
+    auto emit_loads = [&](size_t c) {
+      const int set = static_cast<int>(c % 2);
+      for (const Transfer& t : k.loads) {
+        const auto [b, en] = range(t, starts[c], end_of(c));
+        for (const DmaRun& r : plan_transfer(t.view, b, en, false)) {
+          e.dma(Opcode::DMA_LOAD, layout.slot(set, t.slot) + r.sram_offset, r.hbm, r.rows,
+                r.row_bytes, r.stride, kNone, kSemLoaded + set);
+          ++loads[c];
+        }
+      }
+    };
+    int64_t stores_pending[2] = {0, 0};
+    emit_loads(0);
+    for (size_t c = 0; c < starts.size(); ++c) {
+      const int set = static_cast<int>(c % 2);
+      const int64_t rows = end_of(c) - starts[c];
+      wait_semaphore(e, kSemLoaded + set, loads[c]);
+      if (k.steps.empty()) {
+        e.emit(Opcode::SEM_SIGNAL, {kSemComputed + set, 1});
+      } else {
+        for (size_t s = 0; s < k.steps.size(); ++s)
+          emit_step(e, k, k.steps[s], layout, set, rows,
+                    s + 1 == k.steps.size() ? kSemComputed + set : kNone);
+      }
+      if (c + 1 < starts.size()) {
+        const int next = 1 - set;
+        wait_semaphore(e, kSemStored + next, stores_pending[next]);
+        stores_pending[next] = 0;
+        emit_loads(c + 1);
+      }
+      bool first = true;
+      for (const Transfer& t : k.stores) {
+        const auto [b, en] = range(t, starts[c], end_of(c));
+        for (const DmaRun& r : plan_transfer(t.view, b, en, true)) {
+          // The DMA queue starts transfers in order: once the chunk's first store has seen the
+          // results, the later ones follow it.
+          e.dma(Opcode::DMA_STORE, r.hbm, layout.slot(set, t.slot) + r.sram_offset, r.rows,
+                r.row_bytes, r.stride, first ? kSemComputed + set : kNone, kSemStored + set);
+          first = false;
+          ++stores_pending[set];
+        }
+      }
+      if (first) wait_semaphore(e, kSemComputed + set, 1);  // nothing stored: consume the signal
+    }
+    for (int set = 0; set < 2; ++set) wait_semaphore(e, kSemStored + set, stores_pending[set]);
+  }
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,63 @@
+#pragma once
+// The streaming kernel behind every elementwise, row-wise (softmax, normalisation, reduction) and
+// data-movement operator. Work is a number of rows; the rows are split evenly over the cores, and
+// each core walks its share in chunks that fit its SRAM: it gathers every loaded tensor's part of
+// the chunk through its view (dma.load runs from plan_transfer), runs a short VPU program over the
+// chunk's buffers, and scatters every stored tensor through its view (dma.store). Two buffer sets
+// alternate, so the loads of chunk c+1 overlap the VPU work of chunk c and the stores of chunk c-1.
+// A program without VPU steps is a pure copy (transpose, slice, concat, expand, ...).
+//
+// Buffers (slots) come in three shapes: kWide holds `width` elements per row, kNarrow one element
+// per row, kRow one row of `width` elements shared by all rows (a scale vector, say). An
+// elementwise operator is rows = element count, width = 1.
+#include <cstdint>
+#include <vector>
+
+#include "arch/chip_config.h"
+#include "arch/dtype.h"
+#include "compiler/codegen/program_builder.h"
+#include "compiler/codegen/view.h"
+#include "isa/isa.h"
+
+namespace seedchip::compiler {
+
+enum class SlotShape : uint8_t { kWide, kNarrow, kRow };
+
+struct Slot {
+  int64_t element_bytes = 4;
+  SlotShape shape = SlotShape::kWide;
+};
+
+// One VPU instruction over a chunk. Elementwise opcodes (vpu.add .. vpu.cvt) cover every element of
+// `dst`; tile opcodes (vpu.rsum, vpu.rmax: wide `a` into narrow `dst`; vpu.addb/mulb: wide `a` with
+// row `b`; vpu.subc/mulc: wide `a` with narrow `b`) take the chunk's rows x width. `c` is the
+// immediate of vpu.adds/vpu.muls; `to` the target format of vpu.cvt (`type` its source).
+struct VpuStep {
+  isa::Opcode op = isa::Opcode::VPU_MOV;
+  int dst = 0, a = 0, b = -1;
+  float c = 0;
+  DataType type = DataType::FP32;
+  DataType to = DataType::FP32;
+};
+
+// A tensor moved between HBM and a slot: its view's elements in row-major order are the slot's
+// elements for rows [0, rows) (a kRow slot: the view's `width` elements, for every chunk).
+struct Transfer {
+  int slot = 0;
+  TensorView view;
+};
+
+struct StreamKernel {
+  int64_t rows = 0;
+  int64_t width = 1;
+  std::vector<Slot> slots;
+  std::vector<Transfer> loads;
+  std::vector<VpuStep> steps;
+  std::vector<Transfer> stores;
+};
+
+// Appends the kernel to every core that gets rows. Uses semaphores 0-5 and leaves them at zero.
+// Throws InputError when one row of every slot does not fit the SRAM.
+void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKernel& kernel);
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,292 @@
+// Elementwise operators: a VPU program over the operands' views broadcast to the output's dims.
+// Operators the VPU has no instruction for are composed from those it has (sigmoid from exp and
+// reciprocal, leaky ReLU from relu and a scale, ...); each recipe is exact in the sense that it
+// is the textbook formula evaluated in the tensor's format.
+#include <cmath>
+#include <cstring>
+
+#include "compiler/codegen/lowering.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+using isa::Opcode;
+
+// Builds the StreamKernel of an elementwise operator: rows = output elements, width 1.
+class VpuProgram {
+ public:
+  VpuProgram(OpContext& ctx, DataType type, const std::vector<int64_t>& dims)
+      : ctx_(ctx), type_(type), dims_(dims) {
+    kernel_.rows = 1;
+    for (int64_t d : dims) kernel_.rows *= d;
+  }
+
+  int load(const TensorView& view) {
+    const int s = slot();
+    kernel_.loads.push_back({s, view.broadcast_to(dims_)});
+    return s;
+  }
+  int load(ir::ValueId v) { return load(ctx_.view(v)); }
+  int constant(float value) { return load(ctx_.scalar_view(value, dims_)); }
+  int unary(Opcode op, int a) { return step({op, slot(), a, -1, 0, type_, type_}); }
+  int binary(Opcode op, int a, int b) { return step({op, slot(), a, b, 0, type_, type_}); }
+  int scalar(Opcode op, int a, float c) { return step({op, slot(), a, -1, c, type_, type_}); }
+  void store(int s, ir::ValueId v) { kernel_.stores.push_back({s, ctx_.view(v)}); }
+  void emit() { ctx_.emit(kernel_); }
+
+  // min(x, 0) = x - relu(x)
+  int negative_part(int x) { return binary(Opcode::VPU_SUB, x, unary(Opcode::VPU_RELU, x)); }
+  int abs(int x) { return binary(Opcode::VPU_MAX, x, scalar(Opcode::VPU_MULS, x, -1)); }
+  // 1 / (1 + exp(-x))
+  int sigmoid(int x) {
+    const int e = unary(Opcode::VPU_EXP, scalar(Opcode::VPU_MULS, x, -1));
+    return unary(Opcode::VPU_RECIP, scalar(Opcode::VPU_ADDS, e, 1));
+  }
+  int softplus(int x) {
+    return unary(Opcode::VPU_LOG, scalar(Opcode::VPU_ADDS, unary(Opcode::VPU_EXP, x), 1));
+  }
+  // max(0, min(1, alpha x + beta)), with min(t, 1) = 1 - relu(1 - t)
+  int hard_sigmoid(int x, float alpha, float beta) {
+    const int t =
+        unary(Opcode::VPU_RELU, scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, x, alpha), beta));
+    const int u =
+        unary(Opcode::VPU_RELU, scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, t, -1), 1));
+    return scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, u, -1), 1);
+  }
+  // x > 0 ? x : alpha (exp(x / scale) - 1)
+  int exponential_linear(int x, float alpha, float scale) {
+    int m = negative_part(x);
+    if (scale != 1) m = scalar(Opcode::VPU_MULS, m, 1 / scale);
+    const int e = scalar(Opcode::VPU_ADDS, unary(Opcode::VPU_EXP, m), -1);
+    return binary(Opcode::VPU_ADD, unary(Opcode::VPU_RELU, x), scalar(Opcode::VPU_MULS, e, alpha));
+  }
+
+ private:
+  int slot() {
+    kernel_.slots.push_back({dtype_bytes(type_), SlotShape::kWide});
+    return static_cast<int>(kernel_.slots.size()) - 1;
+  }
+  int step(VpuStep s) {
+    kernel_.steps.push_back(s);
+    return s.dst;
+  }
+
+  OpContext& ctx_;
+  DataType type_;
+  std::vector<int64_t> dims_;
+  StreamKernel kernel_;
+};
+
+DataType compute_type(OpContext& ctx) {
+  const auto t = vpu_type(ctx.type(ctx.out(0)).element);
+  if (!t)
+    ctx.unsupported("element type " + std::string(ir::element_name(ctx.type(ctx.out(0)).element)) +
+                    " has no VPU arithmetic (f32, f16 and bf16 do)");
+  for (size_t i = 0; i < ctx.inputs(); ++i)
+    if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ctx.type(ctx.out(0)).element)
+      ctx.unsupported("operands of mixed element types");
+  return *t;
+}
+
+// All elements of a constant f32 tensor, if they are one value.
+std::optional<float> uniform_constant(const ir::HostTensor* t) {
+  if (!t || t->element != ir::ElementType::F32 || t->bytes.size() < 4) return std::nullopt;
+  float first;
+  std::memcpy(&first, t->bytes.data(), 4);
+  for (size_t i = 4; i + 4 <= t->bytes.size(); i += 4) {
+    float x;
+    std::memcpy(&x, t->bytes.data() + i, 4);
+    if (x != first) return std::nullopt;
+  }
+  return first;
+}
+
+}  // namespace
+
+void lower_unary(OpContext& ctx) {
+  const DataType t = compute_type(ctx);
+  VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
+  const int x = p.load(ctx.in(0));
+  const std::string& op = ctx.node.op;
+  int y = -1;
+  if (op == "Relu")
+    y = p.unary(Opcode::VPU_RELU, x);
+  else if (op == "Exp")
+    y = p.unary(Opcode::VPU_EXP, x);
+  else if (op == "Log")
+    y = p.unary(Opcode::VPU_LOG, x);
+  else if (op == "Sqrt")
+    y = p.unary(Opcode::VPU_SQRT, x);
+  else if (op == "Reciprocal")
+    y = p.unary(Opcode::VPU_RECIP, x);
+  else if (op == "Tanh")
+    y = p.unary(Opcode::VPU_TANH, x);
+  else if (op == "Neg")
+    y = p.scalar(Opcode::VPU_MULS, x, -1);
+  else if (op == "Abs")
+    y = p.abs(x);
+  else if (op == "Sigmoid")
+    y = p.sigmoid(x);
+  else if (op == "Softplus")
+    y = p.softplus(x);
+  else if (op == "Softsign") {
+    y = p.binary(Opcode::VPU_DIV, x, p.scalar(Opcode::VPU_ADDS, p.abs(x), 1));
+  } else if (op == "LeakyRelu") {
+    const float alpha = ctx.attr_float("alpha", 0.01f);
+    y = p.binary(Opcode::VPU_ADD, p.unary(Opcode::VPU_RELU, x),
+                 p.scalar(Opcode::VPU_MULS, p.negative_part(x), alpha));
+  } else if (op == "Elu") {
+    y = p.exponential_linear(x, ctx.attr_float("alpha", 1.0f), 1.0f);
+  } else if (op == "Celu") {
+    const float alpha = ctx.attr_float("alpha", 1.0f);
+    y = p.exponential_linear(x, alpha, alpha);
+  } else if (op == "Selu") {
+    const float alpha = ctx.attr_float("alpha", 1.67326319217681884765625f);
+    const float gamma = ctx.attr_float("gamma", 1.05070102214813232421875f);
+    y = p.scalar(Opcode::VPU_MULS, p.exponential_linear(x, alpha, 1.0f), gamma);
+  } else if (op == "HardSigmoid") {
+    y = p.hard_sigmoid(x, ctx.attr_float("alpha", 0.2f), ctx.attr_float("beta", 0.5f));
+  } else if (op == "HardSwish") {
+    y = p.binary(Opcode::VPU_MUL, x, p.hard_sigmoid(x, 1.0f / 6, 0.5f));
+  } else if (op == "Mish") {
+    y = p.binary(Opcode::VPU_MUL, x, p.unary(Opcode::VPU_TANH, p.softplus(x)));
+  } else {
+    ctx.unsupported("no VPU recipe");
+  }
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_binary(OpContext& ctx) {
+  const DataType t = compute_type(ctx);
+  VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
+  const std::string& op = ctx.node.op;
+  const int a = p.load(ctx.in(0));
+  int y = -1;
+  if (op == "Pow") {
+    // A constant integer exponent is repeated multiplication (exact for negative bases too);
+    // otherwise exp(b ln a), defined for positive bases only.
+    const std::optional<float> n = uniform_constant(ctx.constant(ctx.in(1)));
+    if (n && *n == std::round(*n) && std::fabs(*n) <= 16) {
+      const int k = static_cast<int>(std::fabs(*n));
+      y = k == 0 ? p.scalar(Opcode::VPU_ADDS, p.scalar(Opcode::VPU_MULS, a, 0), 1) : a;
+      for (int i = 1; i < k; ++i) y = p.binary(Opcode::VPU_MUL, y, a);
+      if (*n < 0) y = p.unary(Opcode::VPU_RECIP, y);
+    } else if (n && *n == 0.5f) {
+      y = p.unary(Opcode::VPU_SQRT, a);
+    } else {
+      const int b = p.load(ctx.in(1));
+      y = p.unary(Opcode::VPU_EXP, p.binary(Opcode::VPU_MUL, b, p.unary(Opcode::VPU_LOG, a)));
+    }
+  } else {
+    TensorView second = ctx.view(ctx.in(1));
+    const std::vector<int64_t>& out_dims = ctx.dims(ctx.out(0));
+    if (op == "PRelu" && ctx.graph.opset_version() < 7 && second.dims.size() == 1 &&
+        out_dims.size() >= 2 && second.dims[0] == out_dims[1] && second.dims[0] != 1) {
+      // Before opset 7 a 1-D slope runs along the channel axis (axis 1), not the last one.
+      std::vector<int64_t> shaped(out_dims.size() - 1, 1);
+      shaped[0] = second.dims[0];
+      second = second.reshaped(shaped);
+    }
+    const int b = p.load(second);
+    if (op == "Add")
+      y = p.binary(Opcode::VPU_ADD, a, b);
+    else if (op == "Sub")
+      y = p.binary(Opcode::VPU_SUB, a, b);
+    else if (op == "Mul")
+      y = p.binary(Opcode::VPU_MUL, a, b);
+    else if (op == "Div")
+      y = p.binary(Opcode::VPU_DIV, a, b);
+    else if (op == "PRelu")
+      y = p.binary(Opcode::VPU_ADD, p.unary(Opcode::VPU_RELU, a),
+                   p.binary(Opcode::VPU_MUL, b, p.negative_part(a)));
+    else
+      ctx.unsupported("no VPU recipe");
+  }
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_variadic(OpContext& ctx) {
+  const DataType t = compute_type(ctx);
+  VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
+  const std::string& op = ctx.node.op;
+  const Opcode fold = op == "Max"   ? Opcode::VPU_MAX
+                      : op == "Min" ? Opcode::VPU_MIN
+                                    : Opcode::VPU_ADD;
+  int y = p.load(ctx.in(0));
+  for (size_t i = 1; i < ctx.inputs(); ++i) y = p.binary(fold, y, p.load(ctx.in(i)));
+  if (op == "Mean") y = p.scalar(Opcode::VPU_MULS, y, 1.0f / static_cast<float>(ctx.inputs()));
+  if (ctx.inputs() == 1) y = p.unary(Opcode::VPU_MOV, y);
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_clip(OpContext& ctx) {
+  const DataType t = compute_type(ctx);
+  const std::vector<int64_t>& dims = ctx.dims(ctx.out(0));
+  VpuProgram p(ctx, t, dims);
+  int y = p.load(ctx.in(0));
+  if (ctx.graph.opset_version() >= 11) {
+    if (ctx.in(1) != ir::kNoValue) y = p.binary(Opcode::VPU_MAX, y, p.load(ctx.in(1)));
+    if (ctx.in(2) != ir::kNoValue) y = p.binary(Opcode::VPU_MIN, y, p.load(ctx.in(2)));
+  } else {
+    y = p.binary(Opcode::VPU_MAX, y, p.constant(ctx.attr_float("min", -INFINITY)));
+    y = p.binary(Opcode::VPU_MIN, y, p.constant(ctx.attr_float("max", INFINITY)));
+  }
+  if (y == 0) y = p.unary(Opcode::VPU_MOV, y);
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_cast(OpContext& ctx) {
+  const auto from = vpu_type(ctx.type(ctx.in(0)).element);
+  const auto to = vpu_type(ctx.type(ctx.out(0)).element);
+  if (!from || !to) ctx.unsupported("casts are supported between f32, f16 and bf16");
+  StreamKernel k;
+  k.rows = ctx.view(ctx.out(0)).element_count();
+  k.slots = {{dtype_bytes(*from), SlotShape::kWide}, {dtype_bytes(*to), SlotShape::kWide}};
+  k.loads = {{0, ctx.view(ctx.in(0))}};
+  k.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, *from, *to}};
+  k.stores = {{1, ctx.view(ctx.out(0))}};
+  if (*from == *to) {
+    k.steps.clear();
+    k.stores[0].slot = 0;
+  }
+  ctx.emit(k);
+  ctx.mapping = "VPU convert";
+}
+
+void lower_batchnorm(OpContext& ctx) {
+  if (ctx.out(1) != ir::kNoValue || ctx.attr_int("training_mode", 0) != 0)
+    ctx.unsupported("training mode (running statistics outputs) is not supported");
+  const DataType t = compute_type(ctx);
+  const std::vector<int64_t>& dims = ctx.dims(ctx.out(0));
+  if (dims.size() < 2) ctx.unsupported("the input needs a channel axis");
+  VpuProgram p(ctx, t, dims);
+  // Per-channel vectors [C] read as [C, 1, ..., 1] broadcast over the batch and spatial axes.
+  auto channel = [&](ir::ValueId v) {
+    TensorView c = ctx.view(v);
+    std::vector<int64_t> shaped(dims.size() - 1, 1);
+    shaped[0] = c.dims.at(0);
+    return p.load(c.reshaped(shaped));
+  };
+  const int x = p.load(ctx.in(0));
+  const int scale = channel(ctx.in(1)), bias = channel(ctx.in(2));
+  const int mean = channel(ctx.in(3)), var = channel(ctx.in(4));
+  const int inv = p.binary(
+      Opcode::VPU_DIV, scale,
+      p.unary(Opcode::VPU_SQRT, p.scalar(Opcode::VPU_ADDS, var, ctx.attr_float("epsilon", 1e-5f))));
+  const int y = p.binary(Opcode::VPU_ADD,
+                         p.binary(Opcode::VPU_MUL, p.binary(Opcode::VPU_SUB, x, mean), inv), bias);
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,191 @@
+// Matrix products on the MXU. FP32 operands are split on the VPU into sums of BF16 parts (see
+// MatmulPrecision); the partial products are laid side by side along K, so one BF16 GEMM with
+// K' = pairs x K accumulates all of them in FP32:
+//   A' = [A_i(0) | A_i(1) | ...]  (M x K'),   B' = [B_j(0) ; B_j(1) ; ...]  (K' x N)
+// where pair p multiplies part i(p) of A with part j(p) of B. B' stays row-major and the GEMM
+// kernel reads its weight tiles with 2D DMAs.
+#include <algorithm>
+
+#include "compiler/codegen/lowering.h"
+#include "compiler/kernels/gemm.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+using isa::Opcode;
+
+struct Pair {
+  int a, b;
+};
+
+std::vector<Pair> pairs_for(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::kBf16:
+      return {{0, 0}};
+    case MatmulPrecision::kBf16x3:
+      return {{0, 0}, {0, 1}, {1, 0}};
+    case MatmulPrecision::kBf16x6:
+      return {{0, 0}, {0, 1}, {1, 0}, {0, 2}, {1, 1}, {2, 0}};
+  }
+  return {};
+}
+
+int parts_for(MatmulPrecision p) {
+  return p == MatmulPrecision::kBf16 ? 1 : p == MatmulPrecision::kBf16x3 ? 2 : 3;
+}
+
+// Splits `src` (f32, dims [..., R, C]) into BF16 parts and stores part i into every pair slot that
+// uses it: dst is bf16 [..., R, pairs, C] (`pair_axis_inner` = true, A') or [..., pairs, R, C]
+// (B').
+void emit_split(OpContext& ctx, const TensorView& src, int64_t dst, int parts,
+                const std::vector<Pair>& pairs, bool for_a) {
+  StreamKernel k;
+  k.rows = src.element_count();
+  k.slots = {{4, SlotShape::kWide}};
+  k.loads = {{0, src}};
+  auto add = [&](int64_t bytes) {
+    k.slots.push_back({bytes, SlotShape::kWide});
+    return static_cast<int>(k.slots.size()) - 1;
+  };
+  std::vector<int> part_slot;
+  int rest = 0;  // f32 remainder still to represent
+  for (int i = 0; i < parts; ++i) {
+    const int bf = add(2);
+    k.steps.push_back({Opcode::VPU_CVT, bf, rest, -1, 0, DataType::FP32, DataType::BF16});
+    part_slot.push_back(bf);
+    if (i + 1 < parts) {
+      const int back = add(4);
+      k.steps.push_back({Opcode::VPU_CVT, back, bf, -1, 0, DataType::BF16, DataType::FP32});
+      const int next = add(4);
+      k.steps.push_back({Opcode::VPU_SUB, next, rest, back, 0, DataType::FP32, DataType::FP32});
+      rest = next;
+    }
+  }
+  const size_t rank = src.dims.size();
+  std::vector<int64_t> dims(src.dims.begin(), src.dims.end());
+  const auto npairs = static_cast<int64_t>(pairs.size());
+  // Insert the pair axis: before the last dim for A', before the last two for B'.
+  dims.insert(dims.begin() + static_cast<int64_t>(for_a ? rank - 1 : rank - 2), npairs);
+  const TensorView all = TensorView::contiguous(dst, 2, dims);
+  const size_t pair_axis = for_a ? rank - 1 : rank - 2;
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    const int part = for_a ? pairs[p].a : pairs[p].b;
+    k.stores.push_back({part_slot[static_cast<size_t>(part)],
+                        all.sliced(pair_axis, static_cast<int64_t>(p), 1, 1)});
+  }
+  ctx.emit(k);
+}
+
+// Row-major strides of `dims` in elements.
+std::vector<int64_t> strides_of(const std::vector<int64_t>& dims) {
+  return TensorView::contiguous(0, 1, dims).strides;
+}
+
+// The flat index, in `own` (right-aligned to `out`, size-1 dims broadcast), of batch index q.
+int64_t broadcast_index(int64_t q, const std::vector<int64_t>& out,
+                        const std::vector<int64_t>& own) {
+  const std::vector<int64_t> own_strides = strides_of(own);
+  int64_t idx = 0;
+  for (size_t d = out.size(); d-- > 0;) {
+    const int64_t i = q % out[d];
+    q /= out[d];
+    const size_t lead = out.size() - own.size();
+    if (d >= lead && own[d - lead] != 1) idx += i * own_strides[d - lead];
+  }
+  return idx;
+}
+
+// out (f32, [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K, N]).
+void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out) {
+  const size_t ra = a.dims.size(), rb = b.dims.size();
+  const int64_t m = a.dims[ra - 2], k = a.dims[ra - 1], n = b.dims[rb - 1];
+  const std::vector<int64_t> batch_a(a.dims.begin(), a.dims.end() - 2),
+      batch_b(b.dims.begin(), b.dims.end() - 2), batch_out(out.dims.begin(), out.dims.end() - 2);
+  int64_t batches = 1, count_a = 1, count_b = 1;
+  for (int64_t d : batch_out) batches *= d;
+  for (int64_t d : batch_a) count_a *= d;
+  for (int64_t d : batch_b) count_b *= d;
+  if (m == 0 || n == 0 || batches == 0) return;
+  if (k == 0) ctx.unsupported("a matrix product with K = 0");
+  const MatmulPrecision precision = ctx.options.matmul_precision;
+  const std::vector<Pair> pairs = pairs_for(precision);
+  const auto npairs = static_cast<int64_t>(pairs.size());
+  const int64_t kk = npairs * k;
+  const int64_t a_split = ctx.scratch(count_a * m * kk * 2),
+                b_split = ctx.scratch(count_b * kk * n * 2);
+  emit_split(ctx, a, a_split, parts_for(precision), pairs, true);
+  emit_split(ctx, b, b_split, parts_for(precision), pairs, false);
+  ctx.sync();
+  const GemmShape shape{m, n, kk, DataType::BF16};
+  const GemmPlan plan = plan_gemm(ctx.chip, shape);
+  for (int64_t q = 0; q < batches; ++q) {
+    GemmLayout layout;
+    layout.a = static_cast<uint64_t>(a_split + broadcast_index(q, batch_out, batch_a) * m * kk * 2);
+    layout.b = static_cast<uint64_t>(b_split + broadcast_index(q, batch_out, batch_b) * kk * n * 2);
+    layout.c = static_cast<uint64_t>(out.base + q * m * n * 4);
+    layout.b_row_pitch = static_cast<uint64_t>(n * 2);
+    emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
+  }
+  ctx.mapping = std::to_string(batches) + " x GEMM " + std::to_string(m) + "x" + std::to_string(n) +
+                "x" + std::to_string(k) + " in " + std::string(precision_name(precision)) + " (" +
+                plan.describe() + ")";
+}
+
+void require_f32(OpContext& ctx) {
+  for (size_t i = 0; i < ctx.inputs(); ++i)
+    if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ir::ElementType::F32)
+      ctx.unsupported("matrix products are lowered for f32 operands");
+}
+
+}  // namespace
+
+void lower_matmul(OpContext& ctx) {
+  require_f32(ctx);
+  TensorView a = ctx.view(ctx.in(0)), b = ctx.view(ctx.in(1));
+  if (a.dims.size() == 1) a = a.reshaped({1, a.dims[0]});
+  if (b.dims.size() == 1) b = b.reshaped({b.dims[0], 1});
+  // The output with the 1-D promotions put back: [batch..., M, N].
+  std::vector<int64_t> batch;
+  const size_t ra = a.dims.size(), rb = b.dims.size(), r = std::max(ra, rb);
+  for (size_t d = 0; d + 2 < r; ++d) {
+    const int64_t da = d + ra >= r ? a.dims[d + ra - r] : 1;
+    const int64_t db = d + rb >= r ? b.dims[d + rb - r] : 1;
+    batch.push_back(std::max(da, db));
+  }
+  std::vector<int64_t> out_dims = batch;
+  out_dims.push_back(a.dims[ra - 2]);
+  out_dims.push_back(b.dims[rb - 1]);
+  emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims));
+}
+
+void lower_gemm(OpContext& ctx) {
+  require_f32(ctx);
+  TensorView a = ctx.view(ctx.in(0)), b = ctx.view(ctx.in(1));
+  if (ctx.attr_int("transA", 0)) a = a.permuted({1, 0});
+  if (ctx.attr_int("transB", 0)) b = b.permuted({1, 0});
+  const TensorView y = ctx.view(ctx.out(0));
+  emit_matmul(ctx, a, b, y);
+  const float alpha = ctx.attr_float("alpha", 1.0f), beta = ctx.attr_float("beta", 1.0f);
+  const bool with_c = ctx.in(2) != ir::kNoValue && beta != 0;
+  if (alpha == 1 && !with_c) return;
+  ctx.sync();
+  // Y = alpha Y + beta C, in place: each chunk is loaded before it is stored.
+  StreamKernel k;
+  k.rows = y.element_count();
+  k.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}};
+  k.loads = {{0, y}};
+  k.steps = {{Opcode::VPU_MULS, 1, 0, -1, alpha}};
+  if (with_c) {
+    k.slots.push_back({4, SlotShape::kWide});
+    k.slots.push_back({4, SlotShape::kWide});
+    k.loads.push_back({2, ctx.view(ctx.in(2)).broadcast_to(y.dims)});
+    k.steps.push_back({Opcode::VPU_MULS, 3, 2, -1, beta});
+    k.steps.push_back({Opcode::VPU_ADD, 1, 1, 3});
+  }
+  k.stores = {{1, y}};
+  ctx.emit(k);
+  ctx.mapping += ", then alpha/beta on the VPU";
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,203 @@
+// Row-wise operators: the reduced axes of the input are read as the last ones (through a permuted
+// view), so each row of the stream kernel is one output element's reduction, computed with the
+// VPU's row instructions (vpu.rsum, vpu.rmax) and its row/column broadcasts.
+#include <algorithm>
+#include <numeric>
+
+#include "compiler/codegen/lowering.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+using isa::Opcode;
+
+class RowProgram {
+ public:
+  RowProgram(OpContext& ctx, DataType type, int64_t rows, int64_t width) : ctx_(ctx), type_(type) {
+    kernel_.rows = rows;
+    kernel_.width = width;
+  }
+  int load(const TensorView& view, SlotShape shape) {
+    const int s = slot(shape);
+    kernel_.loads.push_back({s, view});
+    return s;
+  }
+  int wide(Opcode op, int a, int b = -1, float c = 0) {
+    return step(op, SlotShape::kWide, a, b, c);
+  }
+  int narrow(Opcode op, int a, int b = -1, float c = 0) {
+    return step(op, SlotShape::kNarrow, a, b, c);
+  }
+  void store(int s, const TensorView& view) { kernel_.stores.push_back({s, view}); }
+  void emit() { ctx_.emit(kernel_); }
+
+ private:
+  int slot(SlotShape shape) {
+    kernel_.slots.push_back({dtype_bytes(type_), shape});
+    return static_cast<int>(kernel_.slots.size()) - 1;
+  }
+  int step(Opcode op, SlotShape shape, int a, int b, float c) {
+    const int d = slot(shape);
+    kernel_.steps.push_back({op, d, a, b, c, type_, type_});
+    return d;
+  }
+
+  OpContext& ctx_;
+  DataType type_;
+  StreamKernel kernel_;
+};
+
+DataType row_type(OpContext& ctx) {
+  const auto t = vpu_type(ctx.type(ctx.in(0)).element);
+  if (!t) ctx.unsupported("row operators run on f32, f16 and bf16 only");
+  return *t;
+}
+
+int64_t product(const std::vector<int64_t>& v, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= v[i];
+  return p;
+}
+
+size_t axis_of(OpContext& ctx, int64_t axis, size_t rank) {
+  const auto r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r) ctx.unsupported("axis " + std::to_string(axis) + " out of range");
+  return static_cast<size_t>(axis < 0 ? axis + r : axis);
+}
+
+}  // namespace
+
+void lower_softmax(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  TensorView in = ctx.view(ctx.in(0)), out = ctx.view(ctx.out(0));
+  const size_t rank = in.dims.size();
+  const bool legacy = ctx.graph.opset_version() < 13;
+  const size_t axis = axis_of(ctx, ctx.attr_int("axis", legacy ? 1 : -1), rank);
+  int64_t rows = 0, width = 0;
+  if (legacy) {  // the input is coerced to 2-D [product before axis, product from axis]
+    rows = product(in.dims, 0, axis);
+    width = product(in.dims, axis, rank);
+  } else {  // the axis is read last
+    std::vector<int64_t> perm(rank);
+    std::iota(perm.begin(), perm.end(), 0);
+    perm.erase(perm.begin() + static_cast<int64_t>(axis));
+    perm.push_back(static_cast<int64_t>(axis));
+    in = in.permuted(perm);
+    out = out.permuted(perm);
+    width = in.dims.back();
+    rows = in.element_count() / std::max<int64_t>(width, 1);
+  }
+  RowProgram p(ctx, t, rows, width);
+  const int x = p.load(in, SlotShape::kWide);
+  const int m = p.narrow(Opcode::VPU_RMAX, x);
+  const int s = p.wide(Opcode::VPU_SUBC, x, m);
+  const int e = p.wide(Opcode::VPU_EXP, s);
+  const int z = p.narrow(Opcode::VPU_RSUM, e);
+  const int y = ctx.node.op == "LogSoftmax"
+                    ? p.wide(Opcode::VPU_SUBC, s, p.narrow(Opcode::VPU_LOG, z))
+                    : p.wide(Opcode::VPU_MULC, e, p.narrow(Opcode::VPU_RECIP, z));
+  p.store(y, out);
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
+void lower_reduce(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  TensorView in = ctx.view(ctx.in(0));
+  const size_t rank = in.dims.size();
+  std::vector<int64_t> axes;
+  if (ctx.node.op == "ReduceSum" && ctx.graph.opset_version() >= 13) {
+    if (ctx.in(1) != ir::kNoValue) axes = ctx.constant_ints(ctx.in(1), "axes");
+  } else {
+    axes = ctx.attr_ints("axes");
+  }
+  const TensorView out = ctx.view(ctx.out(0));
+  if (axes.empty() && ctx.attr_int("noop_with_empty_axes", 0) != 0) {
+    StreamKernel k;
+    k.rows = in.element_count();
+    k.slots = {{in.element_bytes, SlotShape::kWide}};
+    k.loads = {{0, in}};
+    k.stores = {{0, out}};
+    ctx.emit(k);
+    ctx.mapping = "copy";
+    return;
+  }
+  std::vector<bool> reduced(rank, axes.empty());
+  for (int64_t a : axes) reduced[axis_of(ctx, a, rank)] = true;
+  std::vector<int64_t> perm;
+  for (size_t d = 0; d < rank; ++d)
+    if (!reduced[d]) perm.push_back(static_cast<int64_t>(d));
+  int64_t width = 1;
+  for (size_t d = 0; d < rank; ++d)
+    if (reduced[d]) {
+      perm.push_back(static_cast<int64_t>(d));
+      width *= in.dims[d];
+    }
+  in = in.permuted(perm);
+  const int64_t rows = width == 0 ? 0 : in.element_count() / width;
+  if (width == 0) ctx.unsupported("a reduction over an empty axis");
+  RowProgram p(ctx, t, rows, width);
+  const int x = p.load(in, SlotShape::kWide);
+  const std::string& op = ctx.node.op;
+  int y = -1;
+  if (op == "ReduceSum") {
+    y = p.narrow(Opcode::VPU_RSUM, x);
+  } else if (op == "ReduceMean") {
+    y = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1,
+                 1.0f / static_cast<float>(width));
+  } else if (op == "ReduceMax") {
+    y = p.narrow(Opcode::VPU_RMAX, x);
+  } else if (op == "ReduceMin") {
+    const int neg = p.wide(Opcode::VPU_MULS, x, -1, -1);
+    y = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RMAX, neg), -1, -1);
+  } else if (op == "ReduceSumSquare" || op == "ReduceL2") {
+    y = p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, x, x));
+    if (op == "ReduceL2") y = p.narrow(Opcode::VPU_SQRT, y);
+  } else if (op == "ReduceL1") {
+    const int a = p.wide(Opcode::VPU_MAX, x, p.wide(Opcode::VPU_MULS, x, -1, -1));
+    y = p.narrow(Opcode::VPU_RSUM, a);
+  } else if (op == "ReduceLogSum") {
+    y = p.narrow(Opcode::VPU_LOG, p.narrow(Opcode::VPU_RSUM, x));
+  } else if (op == "ReduceLogSumExp") {
+    const int m = p.narrow(Opcode::VPU_RMAX, x);
+    const int z =
+        p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_EXP, p.wide(Opcode::VPU_SUBC, x, m)));
+    y = p.narrow(Opcode::VPU_ADD, p.narrow(Opcode::VPU_LOG, z), m);
+  } else {
+    ctx.unsupported("no VPU recipe");
+  }
+  p.store(y, out);
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
+void lower_layernorm(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const TensorView in = ctx.view(ctx.in(0));
+  const size_t rank = in.dims.size();
+  const size_t axis = axis_of(ctx, ctx.attr_int("axis", -1), rank);
+  const int64_t rows = product(in.dims, 0, axis), width = product(in.dims, axis, rank);
+  const float inv_width = 1.0f / static_cast<float>(width);
+  RowProgram p(ctx, t, rows, width);
+  const int x = p.load(in, SlotShape::kWide);
+  const int mean = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1, inv_width);
+  const int d = p.wide(Opcode::VPU_SUBC, x, mean);
+  const int var = p.narrow(
+      Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, d, d)), -1, inv_width);
+  const int inv = p.narrow(Opcode::VPU_RSQRT,
+                           p.narrow(Opcode::VPU_ADDS, var, -1, ctx.attr_float("epsilon", 1e-5f)));
+  // Scale and bias have the normalised axes' shape: one row shared by every row.
+  auto row = [&](ir::ValueId v) {
+    return p.load(ctx.view(v).reshaped({width}).broadcast_to({width}), SlotShape::kRow);
+  };
+  int y = p.wide(Opcode::VPU_MULB, p.wide(Opcode::VPU_MULC, d, inv), row(ctx.in(1)));
+  if (ctx.in(2) != ir::kNoValue) y = p.wide(Opcode::VPU_ADDB, y, row(ctx.in(2)));
+  p.store(y, ctx.view(ctx.out(0)));
+  if (ctx.out(1) != ir::kNoValue) p.store(mean, ctx.view(ctx.out(1)));
+  if (ctx.out(2) != ir::kNoValue) p.store(inv, ctx.view(ctx.out(2)));
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
+}  // namespace seedchip::compiler

@@ -1,0 +1,168 @@
+#include "compiler/codegen/lowering.h"
+
+#include <cstring>
+
+namespace seedchip::compiler {
+
+ir::ValueId OpContext::in(size_t i) const {
+  return i < node.inputs.size() ? node.inputs[i] : ir::kNoValue;
+}
+
+ir::ValueId OpContext::out(size_t i) const {
+  return i < node.outputs.size() ? node.outputs[i] : ir::kNoValue;
+}
+
+const ir::HostTensor* OpContext::constant(ir::ValueId v) const {
+  if (v == ir::kNoValue) return nullptr;
+  return graph.value(v).constant.get();
+}
+
+std::vector<int64_t> OpContext::constant_ints(ir::ValueId v, const std::string& what) const {
+  const ir::HostTensor* t = constant(v);
+  if (!t) unsupported(what + " is computed at run time; only a constant is supported");
+  std::vector<int64_t> out;
+  const int64_t n = t->element_count();
+  for (int64_t i = 0; i < n; ++i) {
+    if (t->element == ir::ElementType::I64) {
+      int64_t x;
+      std::memcpy(&x, t->bytes.data() + i * 8, 8);
+      out.push_back(x);
+    } else if (t->element == ir::ElementType::I32) {
+      int32_t x;
+      std::memcpy(&x, t->bytes.data() + i * 4, 4);
+      out.push_back(x);
+    } else {
+      unsupported(what + " must be i32 or i64");
+    }
+  }
+  return out;
+}
+
+int64_t OpContext::attr_int(const std::string& key, int64_t fallback) const {
+  const int64_t* v = node.attribute<int64_t>(key);
+  return v ? *v : fallback;
+}
+
+float OpContext::attr_float(const std::string& key, float fallback) const {
+  const float* v = node.attribute<float>(key);
+  return v ? *v : fallback;
+}
+
+std::vector<int64_t> OpContext::attr_ints(const std::string& key) const {
+  const auto* v = node.attribute<std::vector<int64_t>>(key);
+  return v ? *v : std::vector<int64_t>{};
+}
+
+std::string OpContext::attr_string(const std::string& key, const std::string& fallback) const {
+  const std::string* v = node.attribute<std::string>(key);
+  return v ? *v : fallback;
+}
+
+TensorView OpContext::view(ir::ValueId v) const {
+  const ir::TensorType& t = type(v);
+  return TensorView::contiguous(hooks_.address(v),
+                                static_cast<int64_t>(ir::element_bytes(t.element)), *t.dims);
+}
+
+TensorView OpContext::scalar_view(float value, const std::vector<int64_t>& dims) {
+  ir::HostTensor t;
+  t.element = ir::ElementType::F32;
+  t.bytes.resize(4);
+  std::memcpy(t.bytes.data(), &value, 4);
+  const int64_t at = add_constant(std::move(t));
+  return TensorView{at, 4, dims, std::vector<int64_t>(dims.size(), 0)};
+}
+
+void OpContext::sync() {
+  program.end_op();
+  ++barriers_;
+}
+
+void OpContext::emit(const StreamKernel& kernel) { emit_stream(chip, program, kernel); }
+
+void OpContext::unsupported(const std::string& why) const {
+  throw UnsupportedError(node.op, "graph '" + graph.name + "': " + node.label(index) + ": " + why);
+}
+
+std::optional<DataType> vpu_type(ir::ElementType t) {
+  switch (t) {
+    case ir::ElementType::F32:
+      return DataType::FP32;
+    case ir::ElementType::F16:
+      return DataType::FP16;
+    case ir::ElementType::BF16:
+      return DataType::BF16;
+    default:
+      return std::nullopt;
+  }
+}
+
+const std::vector<OpLowering>& lowering_table() {
+  static const std::vector<OpLowering> table = {
+      // Data movement.
+      {"Identity", lower_identity},
+      {"Dropout", lower_identity},
+      {"Reshape", lower_reshape},
+      {"Flatten", lower_reshape},
+      {"Squeeze", lower_reshape},
+      {"Unsqueeze", lower_reshape},
+      {"Transpose", lower_transpose},
+      {"Expand", lower_expand},
+      {"Slice", lower_slice},
+      {"Concat", lower_concat},
+      {"Split", lower_split},
+      {"Gather", lower_gather},
+      {"Tile", lower_tile},
+      // Elementwise.
+      {"Relu", lower_unary},
+      {"Exp", lower_unary},
+      {"Log", lower_unary},
+      {"Sqrt", lower_unary},
+      {"Reciprocal", lower_unary},
+      {"Tanh", lower_unary},
+      {"Neg", lower_unary},
+      {"Abs", lower_unary},
+      {"Sigmoid", lower_unary},
+      {"Softplus", lower_unary},
+      {"Softsign", lower_unary},
+      {"LeakyRelu", lower_unary},
+      {"Elu", lower_unary},
+      {"Selu", lower_unary},
+      {"Celu", lower_unary},
+      {"HardSigmoid", lower_unary},
+      {"HardSwish", lower_unary},
+      {"Mish", lower_unary},
+      {"Add", lower_binary},
+      {"Sub", lower_binary},
+      {"Mul", lower_binary},
+      {"Div", lower_binary},
+      {"Pow", lower_binary},
+      {"PRelu", lower_binary},
+      {"Max", lower_variadic},
+      {"Min", lower_variadic},
+      {"Sum", lower_variadic},
+      {"Mean", lower_variadic},
+      {"Clip", lower_clip},
+      {"Cast", lower_cast},
+      {"BatchNormalization", lower_batchnorm},
+      // Row-wise.
+      {"Softmax", lower_softmax},
+      {"LogSoftmax", lower_softmax},
+      {"ReduceSum", lower_reduce},
+      {"ReduceMean", lower_reduce},
+      {"ReduceMax", lower_reduce},
+      {"ReduceMin", lower_reduce},
+      {"ReduceSumSquare", lower_reduce},
+      {"ReduceL1", lower_reduce},
+      {"ReduceL2", lower_reduce},
+      {"ReduceLogSum", lower_reduce},
+      {"ReduceLogSumExp", lower_reduce},
+      {"LayerNormalization", lower_layernorm},
+      // MXU.
+      {"MatMul", lower_matmul},
+      {"Gemm", lower_gemm},
+  };
+  return table;
+}
+
+}  // namespace seedchip::compiler

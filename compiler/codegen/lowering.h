@@ -1,0 +1,121 @@
+#pragma once
+// What an operator's lowering sees (OpContext) and the table of lowerings (lowering_table.cpp).
+// A lowering appends kernels to the program for one node; the driver (compile.cpp) ends the node
+// with a barrier. Lowerings express data movement as TensorViews and computation as stream
+// kernels or GEMMs, and call unsupported() for any input they cannot handle.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arch/chip_config.h"
+#include "compiler/codegen/compile.h"
+#include "compiler/codegen/elementwise.h"
+#include "compiler/codegen/program_builder.h"
+#include "compiler/codegen/view.h"
+#include "compiler/ir/graph.h"
+
+namespace seedchip::compiler {
+
+class OpContext {
+ public:
+  struct Hooks {
+    std::function<int64_t(ir::ValueId)> address;
+    std::function<int64_t(int64_t)> scratch;
+    std::function<int64_t(ir::HostTensor)> add_constant;
+  };
+  OpContext(const ChipConfig& chip, const ir::Graph& graph, size_t index, ProgramBuilder& program,
+            const CompileOptions& options, Hooks hooks)
+      : chip(chip),
+        graph(graph),
+        node(graph.nodes.at(index)),
+        index(index),
+        program(program),
+        options(options),
+        hooks_(std::move(hooks)) {}
+
+  const ChipConfig& chip;
+  const ir::Graph& graph;
+  const ir::Node& node;
+  size_t index;
+  ProgramBuilder& program;
+  const CompileOptions& options;
+  std::string mapping;  // appended to by the lowering: what it chose
+
+  // Inputs and outputs by position; kNoValue for an omitted optional one (or beyond the list).
+  ir::ValueId in(size_t i) const;
+  ir::ValueId out(size_t i) const;
+  size_t inputs() const { return node.inputs.size(); }
+  const ir::TensorType& type(ir::ValueId v) const { return graph.value(v).type; }
+  const std::vector<int64_t>& dims(ir::ValueId v) const { return *graph.value(v).type.dims; }
+  // The constant behind a value, or nullptr.
+  const ir::HostTensor* constant(ir::ValueId v) const;
+  // A constant integer vector input (i64 or i32), e.g. Reshape's shape; unsupported() if the
+  // input is not a constant.
+  std::vector<int64_t> constant_ints(ir::ValueId v, const std::string& what) const;
+  // Attributes with defaults.
+  int64_t attr_int(const std::string& key, int64_t fallback) const;
+  float attr_float(const std::string& key, float fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& key) const;
+  std::string attr_string(const std::string& key, const std::string& fallback) const;
+
+  // The dense view of a value's HBM buffer.
+  TensorView view(ir::ValueId v) const;
+  // HBM for this operator only.
+  int64_t scratch(int64_t bytes) { return hooks_.scratch(bytes); }
+  // HBM holding a tensor the program carries (written when the program is loaded).
+  int64_t add_constant(ir::HostTensor t) { return hooks_.add_constant(std::move(t)); }
+  // A scalar f32 constant, as a view broadcast to `dims`.
+  TensorView scalar_view(float value, const std::vector<int64_t>& dims);
+
+  // Ends a phase of this operator: every core waits until every core got here.
+  void sync();
+  int barriers() const { return barriers_; }
+  void emit(const StreamKernel& kernel);
+
+  [[noreturn]] void unsupported(const std::string& why) const;
+
+ private:
+  Hooks hooks_;
+  int barriers_ = 0;
+};
+
+// The chip format computing a tensor type in the VPU, or nullopt (no VPU arithmetic for it).
+std::optional<DataType> vpu_type(ir::ElementType t);
+
+using LowerFn = void (*)(OpContext&);
+struct OpLowering {
+  std::string_view op;
+  LowerFn lower;
+};
+
+// Every lowering, explicitly listed (lowering_table.cpp); each lower_* below lives in the file
+// named after its family.
+const std::vector<OpLowering>& lowering_table();
+
+// lower_copy.cpp: data movement through views.
+void lower_identity(OpContext&);
+void lower_reshape(OpContext&);
+void lower_transpose(OpContext&);
+void lower_expand(OpContext&);
+void lower_slice(OpContext&);
+void lower_concat(OpContext&);
+void lower_split(OpContext&);
+void lower_gather(OpContext&);
+void lower_tile(OpContext&);
+// lower_elementwise.cpp: VPU programs over broadcast views.
+void lower_unary(OpContext&);
+void lower_binary(OpContext&);
+void lower_variadic(OpContext&);
+void lower_clip(OpContext&);
+void lower_cast(OpContext&);
+void lower_batchnorm(OpContext&);
+// lower_rows.cpp: row-wise kernels.
+void lower_softmax(OpContext&);
+void lower_reduce(OpContext&);
+void lower_layernorm(OpContext&);
+// lower_matmul.cpp: the MXU.
+void lower_matmul(OpContext&);
+void lower_gemm(OpContext&);
+
+}  // namespace seedchip::compiler

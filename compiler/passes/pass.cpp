@@ -1,0 +1,58 @@
+#include "compiler/passes/pass.h"
+
+#include <algorithm>
+
+#include "arch/error.h"
+#include "compiler/passes/fold_constants.h"
+#include "compiler/passes/infer_shapes.h"
+
+namespace seedchip::compiler::passes {
+
+const std::vector<Pass>& all_passes() {
+  static const std::vector<Pass> passes = {
+      {"infer-shapes", "infer every tensor's element type and shape from the operators",
+       infer_shapes},
+      // Folding makes shapes known (a Reshape target computed from Shape) and known shapes make
+      // more folding possible (Shape of a tensor whose dims just became known): to a fixpoint.
+      {"fold-constants", "evaluate nodes whose inputs are all constants, on the host",
+       [](ir::Graph& g) {
+         while (fold_constants(g)) infer_shapes(g);
+       }},
+  };
+  return passes;
+}
+
+const Pass* find_pass(std::string_view name) {
+  for (const Pass& p : all_passes())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> default_pipeline() {
+  std::vector<std::string> names;
+  for (const Pass& p : all_passes()) names.emplace_back(p.name);
+  return names;
+}
+
+void run_passes(ir::Graph& graph, const std::vector<std::string>& names,
+                const std::vector<std::string>& dump_after,
+                const std::function<void(std::string_view, const ir::Graph&)>& dump) {
+  const auto wanted = [&](std::string_view name) {
+    return std::find(dump_after.begin(), dump_after.end(), "all") != dump_after.end() ||
+           std::find(dump_after.begin(), dump_after.end(), name) != dump_after.end();
+  };
+  std::string known;
+  for (const Pass& p : all_passes()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+  for (const std::string& d : dump_after)
+    if (d != "all" && !find_pass(d))
+      throw InputError("--dump-ir-after: unknown pass '" + d + "' (known: " + known + ")");
+  for (const std::string& name : names) {
+    const Pass* pass = find_pass(name);
+    if (!pass) throw InputError("unknown pass '" + name + "' (known: " + known + ")");
+    pass->run(graph);
+    ir::verify(graph);
+    if (dump && wanted(name)) dump(name, graph);
+  }
+}
+
+}  // namespace seedchip::compiler::passes

@@ -1,0 +1,24 @@
+#pragma once
+// The compiled-program file (.scp): a CompiledModel on disk, with the chip descriptor it was
+// compiled for. Layout (little-endian): magic "SCMODEL\0", u32 format version, then three
+// length-prefixed (u64) blocks: a JSON header (chip, graph, tensors, inputs/outputs, op table), the
+// program (isa::serialize), and the constants' bytes (offsets in the header).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/codegen/compile.h"
+
+namespace seedchip::runtime {
+
+inline constexpr uint32_t kModelFormatVersion = 1;
+
+std::vector<uint8_t> serialize_model(const compiler::CompiledModel& model);
+// Throws InputError naming `file` and what is wrong (magic, version, truncation, bad header).
+compiler::CompiledModel deserialize_model(const std::vector<uint8_t>& bytes,
+                                          const std::string& file);
+
+void save_model(const compiler::CompiledModel& model, const std::string& path);
+compiler::CompiledModel load_model(const std::string& path);
+
+}  // namespace seedchip::runtime

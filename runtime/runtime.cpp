@@ -1,0 +1,148 @@
+#include "runtime/runtime.h"
+
+#include <algorithm>
+
+#include "arch/chip_peaks.h"
+#include "arch/error.h"
+#include "sim/core/unit_timing.h"
+
+namespace seedchip::runtime {
+
+namespace {
+
+namespace ir = compiler::ir;
+
+std::string type_text(const ir::TensorType& t) {
+  std::string s(ir::element_name(t.element));
+  s += "[";
+  if (t.dims)
+    for (size_t i = 0; i < t.dims->size(); ++i) s += (i ? "," : "") + std::to_string((*t.dims)[i]);
+  return s + "]";
+}
+
+// Chip-wide counters at one instant, summed over cores.
+struct Counters {
+  double macs = 0, hbm_bytes = 0;
+};
+
+Counters read_counters(sim::Simulation& s) {
+  Counters c;
+  for (int core = 0; core < s.core_count(); ++core)
+    c.macs += s.stats().get("chip.core" + std::to_string(core) + ".mxu.macs");
+  c.hbm_bytes = s.stats().get("chip.hbm.bytes");
+  return c;
+}
+
+}  // namespace
+
+RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip,
+                    const std::map<std::string, ir::HostTensor>& inputs,
+                    const RunOptions& options) {
+  if (model.chip_config != resolved_config_yaml(chip))
+    throw InputError("the model was compiled for chip '" + model.chip_name +
+                     "' (with its configuration); this run is for '" + chip.config.name +
+                     "' with a different configuration: recompile it for this chip");
+  for (const auto& [name, tensor] : inputs) {
+    const bool known = std::any_of(model.inputs.begin(), model.inputs.end(),
+                                   [&](size_t i) { return model.tensors[i].name == name; });
+    if (!known) throw InputError("input '" + name + "' is not an input of the model");
+  }
+  sim::SimulationOptions sim_options;
+  sim_options.functional = options.functional;
+  sim_options.trace_path = options.trace_path;
+  // Counters when each barrier opens: the operators are the stretches between them.
+  std::vector<Counters> at_barrier;
+  sim::Simulation* running = nullptr;
+  sim_options.on_barrier = [&](int chip_index) {
+    if (chip_index == 0 && running) at_barrier.push_back(read_counters(*running));
+  };
+  sim::Simulation sim(chip.config, sim_options);
+  running = &sim;
+  if (options.on_start) options.on_start(sim);
+
+  for (size_t i = 0; i < model.tensors.size(); ++i) {
+    const compiler::TensorSlot& t = model.tensors[i];
+    const bool is_input = std::count(model.inputs.begin(), model.inputs.end(), i) > 0;
+    const ir::HostTensor* data = t.data.get();
+    if (is_input) {
+      auto it = inputs.find(t.name);
+      if (it != inputs.end()) {
+        if (it->second.type() != t.type)
+          throw InputError("input '" + t.name + "': the model was compiled for " +
+                           type_text(t.type) + ", the data is " + type_text(it->second.type()));
+        data = &it->second;
+      } else if (!data && options.functional) {
+        throw InputError("input '" + t.name + "' (" + type_text(t.type) + ") is not given");
+      }
+    }
+    if (options.functional && data && !data->bytes.empty())
+      sim.hbm_data(0).write(t.hbm, data->bytes.data(), data->bytes.size());
+  }
+  sim.load(model.program);
+
+  // Each operator's share of the counters: snapshots when its last barrier opens.
+  std::vector<size_t> op_end_barrier;
+  size_t barriers = 0;
+  for (const compiler::OpRecord& op : model.ops) {
+    barriers += static_cast<size_t>(op.barriers);
+    op_end_barrier.push_back(barriers);
+  }
+  RunResult result;
+  result.sim = sim.run(options.progress);
+  const std::vector<sim::Tick>& releases = sim.barrier_releases(0);
+  result.stats = sim.stats_json(result.sim);
+
+  const double peak_macs_per_cycle = static_cast<double>(chip.config.core_count()) *
+                                     chip.config.mxu.rows * chip.config.mxu.cols *
+                                     sim::mxu_macs_per_pe(chip.config.mxu, DataType::BF16);
+  const double hbm_bytes_per_cycle =
+      chip_peaks(chip.config).hbm_gbytes_per_s * 1e9 / (chip.config.core.clock_mhz * 1e6);
+  const sim::ClockDomain& core_clock = sim.clocks().domain("core");
+  sim::Tick previous = 0;
+  Counters before;
+  for (size_t i = 0; i < model.ops.size(); ++i) {
+    const size_t b = op_end_barrier[i];
+    if (b < 1 || b > releases.size() || b > at_barrier.size()) break;  // stopped early
+    OpStats s;
+    s.label = model.ops[i].label;
+    s.op = model.ops[i].op;
+    s.mapping = model.ops[i].mapping;
+    // The last operator also owns the drain to the halt after its barrier, so the table adds up
+    // to the run's cycles.
+    const bool last = i + 1 == model.ops.size() && result.sim.completed;
+    const uint64_t end_cycle =
+        last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
+    s.cycles = end_cycle - core_clock.cycle_at(previous);
+    const Counters& after = at_barrier[b - 1];
+    s.hbm_bytes = after.hbm_bytes - before.hbm_bytes;
+    const double cycles = static_cast<double>(std::max<uint64_t>(s.cycles, 1));
+    s.mxu_utilization = (after.macs - before.macs) / (cycles * peak_macs_per_cycle);
+    const double hbm_fraction = s.hbm_bytes / (cycles * hbm_bytes_per_cycle);
+    // The unit closest to its peak bounds the operator; neither near its peak: latency.
+    if (std::max(s.mxu_utilization, hbm_fraction) < 0.5)
+      s.bound = "latency";
+    else
+      s.bound = s.mxu_utilization >= hbm_fraction ? "compute" : "bandwidth";
+    previous = releases[b - 1];
+    before = after;
+    result.ops.push_back(std::move(s));
+  }
+  const double total = static_cast<double>(std::max<uint64_t>(result.sim.core_cycles, 1));
+  for (OpStats& s : result.ops) s.share = static_cast<double>(s.cycles) / total;
+
+  if (options.functional && result.sim.completed) {
+    for (size_t i : model.outputs) {
+      const compiler::TensorSlot& t = model.tensors[i];
+      ir::HostTensor out;
+      out.element = t.type.element;
+      out.dims = *t.type.dims;
+      out.bytes.resize(t.bytes);
+      sim.hbm_data(0).read(t.hbm, out.bytes.data(), out.bytes.size());
+      result.outputs.push_back(std::move(out));
+      result.output_names.push_back(t.name);
+    }
+  }
+  return result;
+}
+
+}  // namespace seedchip::runtime

@@ -1,0 +1,51 @@
+#pragma once
+// Runs a compiled model on the simulated chip: checks that the program was compiled for this chip,
+// places constants and bound inputs in HBM, runs the functional or timing-only simulation, reads
+// the outputs back, and attributes cycles, MXU work and HBM traffic to each operator from the
+// barrier that ends it.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "arch/chip_loader.h"
+#include "compiler/codegen/compile.h"
+#include "sim/chip/simulation.h"
+
+namespace seedchip::runtime {
+
+struct RunOptions {
+  bool functional = true;
+  std::string trace_path;
+  std::function<void(double simulated_seconds)> progress;
+  // Called once the simulation exists, so a caller can stop it (Ctrl-C).
+  std::function<void(sim::Simulation&)> on_start;
+};
+
+struct OpStats {
+  std::string label, op, mapping;
+  uint64_t cycles = 0;
+  double share = 0;            // of the whole run's cycles
+  double mxu_utilization = 0;  // MACs over the chip's peak for these cycles
+  double hbm_bytes = 0;
+  std::string bound;  // "compute", "bandwidth" or "latency" (neither unit near its peak)
+};
+
+struct RunResult {
+  sim::RunResult sim;
+  std::vector<compiler::ir::HostTensor> outputs;  // in the graph's output order (functional)
+  std::vector<std::string> output_names;
+  std::vector<OpStats> ops;
+  nlohmann::json stats;
+};
+
+// `inputs` by graph input name. Throws InputError when the model was compiled for another chip
+// configuration, an input is missing (and has no default), or its type differs from the compiled
+// one — naming the tensor and both types.
+RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip,
+                    const std::map<std::string, compiler::ir::HostTensor>& inputs,
+                    const RunOptions& options = {});
+
+}  // namespace seedchip::runtime

@@ -1,0 +1,85 @@
+#include "compiler/codegen/compile.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "compiler/ir/text.h"
+#include "tests/input_error.h"
+
+namespace seedchip::compiler {
+namespace {
+
+using ::testing::HasSubstr;
+
+using seedchip::testing::error_of;
+
+const TensorSlot& slot(const CompiledModel& m, const std::string& name) {
+  for (const TensorSlot& t : m.tensors)
+    if (t.name == name) return t;
+  throw std::logic_error("no tensor " + name);
+}
+
+TEST(Compile, IntermediatesReuseFreedSpace) {
+  const ir::Graph g = ir::parse(R"(graph "chain" opset ""=13 {
+  input %x: f32[1024]
+  %a: f32[1024] = Relu(%x)
+  %b: f32[1024] = Exp(%a)
+  %c: f32[1024] = Neg(%b)
+  %d: f32[1024] = Tanh(%c)
+  output %d
+})");
+  const CompiledModel m = compile_graph(g, load_chip("seedchip-v1"));
+  ASSERT_EQ(m.ops.size(), 4u);
+  // %a is dead once %b exists, so %c takes its place.
+  EXPECT_EQ(slot(m, "c").hbm, slot(m, "a").hbm);
+  EXPECT_NE(slot(m, "b").hbm, slot(m, "a").hbm);
+  EXPECT_NE(slot(m, "x").hbm, slot(m, "d").hbm);
+  for (const OpRecord& op : m.ops) EXPECT_EQ(op.barriers, 1);
+}
+
+TEST(Compile, NamesEveryMissingLowering) {
+  const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %x: f32[4]
+  %a: f32[4] = Sin(%x)
+  %b: f32[4] = Cos(%a)
+  output %b
+})");
+  try {
+    compile_graph(g, load_chip("seedchip-v1"));
+    FAIL() << "compiled";
+  } catch (const UnsupportedError& e) {
+    EXPECT_EQ(e.op(), "Sin");  // the first in node order
+    EXPECT_THAT(e.what(), HasSubstr("no lowering for Cos, Sin"));
+  }
+}
+
+TEST(Compile, UnknownShapesAreUnsupported) {
+  const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %x: f32[?]
+  %y: f32[?] = Relu(%x)
+  output %y
+})");
+  EXPECT_THAT(error_of([&] { compile_graph(g, load_chip("seedchip-v1")); }),
+              HasSubstr("tensor 'x' has no fully known"));
+}
+
+TEST(Compile, ReportsHbmOverflowWithTheNumbers) {
+  const ir::Graph g = ir::parse(R"(graph "big" opset ""=13 {
+  input %x: f32[65536,65536,16]
+  %y: f32[65536,65536,16] = Relu(%x)
+  output %y
+})");
+  EXPECT_THAT(error_of([&] { compile_graph(g, load_chip("seedchip-v1")); }),
+              HasSubstr("needs 549755813888 bytes of HBM (tensors 549755813888, scratch 0) "
+                        "but chip 'seedchip-v1' has 154618822656"));
+}
+
+TEST(Compile, PrecisionNames) {
+  EXPECT_EQ(precision_from_name("bf16x6"), MatmulPrecision::kBf16x6);
+  EXPECT_THAT(error_of([] { precision_from_name("fp32"); }), HasSubstr("bf16, bf16x3, bf16x6"));
+}
+
+}  // namespace
+}  // namespace seedchip::compiler

@@ -1,0 +1,106 @@
+#include "runtime/runtime.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+
+#include "compiler/frontend/onnx/onnx_loader.h"
+#include "runtime/conformance.h"
+#include "runtime/model_file.h"
+#include "tests/input_error.h"
+
+namespace seedchip::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+namespace ir = compiler::ir;
+
+const std::string kCase = std::string(kOnnxTestData) + "/node/test_matmul_2d/";
+
+using seedchip::testing::error_of;
+
+compiler::CompiledModel compile_case(const LoadedChip& chip) {
+  return compiler::compile_graph(compiler::frontend::load_onnx_model(kCase + "model.onnx"), chip);
+}
+
+std::map<std::string, ir::HostTensor> case_inputs(const compiler::CompiledModel& m) {
+  std::map<std::string, ir::HostTensor> in;
+  for (int i = 0; i < 2; ++i)
+    in[m.tensors[m.inputs[static_cast<size_t>(i)]].name] = compiler::frontend::load_onnx_tensor(
+        kCase + "test_data_set_0/input_" + std::to_string(i) + ".pb");
+  return in;
+}
+
+TEST(Runtime, ModelFileRoundTripsAndRuns) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::CompiledModel model = compile_case(chip);
+  const std::vector<uint8_t> bytes = serialize_model(model);
+  const compiler::CompiledModel back = deserialize_model(bytes, "m.scp");
+  EXPECT_EQ(serialize_model(back), bytes);
+  const RunResult r = run_model(back, chip, case_inputs(back));
+  ASSERT_EQ(r.outputs.size(), 1u);
+  const ir::HostTensor expected =
+      compiler::frontend::load_onnx_tensor(kCase + "test_data_set_0/output_0.pb");
+  ASSERT_EQ(r.outputs[0].bytes.size(), expected.bytes.size());
+  for (size_t i = 0; i < expected.bytes.size(); i += 4) {
+    float got, want;
+    std::memcpy(&got, r.outputs[0].bytes.data() + i, 4);
+    std::memcpy(&want, expected.bytes.data() + i, 4);
+    EXPECT_NEAR(got, want, 1e-4 * std::max(1.0f, std::fabs(want)));
+  }
+  // One operator, ending at the program's only barrier, owns every cycle.
+  ASSERT_EQ(r.ops.size(), 1u);
+  EXPECT_GT(r.ops[0].cycles, 0u);
+  EXPECT_GT(r.ops[0].mxu_utilization, 0.0);
+}
+
+TEST(Runtime, RefusesAnotherChip) {
+  const compiler::CompiledModel model = compile_case(load_chip("seedchip-v1"));
+  const LoadedChip other = load_chip("seedchip-v1", {"sram.bytes=4194304"});
+  EXPECT_THAT(error_of([&] { run_model(model, other, case_inputs(model)); }),
+              HasSubstr("compiled for chip 'seedchip-v1'"));
+}
+
+TEST(Runtime, NamesMissingAndMistypedInputs) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::CompiledModel model = compile_case(chip);
+  auto inputs = case_inputs(model);
+  const std::string first = model.tensors[model.inputs[0]].name;
+  auto missing = inputs;
+  missing.erase(first);
+  EXPECT_THAT(error_of([&] { run_model(model, chip, missing); }),
+              HasSubstr("input '" + first + "'"));
+  auto wrong = inputs;
+  wrong[first].dims = {static_cast<int64_t>(wrong[first].bytes.size() / 4)};
+  EXPECT_THAT(error_of([&] { run_model(model, chip, wrong); }), HasSubstr("compiled for f32["));
+  auto extra = inputs;
+  extra["nope"] = inputs[first];
+  EXPECT_THAT(error_of([&] { run_model(model, chip, extra); }),
+              HasSubstr("'nope' is not an input"));
+}
+
+TEST(Runtime, CorruptModelFilesAreClearErrors) {
+  const std::vector<uint8_t> bytes = serialize_model(compile_case(load_chip("seedchip-v1")));
+  for (size_t cut : {size_t{4}, size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
+    const std::vector<uint8_t> part(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    EXPECT_THAT(error_of([&] { deserialize_model(part, "cut.scp"); }), HasSubstr("cut.scp: "));
+  }
+  std::vector<uint8_t> version = bytes;
+  version[8] = 99;
+  EXPECT_THAT(error_of([&] { deserialize_model(version, "v.scp"); }),
+              HasSubstr("format version 99"));
+}
+
+TEST(Runtime, TimingOnlyNeedsNoInputs) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  RunOptions o;
+  o.functional = false;
+  const RunResult r = run_model(compile_case(chip), chip, {}, o);
+  EXPECT_TRUE(r.sim.completed);
+  EXPECT_TRUE(r.outputs.empty());
+}
+
+}  // namespace
+}  // namespace seedchip::runtime
