@@ -32,7 +32,14 @@ struct ConformanceOptions {
   std::string data_dir = kOnnxTestData;
   std::vector<std::string> suites = {"node", "simple", "pytorch-converted", "pytorch-operator"};
   std::string filter;  // ECMAScript regex on "suite/case"; empty: all
-  compiler::CompileOptions compile;
+  // FP32-grade matrix products by default: the references are FP32 results, and cancellation
+  // can leave a result far smaller than its operands, below what bf16x3 resolves.
+  compiler::CompileOptions compile = fp32_grade();
+  static compiler::CompileOptions fp32_grade() {
+    compiler::CompileOptions o;
+    o.matmul_precision = compiler::MatmulPrecision::kBf16x6;
+    return o;
+  }
   std::function<void(const CaseResult&, size_t done, size_t total)> on_case;
   std::function<bool()> stop_requested;  // polled between cases
 };

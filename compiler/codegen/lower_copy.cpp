@@ -10,16 +10,6 @@ namespace seedchip::compiler {
 
 namespace {
 
-// Copies src's elements (in row-major order of its dims) to dst's (same element count).
-void copy(OpContext& ctx, const TensorView& src, const TensorView& dst) {
-  StreamKernel k;
-  k.rows = src.element_count();
-  k.slots = {{src.element_bytes, SlotShape::kWide}};
-  k.loads = {{0, src}};
-  k.stores = {{0, dst}};
-  ctx.emit(k);
-}
-
 int64_t normalize_axis(OpContext& ctx, int64_t axis, size_t rank) {
   const auto r = static_cast<int64_t>(rank);
   if (axis < -r || axis >= r)
@@ -38,21 +28,95 @@ TensorView around_axis(const TensorView& v, size_t axis) {
 
 }  // namespace
 
+// Copies src's elements (in row-major order of its dims) to dst's (same element count).
+void emit_copy(OpContext& ctx, const TensorView& src, const TensorView& dst) {
+  StreamKernel k;
+  k.rows = src.element_count();
+  k.slots = {{src.element_bytes, SlotShape::kWide}};
+  k.loads = {{0, src}};
+  k.stores = {{0, dst}};
+  ctx.emit(k);
+}
+
+// Writes one element value (`bytes` of it) to every element of `dst`.
+void emit_fill(OpContext& ctx, const TensorView& dst, std::vector<uint8_t> element) {
+  // The constant is one whole innermost row of the value (up to a cap), read with stride 0 for
+  // every other axis: each row is then one long DMA run, and consecutive rows merge into one
+  // transfer with pitch 0, rather than one tiny HBM request per element.
+  constexpr int64_t kMaxRow = 4096;
+  const int64_t inner = dst.dims.empty() ? 1 : std::max<int64_t>(1, dst.dims.back());
+  const int64_t row = std::min(inner, kMaxRow);
+  ir::HostTensor line;
+  line.element = ir::ElementType::U8;
+  line.dims = {row * static_cast<int64_t>(element.size())};
+  for (int64_t i = 0; i < row; ++i)
+    line.bytes.insert(line.bytes.end(), element.begin(), element.end());
+  const int64_t at = ctx.add_constant(std::move(line));
+  TensorView src{at, dst.element_bytes, dst.dims, std::vector<int64_t>(dst.dims.size(), 0)};
+  // Rows longer than the cap read the constant's first element over and over (slower, same bytes).
+  if (row == inner && !dst.dims.empty()) src.strides.back() = 1;
+  emit_copy(ctx, src, dst);
+}
+
 void lower_identity(OpContext& ctx) {
-  if (ctx.out(1) != ir::kNoValue) ctx.unsupported("the dropout mask output is not supported");
   if (ctx.node.op == "Dropout" && ctx.in(2) != ir::kNoValue) {
     const ir::HostTensor* training = ctx.constant(ctx.in(2));
     if (!training || (!training->bytes.empty() && training->bytes[0] != 0))
       ctx.unsupported("training mode is not supported");
   }
-  copy(ctx, ctx.view(ctx.in(0)), ctx.view(ctx.out(0)));
+  emit_copy(ctx, ctx.view(ctx.in(0)), ctx.view(ctx.out(0)));
+  // Inference keeps every element: the optional mask is all true.
+  if (ctx.out(1) != ir::kNoValue) emit_fill(ctx, ctx.view(ctx.out(1)), {1});
   ctx.mapping = "copy";
+}
+
+void lower_depth_to_space(OpContext& ctx) {
+  const TensorView in = ctx.view(ctx.in(0));
+  if (in.dims.size() != 4) ctx.unsupported("the input must be 4-D");
+  const int64_t b = ctx.attr_int("blocksize", 0);
+  if (b < 1) ctx.unsupported("blocksize must be positive");
+  const int64_t n = in.dims[0], c = in.dims[1], h = in.dims[2], w = in.dims[3];
+  TensorView src = in;
+  if (ctx.node.op == "DepthToSpace") {
+    if (c % (b * b)) ctx.unsupported("channels are not a multiple of blocksize^2");
+    if (ctx.attr_string("mode", "DCR") == "CRD")
+      src = in.reshaped({n, c / (b * b), b, b, h, w}).permuted({0, 1, 4, 2, 5, 3});
+    else
+      src = in.reshaped({n, b, b, c / (b * b), h, w}).permuted({0, 3, 4, 1, 5, 2});
+  } else {
+    if (h % b || w % b) ctx.unsupported("height or width is not a multiple of blocksize");
+    src = in.reshaped({n, c, h / b, b, w / b, b}).permuted({0, 3, 5, 1, 2, 4});
+  }
+  emit_copy(ctx, src, ctx.view(ctx.out(0)));
+  ctx.mapping = "strided copy";
+}
+
+void lower_trilu(OpContext& ctx) {
+  const TensorView in = ctx.view(ctx.in(0)), out = ctx.view(ctx.out(0));
+  const size_t rank = in.dims.size();
+  if (rank < 2) ctx.unsupported("the input needs two dimensions");
+  int64_t k = 0;
+  if (ctx.in(1) != ir::kNoValue) k = ctx.constant_ints(ctx.in(1), "k").at(0);
+  const bool upper = ctx.attr_int("upper", 1) != 0;
+  const int64_t rows = in.dims[rank - 2], cols = in.dims[rank - 1];
+  // Zeros everywhere, then each row's kept columns (j - i >= k upper, <= k lower) copied
+  // exactly, whatever the element type (a multiplication by a mask would turn inf into NaN).
+  emit_fill(ctx, out, std::vector<uint8_t>(static_cast<size_t>(in.element_bytes), 0));
+  ctx.sync();
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t lo = upper ? std::clamp(i + k, int64_t{0}, cols) : 0;
+    const int64_t hi = upper ? cols : std::clamp(i + k + 1, int64_t{0}, cols);
+    if (lo >= hi) continue;
+    emit_copy(ctx, in.sliced(rank - 2, i, 1, 1).sliced(rank - 1, lo, hi - lo, 1),
+              out.sliced(rank - 2, i, 1, 1).sliced(rank - 1, lo, hi - lo, 1));
+  }
+  ctx.mapping = "fill, then a strided copy per row";
 }
 
 void lower_reshape(OpContext& ctx) {
   // Same bytes in the same order: the output's dims only say how to read them.
   const TensorView out = ctx.view(ctx.out(0));
-  copy(ctx, ctx.view(ctx.in(0)).reshaped(out.dims), out);
+  emit_copy(ctx, ctx.view(ctx.in(0)).reshaped(out.dims), out);
   ctx.mapping = "copy";
 }
 
@@ -63,13 +127,13 @@ void lower_transpose(OpContext& ctx) {
     perm.resize(in.dims.size());
     std::iota(perm.rbegin(), perm.rend(), 0);
   }
-  copy(ctx, in.permuted(perm), ctx.view(ctx.out(0)));
+  emit_copy(ctx, in.permuted(perm), ctx.view(ctx.out(0)));
   ctx.mapping = "strided copy";
 }
 
 void lower_expand(OpContext& ctx) {
   const TensorView out = ctx.view(ctx.out(0));
-  copy(ctx, ctx.view(ctx.in(0)).broadcast_to(out.dims), out);
+  emit_copy(ctx, ctx.view(ctx.in(0)).broadcast_to(out.dims), out);
   ctx.mapping = "broadcast copy (stride-0 loads)";
 }
 
@@ -114,7 +178,7 @@ void lower_slice(OpContext& ctx) {
     }
     v = v.sliced(axis, s, count, step);
   }
-  copy(ctx, v, ctx.view(ctx.out(0)));
+  emit_copy(ctx, v, ctx.view(ctx.out(0)));
   ctx.mapping = "strided copy";
 }
 
@@ -125,7 +189,7 @@ void lower_concat(OpContext& ctx) {
   int64_t at = 0;
   for (size_t i = 0; i < ctx.inputs(); ++i) {
     const TensorView in = ctx.view(ctx.in(i));
-    copy(ctx, in, out.sliced(axis, at, in.dims[axis], 1));
+    emit_copy(ctx, in, out.sliced(axis, at, in.dims[axis], 1));
     at += in.dims[axis];
   }
   ctx.mapping = "one strided copy per input";
@@ -139,7 +203,7 @@ void lower_split(OpContext& ctx) {
   for (size_t o = 0; o < ctx.node.outputs.size(); ++o) {
     if (ctx.out(o) == ir::kNoValue) continue;
     const TensorView out = ctx.view(ctx.out(o));
-    copy(ctx, in.sliced(axis, at, out.dims[axis], 1), out);
+    emit_copy(ctx, in.sliced(axis, at, out.dims[axis], 1), out);
     at += out.dims[axis];
   }
   ctx.mapping = "one strided copy per output";
@@ -161,7 +225,7 @@ void lower_gather(OpContext& ctx) {
                        std::to_string(idx) + " is outside [-" + std::to_string(d) + ", " +
                        std::to_string(d) + ")");
     if (idx < 0) idx += d;
-    copy(ctx, grouped.sliced(1, idx, 1, 1), out.sliced(1, p, 1, 1));
+    emit_copy(ctx, grouped.sliced(1, idx, 1, 1), out.sliced(1, p, 1, 1));
   }
   ctx.mapping = std::to_string(count) + " strided copies";
 }
@@ -179,7 +243,7 @@ void lower_tile(OpContext& ctx) {
     dst.dims.insert(dst.dims.end(), {repeats[k], in.dims[k]});
     dst.strides.insert(dst.strides.end(), {in.dims[k] * out.strides[k], out.strides[k]});
   }
-  copy(ctx, src, dst);
+  emit_copy(ctx, src, dst);
   ctx.mapping = "broadcast copy";
 }
 

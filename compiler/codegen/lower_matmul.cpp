@@ -35,11 +35,12 @@ int parts_for(MatmulPrecision p) {
   return p == MatmulPrecision::kBf16 ? 1 : p == MatmulPrecision::kBf16x3 ? 2 : 3;
 }
 
-// Splits `src` (f32, dims [..., R, C]) into BF16 parts and stores part i into every pair slot that
-// uses it: dst is bf16 [..., R, pairs, C] (`pair_axis_inner` = true, A') or [..., pairs, R, C]
-// (B').
-void emit_split(OpContext& ctx, const TensorView& src, int64_t dst, int parts,
-                const std::vector<Pair>& pairs, bool for_a) {
+// Splits `src` (f32; its elements in row-major order are `batches` matrices of rows x cols) into
+// BF16 parts and stores part i into every pair slot that uses it. A' (`for_a`) is laid out
+// [batches x rows, pairs, cols]: each row holds its pairs side by side along K. B' is
+// [batches, pairs, rows, cols]: the pairs stacked along K.
+void emit_split(OpContext& ctx, const TensorView& src, int64_t batches, int64_t rows, int64_t cols,
+                int64_t dst, int parts, const std::vector<Pair>& pairs, bool for_a) {
   StreamKernel k;
   k.rows = src.element_count();
   k.slots = {{4, SlotShape::kWide}};
@@ -62,17 +63,13 @@ void emit_split(OpContext& ctx, const TensorView& src, int64_t dst, int parts,
       rest = next;
     }
   }
-  const size_t rank = src.dims.size();
-  std::vector<int64_t> dims(src.dims.begin(), src.dims.end());
   const auto npairs = static_cast<int64_t>(pairs.size());
-  // Insert the pair axis: before the last dim for A', before the last two for B'.
-  dims.insert(dims.begin() + static_cast<int64_t>(for_a ? rank - 1 : rank - 2), npairs);
-  const TensorView all = TensorView::contiguous(dst, 2, dims);
-  const size_t pair_axis = for_a ? rank - 1 : rank - 2;
+  const TensorView all = for_a ? TensorView::contiguous(dst, 2, {batches * rows, npairs, cols})
+                               : TensorView::contiguous(dst, 2, {batches, npairs, rows, cols});
   for (size_t p = 0; p < pairs.size(); ++p) {
     const int part = for_a ? pairs[p].a : pairs[p].b;
-    k.stores.push_back({part_slot[static_cast<size_t>(part)],
-                        all.sliced(pair_axis, static_cast<int64_t>(p), 1, 1)});
+    k.stores.push_back(
+        {part_slot[static_cast<size_t>(part)], all.sliced(1, static_cast<int64_t>(p), 1, 1)});
   }
   ctx.emit(k);
 }
@@ -96,40 +93,66 @@ int64_t broadcast_index(int64_t q, const std::vector<int64_t>& out,
   return idx;
 }
 
-// out (f32, [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K, N]).
-void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out) {
-  const size_t ra = a.dims.size(), rb = b.dims.size();
-  const int64_t m = a.dims[ra - 2], k = a.dims[ra - 1], n = b.dims[rb - 1];
-  const std::vector<int64_t> batch_a(a.dims.begin(), a.dims.end() - 2),
-      batch_b(b.dims.begin(), b.dims.end() - 2), batch_out(out.dims.begin(), out.dims.end() - 2);
-  int64_t batches = 1, count_a = 1, count_b = 1;
-  for (int64_t d : batch_out) batches *= d;
-  for (int64_t d : batch_a) count_a *= d;
-  for (int64_t d : batch_b) count_b *= d;
+// The shape of a (batched) product: batch dims of A, B and the result (numpy broadcasting), and
+// the matrices' m, k, n.
+struct ProductShape {
+  std::vector<int64_t> batch_a, batch_b, batch_out;
+  int64_t m = 0, k = 0, n = 0;
+};
+
+int64_t count_of(const std::vector<int64_t>& dims) {
+  int64_t c = 1;
+  for (int64_t d : dims) c *= d;
+  return c;
+}
+
+// out (f32, row-major [batch_out..., m, n] at `out`) = A x B, where A's and B's elements in
+// row-major order are their batches of m x k and k x n matrices.
+void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t out,
+                  const ProductShape& s) {
+  const int64_t batches = count_of(s.batch_out), count_a = count_of(s.batch_a),
+                count_b = count_of(s.batch_b);
+  const int64_t m = s.m, k = s.k, n = s.n;
   if (m == 0 || n == 0 || batches == 0) return;
   if (k == 0) ctx.unsupported("a matrix product with K = 0");
   const MatmulPrecision precision = ctx.options.matmul_precision;
   const std::vector<Pair> pairs = pairs_for(precision);
   const auto npairs = static_cast<int64_t>(pairs.size());
   const int64_t kk = npairs * k;
-  const int64_t a_split = ctx.scratch(count_a * m * kk * 2),
-                b_split = ctx.scratch(count_b * kk * n * 2);
-  emit_split(ctx, a, a_split, parts_for(precision), pairs, true);
-  emit_split(ctx, b, b_split, parts_for(precision), pairs, false);
+  const int64_t a_split = ctx.scratch(count_a * m * kk * 2);
+  const int64_t b_split = ctx.scratch(count_b * kk * n * 2);
+  emit_split(ctx, a, count_a, m, k, a_split, parts_for(precision), pairs, true);
+  emit_split(ctx, b, count_b, k, n, b_split, parts_for(precision), pairs, false);
   ctx.sync();
   const GemmShape shape{m, n, kk, DataType::BF16};
   const GemmPlan plan = plan_gemm(ctx.chip, shape);
   for (int64_t q = 0; q < batches; ++q) {
     GemmLayout layout;
-    layout.a = static_cast<uint64_t>(a_split + broadcast_index(q, batch_out, batch_a) * m * kk * 2);
-    layout.b = static_cast<uint64_t>(b_split + broadcast_index(q, batch_out, batch_b) * kk * n * 2);
-    layout.c = static_cast<uint64_t>(out.base + q * m * n * 4);
+    layout.a =
+        static_cast<uint64_t>(a_split + broadcast_index(q, s.batch_out, s.batch_a) * m * kk * 2);
+    layout.b =
+        static_cast<uint64_t>(b_split + broadcast_index(q, s.batch_out, s.batch_b) * kk * n * 2);
+    layout.c = static_cast<uint64_t>(out + q * m * n * 4);
     layout.b_row_pitch = static_cast<uint64_t>(n * 2);
     emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
   }
-  ctx.mapping = std::to_string(batches) + " x GEMM " + std::to_string(m) + "x" + std::to_string(n) +
-                "x" + std::to_string(k) + " in " + std::string(precision_name(precision)) + " (" +
-                plan.describe() + ")";
+  ctx.mapping += (ctx.mapping.empty() ? "" : "; ") + std::to_string(batches) + " x GEMM " +
+                 std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " in " +
+                 std::string(precision_name(precision)) + " (" + plan.describe() + ")";
+}
+
+// out (f32 view [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K,
+// N]).
+void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out) {
+  const size_t ra = a.dims.size(), rb = b.dims.size();
+  ProductShape s;
+  s.m = a.dims[ra - 2];
+  s.k = a.dims[ra - 1];
+  s.n = b.dims[rb - 1];
+  s.batch_a.assign(a.dims.begin(), a.dims.end() - 2);
+  s.batch_b.assign(b.dims.begin(), b.dims.end() - 2);
+  s.batch_out.assign(out.dims.begin(), out.dims.end() - 2);
+  emit_product(ctx, a, b, out.base, s);
 }
 
 void require_f32(OpContext& ctx) {
@@ -139,6 +162,15 @@ void require_f32(OpContext& ctx) {
 }
 
 }  // namespace
+
+void emit_matmul_2d(OpContext& ctx, const TensorView& a, int64_t m, int64_t k, const TensorView& b,
+                    int64_t n, int64_t c) {
+  ProductShape s;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  emit_product(ctx, a, b, c, s);
+}
 
 void lower_matmul(OpContext& ctx) {
   require_f32(ctx);

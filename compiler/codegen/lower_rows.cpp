@@ -200,4 +200,113 @@ void lower_layernorm(OpContext& ctx) {
   ctx.mapping = "VPU rows of " + std::to_string(width);
 }
 
+void lower_instancenorm(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const TensorView in = ctx.view(ctx.in(0));
+  if (in.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
+  const int64_t n = in.dims[0], c = in.dims[1];
+  const int64_t width = product(in.dims, 2, in.dims.size());
+  const float inv_width = 1.0f / static_cast<float>(width);
+  RowProgram p(ctx, t, n * c, width);
+  // Per-channel vectors as one value per row (n, c): stride 0 over the batch.
+  auto per_row = [&](ir::ValueId v) {
+    const TensorView vec = ctx.view(v);
+    return p.load(TensorView{vec.base, vec.element_bytes, {n, c}, {0, 1}}, SlotShape::kNarrow);
+  };
+  const int x = p.load(in, SlotShape::kWide);
+  const int mean = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1, inv_width);
+  const int d = p.wide(Opcode::VPU_SUBC, x, mean);
+  const int var = p.narrow(
+      Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, d, d)), -1, inv_width);
+  const int inv = p.narrow(Opcode::VPU_RSQRT,
+                           p.narrow(Opcode::VPU_ADDS, var, -1, ctx.attr_float("epsilon", 1e-5f)));
+  const int gain = p.narrow(Opcode::VPU_MUL, inv, per_row(ctx.in(1)));
+  const int neg_bias = p.narrow(Opcode::VPU_MULS, per_row(ctx.in(2)), -1, -1);
+  // y = d * gain + bias, the addition as a subtraction of -bias (the VPU's column broadcasts are
+  // subtract and multiply).
+  const int y = p.wide(Opcode::VPU_SUBC, p.wide(Opcode::VPU_MULC, d, gain), neg_bias);
+  p.store(y, ctx.view(ctx.out(0)));
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
+// The input read with `axes` last: {view, rows, width}, and the same permutation for the output.
+struct Reordered {
+  TensorView in, out;
+  int64_t rows = 0, width = 1;
+};
+
+Reordered axes_last(OpContext& ctx, std::vector<int64_t> axes) {
+  Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
+  const size_t rank = r.in.dims.size();
+  std::vector<bool> last(rank, false);
+  for (int64_t a : axes) last[axis_of(ctx, a, rank)] = true;
+  std::vector<int64_t> perm;
+  for (size_t d = 0; d < rank; ++d)
+    if (!last[d]) perm.push_back(static_cast<int64_t>(d));
+  for (size_t d = 0; d < rank; ++d)
+    if (last[d]) {
+      perm.push_back(static_cast<int64_t>(d));
+      r.width *= r.in.dims[d];
+    }
+  r.in = r.in.permuted(perm);
+  r.out = r.out.permuted(perm);
+  if (r.width == 0) ctx.unsupported("normalisation over an empty axis");
+  r.rows = r.in.element_count() / r.width;
+  return r;
+}
+
+void lower_mvn(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  std::vector<int64_t> axes = ctx.attr_ints("axes");
+  if (axes.empty()) axes = {0, 2, 3};
+  const Reordered r = axes_last(ctx, axes);
+  const float inv_width = 1.0f / static_cast<float>(r.width);
+  RowProgram p(ctx, t, r.rows, r.width);
+  // ONNX's definition: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9).
+  const int x = p.load(r.in, SlotShape::kWide);
+  const int mean = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1, inv_width);
+  const int mean_sq = p.narrow(
+      Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, x, x)), -1, inv_width);
+  const int var = p.narrow(Opcode::VPU_SUB, mean_sq, p.narrow(Opcode::VPU_MUL, mean, mean));
+  const int inv = p.narrow(Opcode::VPU_RECIP,
+                           p.narrow(Opcode::VPU_ADDS, p.narrow(Opcode::VPU_SQRT, var), -1, 1e-9f));
+  p.store(p.wide(Opcode::VPU_MULC, p.wide(Opcode::VPU_SUBC, x, mean), inv), r.out);
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(r.width);
+}
+
+void lower_lpnorm(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const int64_t order = ctx.attr_int("p", 2);
+  if (order != 1 && order != 2) ctx.unsupported("p must be 1 or 2");
+  const Reordered r = axes_last(ctx, {ctx.attr_int("axis", -1)});
+  RowProgram p(ctx, t, r.rows, r.width);
+  const int x = p.load(r.in, SlotShape::kWide);
+  const int norm =
+      order == 2
+          ? p.narrow(Opcode::VPU_SQRT, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, x, x)))
+          : p.narrow(Opcode::VPU_RSUM,
+                     p.wide(Opcode::VPU_MAX, x, p.wide(Opcode::VPU_MULS, x, -1, -1)));
+  p.store(p.wide(Opcode::VPU_MULC, x, p.narrow(Opcode::VPU_RECIP, norm)), r.out);
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(r.width);
+}
+
+void lower_global_pool(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const TensorView in = ctx.view(ctx.in(0));
+  if (in.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
+  const int64_t width = product(in.dims, 2, in.dims.size());
+  RowProgram p(ctx, t, in.dims[0] * in.dims[1], width);
+  const int x = p.load(in, SlotShape::kWide);
+  const int y = ctx.node.op == "GlobalMaxPool"
+                    ? p.narrow(Opcode::VPU_RMAX, x)
+                    : p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1,
+                               1.0f / static_cast<float>(width));
+  p.store(y, ctx.view(ctx.out(0)));
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
 }  // namespace seedchip::compiler

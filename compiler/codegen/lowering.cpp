@@ -113,6 +113,9 @@ const std::vector<OpLowering>& lowering_table() {
       {"Split", lower_split},
       {"Gather", lower_gather},
       {"Tile", lower_tile},
+      {"DepthToSpace", lower_depth_to_space},
+      {"SpaceToDepth", lower_depth_to_space},
+      {"Trilu", lower_trilu},
       // Elementwise.
       {"Relu", lower_unary},
       {"Exp", lower_unary},
@@ -144,6 +147,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"Mean", lower_variadic},
       {"Clip", lower_clip},
       {"Cast", lower_cast},
+      {"CastLike", lower_cast},
       {"BatchNormalization", lower_batchnorm},
       // Row-wise.
       {"Softmax", lower_softmax},
@@ -158,9 +162,17 @@ const std::vector<OpLowering>& lowering_table() {
       {"ReduceLogSum", lower_reduce},
       {"ReduceLogSumExp", lower_reduce},
       {"LayerNormalization", lower_layernorm},
+      {"InstanceNormalization", lower_instancenorm},
+      {"MeanVarianceNormalization", lower_mvn},
+      {"LpNormalization", lower_lpnorm},
+      {"GlobalAveragePool", lower_global_pool},
+      {"GlobalMaxPool", lower_global_pool},
       // MXU.
       {"MatMul", lower_matmul},
       {"Gemm", lower_gemm},
+      {"Conv", lower_conv},
+      {"MaxPool", lower_pool},
+      {"AveragePool", lower_pool},
   };
   return table;
 }

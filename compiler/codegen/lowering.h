@@ -93,6 +93,15 @@ struct OpLowering {
 // named after its family.
 const std::vector<OpLowering>& lowering_table();
 
+// Kernels the lowerings share. emit_copy: src's elements, in row-major order of its dims, to dst's
+// (same count). emit_fill: every element of dst set to one value (`element`, its bytes).
+void emit_copy(OpContext& ctx, const TensorView& src, const TensorView& dst);
+void emit_fill(OpContext& ctx, const TensorView& dst, std::vector<uint8_t> element);
+// C (f32 m x n, row-major at HBM address c) = A x B, A an f32 view whose elements in row-major
+// order are the m x k matrix, B one whose elements are the k x n matrix (lower_matmul.cpp).
+void emit_matmul_2d(OpContext& ctx, const TensorView& a, int64_t m, int64_t k, const TensorView& b,
+                    int64_t n, int64_t c);
+
 // lower_copy.cpp: data movement through views.
 void lower_identity(OpContext&);
 void lower_reshape(OpContext&);
@@ -103,6 +112,8 @@ void lower_concat(OpContext&);
 void lower_split(OpContext&);
 void lower_gather(OpContext&);
 void lower_tile(OpContext&);
+void lower_depth_to_space(OpContext&);  // and SpaceToDepth
+void lower_trilu(OpContext&);
 // lower_elementwise.cpp: VPU programs over broadcast views.
 void lower_unary(OpContext&);
 void lower_binary(OpContext&);
@@ -114,8 +125,15 @@ void lower_batchnorm(OpContext&);
 void lower_softmax(OpContext&);
 void lower_reduce(OpContext&);
 void lower_layernorm(OpContext&);
+void lower_instancenorm(OpContext&);
+void lower_mvn(OpContext&);
+void lower_lpnorm(OpContext&);
+void lower_global_pool(OpContext&);
 // lower_matmul.cpp: the MXU.
 void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);
+// lower_conv.cpp: convolution as im2col views into the MXU, pooling as row reductions.
+void lower_conv(OpContext&);
+void lower_pool(OpContext&);
 
 }  // namespace seedchip::compiler

@@ -93,6 +93,22 @@ TEST(Runtime, CorruptModelFilesAreClearErrors) {
               HasSubstr("format version 99"));
 }
 
+// A sample of conformance cases, one per kernel family, small enough for the sanitizer build.
+TEST(Runtime, RepresentativeConformanceCasesPass) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  for (const char* c :
+       {"node/test_matmul_4d", "node/test_gemm_all_attributes",
+        "node/test_conv_with_strides_padding", "node/test_maxpool_2d_pads",
+        "node/test_averagepool_2d_pads", "node/test_softmax_axis_1",
+        "node/test_layer_normalization_3d_axis1_epsilon", "node/test_split_equal_parts_1d",
+        "node/test_transpose_all_permutations_3", "node/test_add_bcast", "node/test_sigmoid",
+        "node/test_tril_square", "pytorch-converted/test_Conv2d_groups"}) {
+    const CaseResult r = run_conformance_case(std::string(kOnnxTestData) + "/" + c, chip,
+                                              ConformanceOptions::fp32_grade());
+    EXPECT_EQ(r.status, CaseStatus::kPass) << c << ": " << r.detail;
+  }
+}
+
 TEST(Runtime, TimingOnlyNeedsNoInputs) {
   const LoadedChip chip = load_chip("seedchip-v1");
   RunOptions o;

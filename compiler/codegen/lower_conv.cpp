@@ -1,0 +1,238 @@
+// Convolution and pooling. Both read the (padded) input through one strided view of every window,
+// dims [N, C, O1..Ok, K1..Kk]: output position o and kernel offset j of axis i sit at
+// o * stride + j * dilation of the padded axis. Convolution feeds that view, reordered to
+// [N, O..., C, K...], to the MXU as the im2col matrix (no copy of it is ever made: the BF16 split
+// kernel reads through the view) against the weights read as [C x K..., M]; pooling reduces the
+// kernel axes of each row with vpu.rmax or vpu.rsum.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "compiler/codegen/lowering.h"
+
+namespace seedchip::compiler {
+
+namespace {
+
+using isa::Opcode;
+
+struct Window {
+  int64_t in = 0, out = 0, kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0;
+  int64_t explicit_pad_end = 0;  // pad_end before widening for ceil_mode
+};
+
+// The window geometry of each spatial axis, from the attributes and the inferred output dims.
+// Padding is widened at the end where the output (ceil_mode) needs windows past the pads.
+std::vector<Window> windows_of(OpContext& ctx, const std::vector<int64_t>& x_dims,
+                               const std::vector<int64_t>& y_dims,
+                               const std::vector<int64_t>& kernel) {
+  const size_t k = x_dims.size() - 2;
+  if (kernel.size() != k) ctx.unsupported("kernel_shape does not match the spatial axes");
+  const std::vector<int64_t> strides = ctx.attr_ints("strides"),
+                             dilations = ctx.attr_ints("dilations"), pads = ctx.attr_ints("pads");
+  const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
+  std::vector<Window> w(k);
+  for (size_t i = 0; i < k; ++i) {
+    Window& a = w[i];
+    a.in = x_dims[2 + i];
+    a.out = y_dims[2 + i];
+    a.kernel = kernel[i];
+    a.stride = strides.empty() ? 1 : strides.at(i);
+    a.dilation = dilations.empty() ? 1 : dilations.at(i);
+    const int64_t needed = (a.out - 1) * a.stride + (a.kernel - 1) * a.dilation + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t total = std::max<int64_t>(0, needed - a.in);
+      a.pad_begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      a.pad_end = total - a.pad_begin;
+    } else if (auto_pad == "NOTSET") {
+      if (!pads.empty()) {
+        a.pad_begin = pads.at(i);
+        a.pad_end = pads.at(i + k);
+      }
+    } else if (auto_pad != "VALID") {
+      ctx.unsupported("auto_pad '" + auto_pad + "'");
+    }
+    if (a.pad_begin < 0 || a.pad_end < 0) ctx.unsupported("negative pads");
+    a.explicit_pad_end = a.pad_end;
+    a.pad_end = std::max(a.pad_end, needed - a.in - a.pad_begin);
+  }
+  return w;
+}
+
+// The input with its padding materialised in scratch (filled with `pad_value` first), or the
+// input itself when no axis is padded.
+TensorView padded(OpContext& ctx, const TensorView& x, const std::vector<Window>& w,
+                  const std::vector<uint8_t>& pad_value) {
+  const bool any = std::any_of(w.begin(), w.end(),
+                               [](const Window& a) { return a.pad_begin > 0 || a.pad_end > 0; });
+  if (!any) return x;
+  std::vector<int64_t> dims = {x.dims[0], x.dims[1]};
+  for (const Window& a : w) dims.push_back(a.pad_begin + a.in + a.pad_end);
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;
+  const TensorView p =
+      TensorView::contiguous(ctx.scratch(count * x.element_bytes), x.element_bytes, dims);
+  emit_fill(ctx, p, pad_value);
+  ctx.sync();
+  TensorView interior = p;
+  for (size_t i = 0; i < w.size(); ++i)
+    interior = interior.sliced(2 + i, w[i].pad_begin, w[i].in, 1);
+  emit_copy(ctx, x, interior);
+  ctx.sync();
+  return p;
+}
+
+// Every window of the padded input: dims [N, C, O1..Ok, K1..Kk].
+TensorView windows_view(const TensorView& p, const std::vector<Window>& w) {
+  TensorView v{p.base, p.element_bytes, {p.dims[0], p.dims[1]}, {p.strides[0], p.strides[1]}};
+  for (size_t i = 0; i < w.size(); ++i) {
+    v.dims.push_back(w[i].out);
+    v.strides.push_back(w[i].stride * p.strides[2 + i]);
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    v.dims.push_back(w[i].kernel);
+    v.strides.push_back(w[i].dilation * p.strides[2 + i]);
+  }
+  return v;
+}
+
+std::vector<uint8_t> f32_bytes(float v) {
+  std::vector<uint8_t> b(4);
+  std::memcpy(b.data(), &v, 4);
+  return b;
+}
+
+}  // namespace
+
+void lower_conv(OpContext& ctx) {
+  for (size_t i = 0; i < 3; ++i)
+    if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ir::ElementType::F32)
+      ctx.unsupported("convolution is lowered for f32 tensors");
+  const TensorView x = ctx.view(ctx.in(0)), w = ctx.view(ctx.in(1)), y = ctx.view(ctx.out(0));
+  if (x.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
+  const size_t k = x.dims.size() - 2;
+  std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape");
+  if (kernel.empty()) kernel.assign(w.dims.begin() + 2, w.dims.end());
+  const std::vector<Window> win = windows_of(ctx, x.dims, y.dims, kernel);
+  const int64_t group = ctx.attr_int("group", 1);
+  const int64_t n = x.dims[0], c = x.dims[1], m = w.dims[0];
+  if (group < 1 || c % group || m % group) ctx.unsupported("group does not divide the channels");
+  const int64_t cg = c / group, mg = m / group;
+  int64_t positions = 1, taps = 1;
+  for (const Window& a : win) {
+    positions *= a.out;
+    taps *= a.kernel;
+  }
+  const TensorView all = windows_view(padded(ctx, x, win, f32_bytes(0.0f)), win);
+  // [N, C, O..., K...] -> [N, O..., C, K...]: rows are output positions, columns C x K.
+  std::vector<int64_t> im2col = {0};
+  for (size_t i = 0; i < k; ++i) im2col.push_back(static_cast<int64_t>(2 + i));
+  im2col.push_back(1);
+  for (size_t i = 0; i < k; ++i) im2col.push_back(static_cast<int64_t>(2 + k + i));
+  // Weights [M, C/g, K...] read as [C/g, K..., M/g] per group.
+  std::vector<int64_t> weights_t;
+  for (size_t i = 1; i < w.dims.size(); ++i) weights_t.push_back(static_cast<int64_t>(i));
+  weights_t.push_back(0);
+  const int64_t rows = n * positions;
+  std::vector<int64_t> results;
+  for (int64_t g = 0; g < group; ++g) {
+    const TensorView a = all.sliced(1, g * cg, cg, 1).permuted(im2col);
+    const TensorView b = w.sliced(0, g * mg, mg, 1).permuted(weights_t);
+    results.push_back(ctx.scratch(rows * mg * 4));
+    emit_matmul_2d(ctx, a, rows, cg * taps, b, mg, results.back());
+  }
+  ctx.sync();
+  // Each group's [N, O..., M/g] result into the output's [N, M, O...], adding the bias.
+  std::vector<int64_t> to_output = {0, static_cast<int64_t>(k + 1)};
+  for (size_t i = 0; i < k; ++i) to_output.push_back(static_cast<int64_t>(1 + i));
+  for (int64_t g = 0; g < group; ++g) {
+    std::vector<int64_t> result_dims = {n};
+    for (const Window& a : win) result_dims.push_back(a.out);
+    result_dims.push_back(mg);
+    const TensorView result =
+        TensorView::contiguous(results[static_cast<size_t>(g)], 4, result_dims).permuted(to_output);
+    const TensorView out = y.sliced(1, g * mg, mg, 1);
+    if (ctx.in(2) == ir::kNoValue) {
+      emit_copy(ctx, result, out);
+      continue;
+    }
+    const TensorView bias_vec = ctx.view(ctx.in(2));
+    TensorView bias{bias_vec.base + g * mg * 4, 4, out.dims,
+                    std::vector<int64_t>(out.dims.size(), 0)};
+    bias.strides[1] = 1;
+    StreamKernel add;
+    add.rows = out.element_count();
+    add.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}, {4, SlotShape::kWide}};
+    add.loads = {{0, result}, {1, bias}};
+    add.steps = {{Opcode::VPU_ADD, 2, 0, 1}};
+    add.stores = {{2, out}};
+    ctx.emit(add);
+  }
+  ctx.mapping = "im2col view, " + ctx.mapping + ", bias and layout on the VPU";
+}
+
+void lower_pool(OpContext& ctx) {
+  const std::string& op = ctx.node.op;
+  if (ctx.out(1) != ir::kNoValue) ctx.unsupported("the Indices output is not supported");
+  if (ctx.type(ctx.in(0)).element != ir::ElementType::F32)
+    ctx.unsupported("pooling is lowered for f32 tensors");
+  const TensorView x = ctx.view(ctx.in(0)), y = ctx.view(ctx.out(0));
+  if (x.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
+  const std::vector<Window> win = windows_of(ctx, x.dims, y.dims, ctx.attr_ints("kernel_shape"));
+  const bool max = op == "MaxPool";
+  const TensorView all = windows_view(padded(ctx, x, win, f32_bytes(max ? -INFINITY : 0.0f)), win);
+  int64_t positions = 1, taps = 1;
+  for (const Window& a : win) {
+    positions *= a.out;
+    taps *= a.kernel;
+  }
+  StreamKernel k;
+  k.rows = x.dims[0] * x.dims[1] * positions;
+  k.width = taps;
+  k.slots = {{4, SlotShape::kWide}, {4, SlotShape::kNarrow}};
+  k.loads = {{0, all}};
+  k.steps = {{max ? Opcode::VPU_RMAX : Opcode::VPU_RSUM, 1, 0}};
+  if (!max) {
+    // Divide by the taps that fall inside the input (and the explicit pads, with
+    // count_include_pad): a constant per output position, the same for every (n, c).
+    const bool include_pad = ctx.attr_int("count_include_pad", 0) != 0;
+    ir::HostTensor divisor;
+    divisor.element = ir::ElementType::F32;
+    std::vector<int64_t> out_dims;
+    for (const Window& a : win) out_dims.push_back(a.out);
+    divisor.dims = out_dims;
+    divisor.bytes.resize(static_cast<size_t>(positions) * 4);
+    for (int64_t pos = 0; pos < positions; ++pos) {
+      int64_t rest = pos, count = 1;
+      for (size_t i = win.size(); i-- > 0;) {
+        const Window& a = win[i];
+        const int64_t o = rest % a.out;
+        rest /= a.out;
+        const int64_t lo = include_pad ? 0 : a.pad_begin;
+        const int64_t hi = a.pad_begin + a.in + (include_pad ? a.explicit_pad_end : 0);
+        int64_t inside = 0;
+        for (int64_t j = 0; j < a.kernel; ++j) {
+          const int64_t at = o * a.stride + j * a.dilation;
+          inside += at >= lo && at < hi;
+        }
+        count *= inside;
+      }
+      const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+      std::memcpy(divisor.bytes.data() + pos * 4, &inv, 4);
+    }
+    const int64_t at = ctx.add_constant(std::move(divisor));
+    TensorView per_row{at, 4, {x.dims[0], x.dims[1]}, {0, 0}};
+    const TensorView dense = TensorView::contiguous(at, 4, out_dims);
+    per_row.dims.insert(per_row.dims.end(), out_dims.begin(), out_dims.end());
+    per_row.strides.insert(per_row.strides.end(), dense.strides.begin(), dense.strides.end());
+    k.slots.push_back({4, SlotShape::kNarrow});
+    k.slots.push_back({4, SlotShape::kNarrow});
+    k.loads.push_back({2, per_row});
+    k.steps.push_back({Opcode::VPU_MUL, 3, 1, 2});
+  }
+  k.stores = {{max ? 1 : 3, y}};
+  ctx.emit(k);
+  ctx.mapping = "VPU rows of " + std::to_string(taps) + " window taps";
+}
+
+}  // namespace seedchip::compiler
