@@ -14,6 +14,7 @@
 #include "compiler/frontend/onnx/onnx_loader.h"
 #include "compiler/ir/text.h"
 #include "compiler/passes/pass.h"
+#include "compiler/passes/specialize.h"
 #include "runtime/conformance.h"
 #include "runtime/model_file.h"
 #include "runtime/runtime.h"
@@ -119,15 +120,24 @@ void run_run(const RunCommand& c) {
     if (running) running->request_stop();
   });
   const LoadedChip chip = c.chip.load();
-  const bool compiled = fs::path(c.model).extension() == ".scp";
-  const compiler::CompiledModel model =
-      compiled ? runtime::load_model(c.model) : compile_file(c.model, chip, c.flags);
   std::map<std::string, ir::HostTensor> inputs;
   for (const std::string& spec : c.inputs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0)
       throw InputError("--input '" + spec + "': expected NAME=FILE.pb");
     inputs[spec.substr(0, eq)] = compiler::frontend::load_onnx_tensor(spec.substr(eq + 1));
+  }
+  compiler::CompiledModel model;
+  if (fs::path(c.model).extension() == ".scp") {
+    model = runtime::load_model(c.model);
+  } else {
+    // Inputs that fix shapes (Slice starts, reduction axes, ...) are compiled into the program.
+    ir::Graph graph = compiler::frontend::load_onnx_model(c.model);
+    for (const std::string& name : compiler::passes::specialize_shape_inputs(graph, inputs)) {
+      std::printf("compiled for %s as given\n", name.c_str());
+      inputs.erase(name);
+    }
+    model = compiler::compile_graph(std::move(graph), chip, c.flags.options());
   }
   runtime::RunOptions options;
   options.functional = !c.timing_only;
