@@ -95,7 +95,26 @@
   X(VPU_SUBC, "vpu.subc", VPU, "d:reg a:reg v:reg rows:reg cols:reg type:dtype wait:sem signal:sem", \
     "d[r][c] = a[r][c] - v[r] (column vector broadcast)")                                            \
   X(VPU_MULC, "vpu.mulc", VPU, "d:reg a:reg v:reg rows:reg cols:reg type:dtype wait:sem signal:sem", \
-    "d[r][c] = a[r][c] * v[r] (column vector broadcast)")
+    "d[r][c] = a[r][c] * v[r] (column vector broadcast)")                                            \
+  /* ---- vector unit: rounding, trigonometry, comparison and select (added after the above, so  \
+     earlier opcodes keep their numbers) ---- */                                                   \
+  X(VPU_ERF, "vpu.erf", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem", "d = erf(a)")      \
+  X(VPU_SIN, "vpu.sin", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem", "d = sin(a)")      \
+  X(VPU_COS, "vpu.cos", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem", "d = cos(a)")      \
+  X(VPU_FLOOR, "vpu.floor", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem", "d = floor(a)") \
+  X(VPU_CEIL, "vpu.ceil", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem", "d = ceil(a)")   \
+  X(VPU_ROUND, "vpu.round", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem",                \
+    "d = a rounded to the nearest integer, ties to even")                                            \
+  X(VPU_SIGN, "vpu.sign", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem",                  \
+    "d = -1, 0 or 1 as a is negative, zero or positive (NaN stays NaN)")                             \
+  X(VPU_CMPLT, "vpu.cmplt", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",          \
+    "d = 1 where a < b, else 0 (false when either is NaN)")                                           \
+  X(VPU_CMPLE, "vpu.cmple", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",          \
+    "d = 1 where a <= b, else 0 (false when either is NaN)")                                          \
+  X(VPU_CMPEQ, "vpu.cmpeq", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",          \
+    "d = 1 where a == b, else 0 (false when either is NaN)")                                          \
+  X(VPU_SEL, "vpu.sel", VPU, "d:reg a:reg b:reg m:reg n:reg type:dtype wait:sem signal:sem",         \
+    "d = a where m != 0, else b (m in the same format)")
 
 namespace seedchip::isa {
 

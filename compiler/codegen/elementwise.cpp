@@ -19,7 +19,7 @@ constexpr int64_t kNone = isa::kNoSemaphore;
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
-enum class StepKind { kUnary, kBinary, kScalar, kConvert, kReduce, kRowBroadcast };
+enum class StepKind { kUnary, kBinary, kScalar, kConvert, kReduce, kRowBroadcast, kSelect };
 
 StepKind kind_of(Opcode op) {
   switch (op) {
@@ -29,7 +29,12 @@ StepKind kind_of(Opcode op) {
     case Opcode::VPU_DIV:
     case Opcode::VPU_MAX:
     case Opcode::VPU_MIN:
+    case Opcode::VPU_CMPLT:
+    case Opcode::VPU_CMPLE:
+    case Opcode::VPU_CMPEQ:
       return StepKind::kBinary;
+    case Opcode::VPU_SEL:
+      return StepKind::kSelect;
     case Opcode::VPU_ADDS:
     case Opcode::VPU_MULS:
       return StepKind::kScalar;
@@ -106,6 +111,10 @@ void emit_step(Emitter& e, const StreamKernel& k, const VpuStep& s, const Layout
     case StepKind::kRowBroadcast:
       e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)), e.reg(4, rows),
                     e.reg(5, k.width), type, kNone, signal});
+      break;
+    case StepKind::kSelect:
+      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)),
+                    e.reg(5, layout.slot(set, s.m)), e.reg(3, n), type, kNone, signal});
       break;
     case StepKind::kUnary:
       e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n), type, kNone, signal});

@@ -31,13 +31,15 @@ struct Slot {
 // One VPU instruction over a chunk. Elementwise opcodes (vpu.add .. vpu.cvt) cover every element of
 // `dst`; tile opcodes (vpu.rsum, vpu.rmax: wide `a` into narrow `dst`; vpu.addb/mulb: wide `a` with
 // row `b`; vpu.subc/mulc: wide `a` with narrow `b`) take the chunk's rows x width. `c` is the
-// immediate of vpu.adds/vpu.muls; `to` the target format of vpu.cvt (`type` its source).
+// immediate of vpu.adds/vpu.muls; `to` the target format of vpu.cvt (`type` its source); vpu.sel
+// picks `a` or `b` by slot `m`.
 struct VpuStep {
   isa::Opcode op = isa::Opcode::VPU_MOV;
   int dst = 0, a = 0, b = -1;
   float c = 0;
   DataType type = DataType::FP32;
   DataType to = DataType::FP32;
+  int m = -1;  // vpu.sel: the mask slot
 };
 
 // A tensor moved between HBM and a slot: its view's elements in row-major order are the slot's

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "compiler/codegen/lowering.h"
+#include "sim/core/vpu_math.h"
 
 namespace seedchip::compiler {
 
@@ -28,12 +29,32 @@ class VpuProgram {
     return s;
   }
   int load(ir::ValueId v) { return load(ctx_.view(v)); }
+  // A tensor of another format (a bool mask as INT8, say), converted to the program's format.
+  int load_as(ir::ValueId v, DataType format) {
+    const int raw = slot(format);
+    kernel_.loads.push_back({raw, ctx_.view(v).broadcast_to(dims_)});
+    return convert(raw, format, type_);
+  }
+  int convert(int a, DataType from, DataType to) {
+    return step({Opcode::VPU_CVT, slot(to), a, -1, 0, from, to});
+  }
   int constant(float value) { return load(ctx_.scalar_view(value, dims_)); }
   int unary(Opcode op, int a) { return step({op, slot(), a, -1, 0, type_, type_}); }
   int binary(Opcode op, int a, int b) { return step({op, slot(), a, b, 0, type_, type_}); }
   int scalar(Opcode op, int a, float c) { return step({op, slot(), a, -1, c, type_, type_}); }
+  int select(int mask, int a, int b) {
+    VpuStep s{Opcode::VPU_SEL, slot(), a, b, 0, type_, type_};
+    s.m = mask;
+    return step(s);
+  }
   void store(int s, ir::ValueId v) { kernel_.stores.push_back({s, ctx_.view(v)}); }
-  void emit() { ctx_.emit(kernel_); }
+  void emit() {
+    for (const VpuStep& s : kernel_.steps)
+      if (!sim::vpu_supports(s.op, s.type))
+        ctx_.unsupported("the VPU has no " + isa::info(s.op).mnemonic + " on " +
+                         std::string(dtype_name(s.type)));
+    ctx_.emit(kernel_);
+  }
 
   // min(x, 0) = x - relu(x)
   int negative_part(int x) { return binary(Opcode::VPU_SUB, x, unary(Opcode::VPU_RELU, x)); }
@@ -63,8 +84,8 @@ class VpuProgram {
   }
 
  private:
-  int slot() {
-    kernel_.slots.push_back({dtype_bytes(type_), SlotShape::kWide});
+  int slot(std::optional<DataType> format = std::nullopt) {
+    kernel_.slots.push_back({dtype_bytes(format.value_or(type_)), SlotShape::kWide});
     return static_cast<int>(kernel_.slots.size()) - 1;
   }
   int step(VpuStep s) {
@@ -82,7 +103,7 @@ DataType compute_type(OpContext& ctx) {
   const auto t = vpu_type(ctx.type(ctx.out(0)).element);
   if (!t)
     ctx.unsupported("element type " + std::string(ir::element_name(ctx.type(ctx.out(0)).element)) +
-                    " has no VPU arithmetic (f32, f16 and bf16 do)");
+                    " has no VPU arithmetic (f32, f16, bf16, i32 and i8 do)");
   for (size_t i = 0; i < ctx.inputs(); ++i)
     if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ctx.type(ctx.out(0)).element)
       ctx.unsupported("operands of mixed element types");
@@ -247,7 +268,9 @@ void lower_clip(OpContext& ctx) {
 void lower_cast(OpContext& ctx) {
   const auto from = vpu_type(ctx.type(ctx.in(0)).element);
   const auto to = vpu_type(ctx.type(ctx.out(0)).element);
-  if (!from || !to) ctx.unsupported("casts are supported between f32, f16 and bf16");
+  // Floats to integers would round here where ONNX truncates: not lowered.
+  if (!from || !to || (dtype_is_integer(*to) && !dtype_is_integer(*from)))
+    ctx.unsupported("casts are lowered among f32, f16 and bf16, and from i32 and i8 to those");
   StreamKernel k;
   k.rows = ctx.view(ctx.out(0)).element_count();
   k.slots = {{dtype_bytes(*from), SlotShape::kWide}, {dtype_bytes(*to), SlotShape::kWide}};
@@ -285,6 +308,76 @@ void lower_batchnorm(OpContext& ctx) {
   const int y = p.binary(Opcode::VPU_ADD,
                          p.binary(Opcode::VPU_MUL, p.binary(Opcode::VPU_SUB, x, mean), inv), bias);
   p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_compare(OpContext& ctx) {
+  const ir::ElementType in = ctx.type(ctx.in(0)).element;
+  const auto t = vpu_type(in);
+  if (!t || in != ctx.type(ctx.in(1)).element)
+    ctx.unsupported("comparisons run on two operands of one of f32, f16, bf16, i32, i8");
+  VpuProgram p(ctx, *t, ctx.dims(ctx.out(0)));
+  const int a = p.load(ctx.in(0)), b = p.load(ctx.in(1));
+  const std::string& op = ctx.node.op;
+  int mask = -1;
+  if (op == "Equal")
+    mask = p.binary(Opcode::VPU_CMPEQ, a, b);
+  else if (op == "Less")
+    mask = p.binary(Opcode::VPU_CMPLT, a, b);
+  else if (op == "LessOrEqual")
+    mask = p.binary(Opcode::VPU_CMPLE, a, b);
+  else if (op == "Greater")
+    mask = p.binary(Opcode::VPU_CMPLT, b, a);
+  else if (op == "GreaterOrEqual")
+    mask = p.binary(Opcode::VPU_CMPLE, b, a);
+  else
+    ctx.unsupported("no VPU recipe");
+  // 1 / 0 in the operands' format, as bool bytes.
+  p.store(p.convert(mask, *t, DataType::INT8), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_logic(OpContext& ctx) {
+  for (size_t i = 0; i < ctx.inputs(); ++i)
+    if (ctx.type(ctx.in(i)).element != ir::ElementType::Bool)
+      ctx.unsupported("logical operators take bool tensors");
+  // Booleans as FP32 0 / 1: and = a*b, or = max(a, b), xor = (a - b)^2, not = 1 - a.
+  VpuProgram p(ctx, DataType::FP32, ctx.dims(ctx.out(0)));
+  const int a = p.load_as(ctx.in(0), DataType::INT8);
+  const std::string& op = ctx.node.op;
+  int y = -1;
+  if (op == "Not") {
+    y = p.scalar(Opcode::VPU_ADDS, p.scalar(Opcode::VPU_MULS, a, -1), 1);
+  } else {
+    const int b = p.load_as(ctx.in(1), DataType::INT8);
+    if (op == "And")
+      y = p.binary(Opcode::VPU_MUL, a, b);
+    else if (op == "Or")
+      y = p.binary(Opcode::VPU_MAX, a, b);
+    else if (op == "Xor") {
+      const int d = p.binary(Opcode::VPU_SUB, a, b);
+      y = p.binary(Opcode::VPU_MUL, d, d);
+    } else {
+      ctx.unsupported("no VPU recipe");
+    }
+  }
+  p.store(p.convert(y, DataType::FP32, DataType::INT8), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_where(OpContext& ctx) {
+  const ir::ElementType data = ctx.type(ctx.out(0)).element;
+  const auto t = vpu_type(data);
+  if (!t || ctx.type(ctx.in(0)).element != ir::ElementType::Bool ||
+      ctx.type(ctx.in(1)).element != data || ctx.type(ctx.in(2)).element != data)
+    ctx.unsupported("Where selects between tensors of one of f32, f16, bf16, i32, i8");
+  VpuProgram p(ctx, *t, ctx.dims(ctx.out(0)));
+  const int mask = p.load_as(ctx.in(0), DataType::INT8);
+  const int a = p.load(ctx.in(1)), b = p.load(ctx.in(2));
+  p.store(p.select(mask, a, b), ctx.out(0));
   p.emit();
   ctx.mapping = "VPU stream";
 }

@@ -50,7 +50,7 @@ class RowProgram {
 
 DataType row_type(OpContext& ctx) {
   const auto t = vpu_type(ctx.type(ctx.in(0)).element);
-  if (!t) ctx.unsupported("row operators run on f32, f16 and bf16 only");
+  if (!t || dtype_is_integer(*t)) ctx.unsupported("row operators run on f32, f16 and bf16 only");
   return *t;
 }
 

@@ -80,7 +80,8 @@ class OpContext {
   int barriers_ = 0;
 };
 
-// The chip format computing a tensor type in the VPU, or nullopt (no VPU arithmetic for it).
+// The chip format computing a tensor type in the VPU (f32, f16, bf16; i32 and i8 with the VPU's
+// saturating integer arithmetic), or nullopt (no VPU arithmetic for it).
 std::optional<DataType> vpu_type(ir::ElementType t);
 
 using LowerFn = void (*)(OpContext&);
@@ -121,6 +122,9 @@ void lower_variadic(OpContext&);
 void lower_clip(OpContext&);
 void lower_cast(OpContext&);
 void lower_batchnorm(OpContext&);
+void lower_compare(OpContext&);
+void lower_logic(OpContext&);
+void lower_where(OpContext&);
 // lower_rows.cpp: row-wise kernels.
 void lower_softmax(OpContext&);
 void lower_reduce(OpContext&);

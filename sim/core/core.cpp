@@ -360,6 +360,8 @@ struct Core::Impl {
     }
     const int second = sl.b >= 0 ? sl.b : sl.v;
     if (second >= 0) o.b = count_operand(inst, second);
+    const bool select = inst.op == Opcode::VPU_SEL;
+    if (select) o.m = count_operand(inst, sl.m);
     if (sl.c >= 0) o.c = std::bit_cast<float>(static_cast<uint32_t>(inst.operands[sl.c]));
 
     const uint64_t n = product(o.rows, o.cols, "rows x cols");
@@ -378,11 +380,13 @@ struct Core::Impl {
     if (second >= 0)
       check_sram("source `" + isa::info(inst.op).operands[second].name + "`", o.b, 1, b_bytes, 0);
     check_sram("destination `d`", o.d, 1, d_bytes, 0);
+    if (select) check_sram("mask `m`", o.m, 1, in_bytes, 0);
 
     u.elements = n;
     u.bits = std::max(dtype_bits(o.type), dtype_bits(o.to));
     u.vpu_ranges = {{o.a, 1, in_bytes, 0}, {o.d, 1, d_bytes, 0}};
     if (b_count != 0) u.vpu_ranges.push_back({o.b, 1, b_bytes, 0});
+    if (select) u.vpu_ranges.push_back({o.m, 1, in_bytes, 0});
     return u;
   }
 
@@ -840,7 +844,7 @@ struct Core::Impl {
     *stat.vpu_conflict += actual - cycles;
     const std::vector<SramRange> writes(op.vpu_ranges.begin() + 1, op.vpu_ranges.begin() + 2);
     std::vector<SramRange> reads = {op.vpu_ranges.front()};
-    if (op.vpu_ranges.size() > 2) reads.push_back(op.vpu_ranges.back());
+    reads.insert(reads.end(), op.vpu_ranges.begin() + 2, op.vpu_ranges.end());
     count_sram(reads, writes);
     const Tick done = start + ticks(actual);
     vpu.free_at = done;

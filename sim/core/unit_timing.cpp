@@ -63,6 +63,9 @@ VpuClass vpu_class(isa::Opcode op) {
     case Opcode::VPU_TANH:
     case Opcode::VPU_SILU:
     case Opcode::VPU_GELU:
+    case Opcode::VPU_ERF:
+    case Opcode::VPU_SIN:
+    case Opcode::VPU_COS:
       return VpuClass::TRANSCENDENTAL;
     case Opcode::VPU_RSUM:
     case Opcode::VPU_RMAX:

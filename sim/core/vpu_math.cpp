@@ -23,6 +23,10 @@ bool has_second_operand(Opcode op) {
     case Opcode::VPU_DIV:
     case Opcode::VPU_MAX:
     case Opcode::VPU_MIN:
+    case Opcode::VPU_CMPLT:
+    case Opcode::VPU_CMPLE:
+    case Opcode::VPU_CMPEQ:
+    case Opcode::VPU_SEL:
       return true;
     default:
       return false;
@@ -77,6 +81,26 @@ float apply_float(Opcode op, float x, float y, float c) {
       return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
     case Opcode::VPU_RELU:
       return x > 0 ? x : (std::isnan(x) ? x : 0.0f);
+    case Opcode::VPU_ERF:
+      return std::erf(x);
+    case Opcode::VPU_SIN:
+      return std::sin(x);
+    case Opcode::VPU_COS:
+      return std::cos(x);
+    case Opcode::VPU_FLOOR:
+      return std::floor(x);
+    case Opcode::VPU_CEIL:
+      return std::ceil(x);
+    case Opcode::VPU_ROUND:
+      return std::nearbyint(x);  // the default rounding mode: to nearest, ties to even
+    case Opcode::VPU_SIGN:
+      return std::isnan(x) ? x : static_cast<float>((x > 0) - (x < 0));
+    case Opcode::VPU_CMPLT:
+      return x < y ? 1.0f : 0.0f;
+    case Opcode::VPU_CMPLE:
+      return x <= y ? 1.0f : 0.0f;
+    case Opcode::VPU_CMPEQ:
+      return x == y ? 1.0f : 0.0f;
     default:
       return x;
   }
@@ -100,6 +124,14 @@ int64_t apply_int(Opcode op, int64_t x, int64_t y) {
       return std::min(x, y);
     case Opcode::VPU_RELU:
       return std::max<int64_t>(x, 0);
+    case Opcode::VPU_SIGN:
+      return (x > 0) - (x < 0);
+    case Opcode::VPU_CMPLT:
+      return x < y;
+    case Opcode::VPU_CMPLE:
+      return x <= y;
+    case Opcode::VPU_CMPEQ:
+      return x == y;
     default:
       return x;
   }
@@ -196,6 +228,11 @@ bool vpu_supports(Opcode op, DataType type) {
     case Opcode::VPU_MULC:
     case Opcode::VPU_RSUM:
     case Opcode::VPU_RMAX:
+    case Opcode::VPU_SIGN:
+    case Opcode::VPU_CMPLT:
+    case Opcode::VPU_CMPLE:
+    case Opcode::VPU_CMPEQ:
+    case Opcode::VPU_SEL:
       return true;
     default:
       return false;
@@ -212,6 +249,21 @@ void vpu_execute(const VpuOperands& o, uint8_t* sram) {
   if (o.op == Opcode::VPU_CVT) {
     const std::vector<float> values = read_float(o.type, sram + o.a, n);
     if (n != 0) numerics::from_fp32(o.to, values.data(), sram + o.d, n);
+    return;
+  }
+  if (o.op == Opcode::VPU_SEL) {
+    // Bytes are chosen whole, so any format (integer or float, NaNs included) selects exactly.
+    std::vector<uint8_t> out(n * elem);
+    const bool integer = dtype_is_integer(o.type);
+    const std::vector<float> mf =
+        integer ? std::vector<float>{} : read_float(o.type, sram + o.m, n);
+    const std::vector<int64_t> mi =
+        integer ? read_int(o.type, sram + o.m, n) : std::vector<int64_t>{};
+    for (uint64_t i = 0; i < n; ++i) {
+      const bool take_a = integer ? mi[i] != 0 : mf[i] != 0.0f;
+      std::memcpy(out.data() + i * elem, sram + (take_a ? o.a : o.b) + i * elem, elem);
+    }
+    std::memcpy(sram + o.d, out.data(), out.size());
     return;
   }
   const bool is_reduce = o.op == Opcode::VPU_RSUM || o.op == Opcode::VPU_RMAX;

@@ -16,6 +16,7 @@ struct VpuOperands {
   DataType type = DataType::FP32;  // vpu.cvt: the source format
   DataType to = DataType::FP32;    // vpu.cvt only
   uint64_t d = 0, a = 0, b = 0;    // b: second operand or broadcast vector
+  uint64_t m = 0;                  // vpu.sel: the mask
   uint64_t rows = 1, cols = 0;     // elementwise ops: rows = 1, cols = n
   float c = 0;                     // vpu.adds / vpu.muls
 };

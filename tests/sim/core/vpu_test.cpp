@@ -93,6 +93,13 @@ TEST(VpuUnit, Fp32UnaryOpsMatchStdMath) {
       {"gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -5, 5},
       {"relu", [](double x) { return x > 0 ? x : 0; }, -5, 5},
       {"mov", [](double x) { return x; }, -5, 5},
+      {"erf", [](double x) { return std::erf(x); }, -3, 3},
+      {"sin", [](double x) { return std::sin(x); }, -6, 6},
+      {"cos", [](double x) { return std::cos(x); }, -6, 6},
+      {"floor", [](double x) { return std::floor(x); }, -50, 50},
+      {"ceil", [](double x) { return std::ceil(x); }, -50, 50},
+      {"round", [](double x) { return std::nearbyint(x); }, -50, 50},
+      {"sign", [](double x) { return (x > 0) - (x < 0); }, -5, 5},
   };
   const size_t n = 300;
   for (const Case& c : cases) {
@@ -103,6 +110,31 @@ TEST(VpuUnit, Fp32UnaryOpsMatchStdMath) {
     const std::vector<float> d = chip.read_sram<float>(0, kD, n);
     for (size_t i = 0; i < n; ++i) expect_close(d[i], c.f(a[i]), c.mnemonic);
   }
+}
+
+TEST(VpuUnit, ComparisonsAndSelect) {
+  const std::vector<float> a = {1, 2, NAN, -0.0f, 5}, b = {2, 2, 1, 0.0f, 4};
+  auto compare = [&](const std::string& op) {
+    TinyChip chip;
+    chip.write_sram(0, kA, a);
+    chip.write_sram(0, kB, b);
+    run_one(chip, "vpu." + op + " x1, x2, x3, x4, fp32, -, -", a.size());
+    return chip.read_sram<float>(0, kD, a.size());
+  };
+  EXPECT_EQ(compare("cmplt"), (std::vector<float>{1, 0, 0, 0, 0}));
+  EXPECT_EQ(compare("cmple"), (std::vector<float>{1, 1, 0, 1, 0}));
+  EXPECT_EQ(compare("cmpeq"), (std::vector<float>{0, 1, 0, 1, 0}));
+  // vpu.sel d, a, b, m: the mask (x5 here) picks a where non-zero; bytes are copied whole.
+  TinyChip chip;
+  const std::vector<float> mask = {1, 0, NAN, 0, -3};
+  chip.write_sram(0, kA, std::vector<float>{10, 20, 30, 40, 50});
+  chip.write_sram(0, kB, std::vector<float>{-1, -2, -3, -4, -5});
+  chip.write_sram(0, 192 << 10, mask);
+  chip.load(0, "li x1, " + std::to_string(kD) + "\nli x2, " + std::to_string(kA) + "\nli x3, " +
+                   std::to_string(kB) + "\nli x4, 5\nli x5, " + std::to_string(192 << 10) +
+                   "\nvpu.sel x1, x2, x3, x5, x4, fp32, -, -\nhalt\n");
+  chip.run();
+  EXPECT_EQ(chip.read_sram<float>(0, kD, 5), (std::vector<float>{10, -2, 30, -4, 50}));
 }
 
 TEST(VpuUnit, Fp32BinaryScalarAndBroadcastOps) {
