@@ -2,6 +2,7 @@
 // view), so each row of the stream kernel is one output element's reduction, computed with the
 // VPU's row instructions (vpu.rsum, vpu.rmax) and its row/column broadcasts.
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "compiler/codegen/lowering.h"
@@ -30,6 +31,13 @@ class RowProgram {
     return step(op, SlotShape::kNarrow, a, b, c);
   }
   void store(int s, const TensorView& view) { kernel_.stores.push_back({s, view}); }
+  // Stores narrow slot `s` converted to `format`.
+  void store_converted(int s, DataType format, const TensorView& view) {
+    kernel_.slots.push_back({dtype_bytes(format), SlotShape::kNarrow});
+    const int d = static_cast<int>(kernel_.slots.size()) - 1;
+    kernel_.steps.push_back({Opcode::VPU_CVT, d, s, -1, 0, type_, format});
+    store(d, view);
+  }
   void emit() { ctx_.emit(kernel_); }
 
  private:
@@ -250,7 +258,7 @@ Reordered axes_last(OpContext& ctx, std::vector<int64_t> axes) {
       r.width *= r.in.dims[d];
     }
   r.in = r.in.permuted(perm);
-  r.out = r.out.permuted(perm);
+  if (r.out.dims.size() == rank) r.out = r.out.permuted(perm);  // a reduction's output has fewer
   if (r.width == 0) ctx.unsupported("normalisation over an empty axis");
   r.rows = r.in.element_count() / r.width;
   return r;
@@ -307,6 +315,48 @@ void lower_global_pool(OpContext& ctx) {
   p.store(y, ctx.view(ctx.out(0)));
   p.emit();
   ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
+void lower_argmax(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  if (t != DataType::FP32) ctx.unsupported("ArgMax and ArgMin are lowered for f32 inputs");
+  if (ctx.type(ctx.out(0)).element != ir::ElementType::I64)
+    ctx.unsupported("the output must be i64");
+  const Reordered r = axes_last(ctx, {ctx.attr_int("axis", 0)});
+  const bool last = ctx.attr_int("select_last_index", 0) != 0;
+  const auto width = static_cast<float>(r.width);
+  // Candidates per position: (w - i) for the first maximum, (i + 1) for the last, so that the
+  // row's largest candidate among the maxima names the index.
+  ir::HostTensor weights;
+  weights.element = ir::ElementType::F32;
+  weights.dims = {r.width};
+  weights.bytes.resize(static_cast<size_t>(r.width) * 4);
+  for (int64_t i = 0; i < r.width; ++i) {
+    const float v = last ? static_cast<float>(i + 1) : width - static_cast<float>(i);
+    std::memcpy(weights.bytes.data() + i * 4, &v, 4);
+  }
+  const TensorView weight_row =
+      TensorView::contiguous(ctx.add_constant(std::move(weights)), 4, {r.width});
+  // The i64 output is zeroed, then each index is written as the low 32-bit word of its element
+  // (indices are non-negative, so the high word stays zero).
+  const TensorView out = ctx.view(ctx.out(0));
+  emit_fill(ctx, out, std::vector<uint8_t>(8, 0));
+  ctx.sync();
+  RowProgram p(ctx, t, r.rows, r.width);
+  int x = p.load(r.in, SlotShape::kWide);
+  if (ctx.node.op == "ArgMin") x = p.wide(Opcode::VPU_MULS, x, -1, -1);
+  const int m = p.narrow(Opcode::VPU_RMAX, x);
+  // sign(x - max) is 0 at the maxima and -1 elsewhere: +1 makes the mask.
+  const int mask =
+      p.wide(Opcode::VPU_ADDS, p.wide(Opcode::VPU_SIGN, p.wide(Opcode::VPU_SUBC, x, m)), -1, 1);
+  const int best = p.narrow(Opcode::VPU_RMAX,
+                            p.wide(Opcode::VPU_MULB, mask, p.load(weight_row, SlotShape::kRow)));
+  const int index =
+      last ? p.narrow(Opcode::VPU_ADDS, best, -1, -1)
+           : p.narrow(Opcode::VPU_ADDS, p.narrow(Opcode::VPU_MULS, best, -1, -1), -1, width);
+  p.store_converted(index, DataType::INT32, TensorView{out.base, 4, {r.rows}, {2}});
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(r.width);
 }
 
 }  // namespace seedchip::compiler

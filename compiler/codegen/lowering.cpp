@@ -184,6 +184,8 @@ const std::vector<OpLowering>& lowering_table() {
       {"LpNormalization", lower_lpnorm},
       {"GlobalAveragePool", lower_global_pool},
       {"GlobalMaxPool", lower_global_pool},
+      {"ArgMax", lower_argmax},
+      {"ArgMin", lower_argmax},
       // MXU.
       {"MatMul", lower_matmul},
       {"Gemm", lower_gemm},

@@ -133,6 +133,7 @@ void lower_instancenorm(OpContext&);
 void lower_mvn(OpContext&);
 void lower_lpnorm(OpContext&);
 void lower_global_pool(OpContext&);
+void lower_argmax(OpContext&);  // and ArgMin
 // lower_matmul.cpp: the MXU.
 void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);
