@@ -102,12 +102,57 @@ std::vector<uint8_t> f32_bytes(float v) {
   return b;
 }
 
-}  // namespace
+// The products of each group, `a_of(g)` ([N x O..., C/g x K...]) times `b_of(g)`
+// ([C/g x K..., M/g]), written into y ([N, M, O...]) with the bias added.
+template <class AOf, class BOf>
+void grouped_products(OpContext& ctx, const TensorView& y, int64_t group, int64_t rows, int64_t k,
+                      AOf a_of, BOf b_of) {
+  const int64_t n = y.dims[0], mg = y.dims[1] / group;
+  const size_t spatial = y.dims.size() - 2;
+  std::vector<int64_t> results;
+  for (int64_t g = 0; g < group; ++g) {
+    results.push_back(ctx.scratch(rows * mg * 4));
+    emit_matmul_2d(ctx, a_of(g), rows, k, b_of(g), mg, results.back());
+  }
+  ctx.sync();
+  // Each group's [N, O..., M/g] result into the output's [N, M, O...], adding the bias.
+  std::vector<int64_t> to_output = {0, static_cast<int64_t>(spatial + 1)};
+  for (size_t i = 0; i < spatial; ++i) to_output.push_back(static_cast<int64_t>(1 + i));
+  for (int64_t g = 0; g < group; ++g) {
+    std::vector<int64_t> result_dims = {n};
+    for (size_t i = 0; i < spatial; ++i) result_dims.push_back(y.dims[2 + i]);
+    result_dims.push_back(mg);
+    const TensorView result =
+        TensorView::contiguous(results[static_cast<size_t>(g)], 4, result_dims).permuted(to_output);
+    const TensorView out = y.sliced(1, g * mg, mg, 1);
+    if (ctx.in(2) == ir::kNoValue) {
+      emit_copy(ctx, result, out);
+      continue;
+    }
+    const TensorView bias_vec = ctx.view(ctx.in(2));
+    TensorView bias{bias_vec.base + g * mg * 4, 4, out.dims,
+                    std::vector<int64_t>(out.dims.size(), 0)};
+    bias.strides[1] = 1;
+    StreamKernel add;
+    add.rows = out.element_count();
+    add.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}, {4, SlotShape::kWide}};
+    add.loads = {{0, result}, {1, bias}};
+    add.steps = {{Opcode::VPU_ADD, 2, 0, 1}};
+    add.stores = {{2, out}};
+    ctx.emit(add);
+  }
+}
 
-void lower_conv(OpContext& ctx) {
+void require_f32_conv(OpContext& ctx) {
   for (size_t i = 0; i < 3; ++i)
     if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ir::ElementType::F32)
       ctx.unsupported("convolution is lowered for f32 tensors");
+}
+
+}  // namespace
+
+void lower_conv(OpContext& ctx) {
+  require_f32_conv(ctx);
   const TensorView x = ctx.view(ctx.in(0)), w = ctx.view(ctx.in(1)), y = ctx.view(ctx.out(0));
   if (x.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
   const size_t k = x.dims.size() - 2;
@@ -133,41 +178,10 @@ void lower_conv(OpContext& ctx) {
   std::vector<int64_t> weights_t;
   for (size_t i = 1; i < w.dims.size(); ++i) weights_t.push_back(static_cast<int64_t>(i));
   weights_t.push_back(0);
-  const int64_t rows = n * positions;
-  std::vector<int64_t> results;
-  for (int64_t g = 0; g < group; ++g) {
-    const TensorView a = all.sliced(1, g * cg, cg, 1).permuted(im2col);
-    const TensorView b = w.sliced(0, g * mg, mg, 1).permuted(weights_t);
-    results.push_back(ctx.scratch(rows * mg * 4));
-    emit_matmul_2d(ctx, a, rows, cg * taps, b, mg, results.back());
-  }
-  ctx.sync();
-  // Each group's [N, O..., M/g] result into the output's [N, M, O...], adding the bias.
-  std::vector<int64_t> to_output = {0, static_cast<int64_t>(k + 1)};
-  for (size_t i = 0; i < k; ++i) to_output.push_back(static_cast<int64_t>(1 + i));
-  for (int64_t g = 0; g < group; ++g) {
-    std::vector<int64_t> result_dims = {n};
-    for (const Window& a : win) result_dims.push_back(a.out);
-    result_dims.push_back(mg);
-    const TensorView result =
-        TensorView::contiguous(results[static_cast<size_t>(g)], 4, result_dims).permuted(to_output);
-    const TensorView out = y.sliced(1, g * mg, mg, 1);
-    if (ctx.in(2) == ir::kNoValue) {
-      emit_copy(ctx, result, out);
-      continue;
-    }
-    const TensorView bias_vec = ctx.view(ctx.in(2));
-    TensorView bias{bias_vec.base + g * mg * 4, 4, out.dims,
-                    std::vector<int64_t>(out.dims.size(), 0)};
-    bias.strides[1] = 1;
-    StreamKernel add;
-    add.rows = out.element_count();
-    add.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}, {4, SlotShape::kWide}};
-    add.loads = {{0, result}, {1, bias}};
-    add.steps = {{Opcode::VPU_ADD, 2, 0, 1}};
-    add.stores = {{2, out}};
-    ctx.emit(add);
-  }
+  grouped_products(
+      ctx, y, group, n * positions, cg * taps,
+      [&](int64_t g) { return all.sliced(1, g * cg, cg, 1).permuted(im2col); },
+      [&](int64_t g) { return w.sliced(0, g * mg, mg, 1).permuted(weights_t); });
   ctx.mapping = "im2col view, " + ctx.mapping + ", bias and layout on the VPU";
 }
 
@@ -233,6 +247,93 @@ void lower_pool(OpContext& ctx) {
   k.stores = {{max ? 1 : 3, y}};
   ctx.emit(k);
   ctx.mapping = "VPU rows of " + std::to_string(taps) + " window taps";
+}
+
+// ConvTranspose as the direct convolution it equals: the input spread out with (stride - 1)
+// zeros between elements and (K - 1) x dilation - pad zeros around it, convolved at stride 1
+// with the kernel flipped in every spatial axis and its two channel axes swapped. The flip is a
+// view with negative strides; the spread input is one strided copy into a zeroed buffer.
+void lower_conv_transpose(OpContext& ctx) {
+  require_f32_conv(ctx);
+  const TensorView x = ctx.view(ctx.in(0)), w = ctx.view(ctx.in(1)), y = ctx.view(ctx.out(0));
+  if (x.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
+  const size_t k = x.dims.size() - 2;
+  const int64_t group = ctx.attr_int("group", 1);
+  const int64_t n = x.dims[0], c = x.dims[1], m = y.dims[1];
+  if (group < 1 || c % group || m % group) ctx.unsupported("group does not divide the channels");
+  const int64_t cg = c / group;
+  std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape");
+  if (kernel.empty()) kernel.assign(w.dims.begin() + 2, w.dims.end());
+  const std::vector<int64_t> strides = ctx.attr_ints("strides"),
+                             dilations = ctx.attr_ints("dilations"), pads = ctx.attr_ints("pads"),
+                             output_padding = ctx.attr_ints("output_padding");
+  const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
+  const bool output_shape_given = !ctx.attr_ints("output_shape").empty();
+  // The spread, padded input: Z_i = O_i + (K_i - 1) d_i, with x[j] at offset_i + j * s_i.
+  std::vector<int64_t> z_dims = {n, c};
+  std::vector<Window> win(k);
+  std::vector<int64_t> offset(k);
+  int64_t positions = 1, taps = 1;
+  for (size_t i = 0; i < k; ++i) {
+    const int64_t s = strides.empty() ? 1 : strides.at(i),
+                  d = dilations.empty() ? 1 : dilations.at(i);
+    const int64_t in = x.dims[2 + i], out = y.dims[2 + i], extent = (kernel.at(i) - 1) * d;
+    int64_t pad_begin = 0;
+    if (output_shape_given || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t op = output_padding.empty() ? 0 : output_padding.at(i);
+      const int64_t total = s * (in - 1) + op + extent + 1 - out;
+      // The ONNX formulas use floor division (a larger output_shape makes `total` negative).
+      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      pad_begin = auto_pad == "SAME_UPPER" ? half : total - half;
+    } else if (!pads.empty() && auto_pad == "NOTSET") {
+      pad_begin = pads.at(i);
+    }
+    offset[i] = extent - pad_begin;
+    win[i] = {out + extent, out, kernel.at(i), 1, d, 0, 0, 0};
+    z_dims.push_back(out + extent);
+    positions *= out;
+    taps *= kernel.at(i);
+  }
+  int64_t z_count = 1;
+  for (int64_t dim : z_dims) z_count *= dim;
+  const TensorView z = TensorView::contiguous(ctx.scratch(z_count * 4), 4, z_dims);
+  emit_fill(ctx, z, f32_bytes(0.0f));
+  ctx.sync();
+  TensorView src = x, dst = z;
+  bool empty = false;
+  for (size_t i = 0; i < k; ++i) {
+    const int64_t s = win[i].in, stride = strides.empty() ? 1 : strides.at(i);
+    // Elements j with 0 <= offset + j * stride < Z_i land inside.
+    const int64_t lo = offset[i] >= 0 ? 0 : (-offset[i] + stride - 1) / stride;
+    const int64_t hi = std::min(x.dims[2 + i] - 1, (s - 1 - offset[i]) / stride);
+    if (hi < lo) {
+      empty = true;
+      break;
+    }
+    src = src.sliced(2 + i, lo, hi - lo + 1, 1);
+    dst = dst.sliced(2 + i, offset[i] + lo * stride, hi - lo + 1, stride);
+  }
+  if (!empty) emit_copy(ctx, src, dst);
+  ctx.sync();
+  const TensorView all = windows_view(z, win);
+  std::vector<int64_t> im2col = {0};
+  for (size_t i = 0; i < k; ++i) im2col.push_back(static_cast<int64_t>(2 + i));
+  im2col.push_back(1);
+  for (size_t i = 0; i < k; ++i) im2col.push_back(static_cast<int64_t>(2 + k + i));
+  // Weights [C, M/g, K...]: per group the rows of its input channels, kernel axes reversed, read
+  // as [C/g, K..., M/g].
+  std::vector<int64_t> weights_t = {0};
+  for (size_t i = 0; i < k; ++i) weights_t.push_back(static_cast<int64_t>(2 + i));
+  weights_t.push_back(1);
+  grouped_products(
+      ctx, y, group, n * positions, cg * taps,
+      [&](int64_t g) { return all.sliced(1, g * cg, cg, 1).permuted(im2col); },
+      [&](int64_t g) {
+        TensorView wg = w.sliced(0, g * cg, cg, 1);
+        for (size_t i = 0; i < k; ++i) wg = wg.sliced(2 + i, kernel[i] - 1, kernel[i], -1);
+        return wg.permuted(weights_t);
+      });
+  ctx.mapping = "spread input, flipped-kernel im2col view, " + ctx.mapping;
 }
 
 }  // namespace seedchip::compiler

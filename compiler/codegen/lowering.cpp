@@ -190,6 +190,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"MatMul", lower_matmul},
       {"Gemm", lower_gemm},
       {"Conv", lower_conv},
+      {"ConvTranspose", lower_conv_transpose},
       {"MaxPool", lower_pool},
       {"AveragePool", lower_pool},
   };

@@ -139,6 +139,7 @@ void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);
 // lower_conv.cpp: convolution as im2col views into the MXU, pooling as row reductions.
 void lower_conv(OpContext&);
+void lower_conv_transpose(OpContext&);
 void lower_pool(OpContext&);
 
 }  // namespace seedchip::compiler
