@@ -1,9 +1,11 @@
 #pragma once
-// What an operator's lowering sees (OpContext) and the table of lowerings (lowering_table.cpp).
+// What an operator's lowering sees (OpContext) and the table of lowerings (lowering.cpp).
 // A lowering appends kernels to the program for one node; the driver (compile.cpp) ends the node
 // with a barrier. Lowerings express data movement as TensorViews and computation as stream
 // kernels or GEMMs, and call unsupported() for any input they cannot handle.
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,7 +92,7 @@ struct OpLowering {
   LowerFn lower;
 };
 
-// Every lowering, explicitly listed (lowering_table.cpp); each lower_* below lives in the file
+// Every lowering, explicitly listed (lowering.cpp); each lower_* below lives in the file
 // named after its family.
 const std::vector<OpLowering>& lowering_table();
 

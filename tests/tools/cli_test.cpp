@@ -169,3 +169,53 @@ TEST_F(Cli, VectorAddExampleMovesTheBytesItDescribes) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::string kAddmm = "/usr/share/libonnx-testdata/data/pytorch-operator/test_operator_addmm/";
+
+TEST_F(Cli, CompileThenRunAnOnnxModel) {
+  const std::string scp = (dir_ / "addmm.scp").string();
+  const Output c = run("compile " + kAddmm + "model.onnx -o " + scp);
+  ASSERT_EQ(c.status, 0) << c.text;
+  EXPECT_NE(c.text.find("2 operators"), std::string::npos) << c.text;
+  std::string inputs;
+  for (int i = 0; i < 3; ++i)
+    inputs += " --input " + std::to_string(i) + "=" + kAddmm + "test_data_set_0/input_" +
+              std::to_string(i) + ".pb";
+  const Output r = run("run " + scp + inputs + " --output-dir " + (dir_ / "out").string() +
+                       " --json " + (dir_ / "run.json").string());
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_NE(r.text.find("output 4"), std::string::npos) << r.text;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "output_0.pb"));
+  const auto json = nlohmann::json::parse(read(dir_ / "run.json"));
+  ASSERT_EQ(json["operators"].size(), 2u);
+  double sum = 0;
+  for (const auto& op : json["operators"]) sum += op["cycles"]["value"].get<double>();
+  EXPECT_EQ(sum, json["cycles"]["value"].get<double>());  // the table adds up to the run
+  // Loading the program for a chip with another configuration is refused.
+  const Output other = run("run " + scp + inputs + " --set sram.bytes=4194304");
+  EXPECT_EQ(other.status, 2);
+  EXPECT_NE(other.text.find("compiled for chip 'seedchip-v1'"), std::string::npos) << other.text;
+}
+
+TEST_F(Cli, BadModelFilesAreOneLineErrors) {
+  const fs::path bad = dir_ / "bad.onnx";
+  std::ofstream(bad) << "not a model";
+  const Output o = run("compile " + bad.string());
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.text.find(bad.string() + ": not a valid ONNX model"), std::string::npos) << o.text;
+  const Output missing = run("run " + kAddmm + "model.onnx");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.text.find("input '0'"), std::string::npos) << missing.text;
+}
+
+TEST_F(Cli, ConformanceReportsEachCase) {
+  const Output o = run("conformance --filter 'node/test_(relu|gru_defaults)$'");
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("pass        node/test_relu"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("unsupported node/test_gru_defaults"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("2 cases: 1 pass, 0 fail, 1 unsupported"), std::string::npos) << o.text;
+}
+
+}  // namespace
