@@ -4,6 +4,7 @@
 // is the textbook formula evaluated in the tensor's format.
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "compiler/codegen/lowering.h"
 #include "sim/core/vpu_math.h"
@@ -131,18 +132,15 @@ void lower_unary(OpContext& ctx) {
   const int x = p.load(ctx.in(0));
   const std::string& op = ctx.node.op;
   int y = -1;
-  if (op == "Relu")
-    y = p.unary(Opcode::VPU_RELU, x);
-  else if (op == "Exp")
-    y = p.unary(Opcode::VPU_EXP, x);
-  else if (op == "Log")
-    y = p.unary(Opcode::VPU_LOG, x);
-  else if (op == "Sqrt")
-    y = p.unary(Opcode::VPU_SQRT, x);
-  else if (op == "Reciprocal")
-    y = p.unary(Opcode::VPU_RECIP, x);
-  else if (op == "Tanh")
-    y = p.unary(Opcode::VPU_TANH, x);
+  // Operators that are one VPU instruction.
+  static const std::map<std::string, Opcode> kDirect = {
+      {"Relu", Opcode::VPU_RELU},   {"Exp", Opcode::VPU_EXP},          {"Log", Opcode::VPU_LOG},
+      {"Sqrt", Opcode::VPU_SQRT},   {"Reciprocal", Opcode::VPU_RECIP}, {"Tanh", Opcode::VPU_TANH},
+      {"Erf", Opcode::VPU_ERF},     {"Sin", Opcode::VPU_SIN},          {"Cos", Opcode::VPU_COS},
+      {"Floor", Opcode::VPU_FLOOR}, {"Ceil", Opcode::VPU_CEIL},        {"Round", Opcode::VPU_ROUND},
+      {"Sign", Opcode::VPU_SIGN}};
+  if (const auto direct = kDirect.find(op); direct != kDirect.end())
+    y = p.unary(direct->second, x);
   else if (op == "Neg")
     y = p.scalar(Opcode::VPU_MULS, x, -1);
   else if (op == "Abs")
