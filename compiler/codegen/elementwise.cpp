@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
 
 #include "arch/error.h"
 
@@ -18,40 +19,6 @@ constexpr int64_t kSemStored = 4;    // + buffer set: one signal per store
 constexpr int64_t kNone = isa::kNoSemaphore;
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
-
-enum class StepKind { kUnary, kBinary, kScalar, kConvert, kReduce, kRowBroadcast, kSelect };
-
-StepKind kind_of(Opcode op) {
-  switch (op) {
-    case Opcode::VPU_ADD:
-    case Opcode::VPU_SUB:
-    case Opcode::VPU_MUL:
-    case Opcode::VPU_DIV:
-    case Opcode::VPU_MAX:
-    case Opcode::VPU_MIN:
-    case Opcode::VPU_CMPLT:
-    case Opcode::VPU_CMPLE:
-    case Opcode::VPU_CMPEQ:
-      return StepKind::kBinary;
-    case Opcode::VPU_SEL:
-      return StepKind::kSelect;
-    case Opcode::VPU_ADDS:
-    case Opcode::VPU_MULS:
-      return StepKind::kScalar;
-    case Opcode::VPU_CVT:
-      return StepKind::kConvert;
-    case Opcode::VPU_RSUM:
-    case Opcode::VPU_RMAX:
-      return StepKind::kReduce;
-    case Opcode::VPU_ADDB:
-    case Opcode::VPU_MULB:
-    case Opcode::VPU_SUBC:
-    case Opcode::VPU_MULC:
-      return StepKind::kRowBroadcast;
-    default:
-      return StepKind::kUnary;
-  }
-}
 
 // Elements of a slot for `rows` rows.
 int64_t slot_elements(const Slot& s, int64_t rows, int64_t width) {
@@ -86,40 +53,47 @@ class Layout {
   int64_t set_bytes_ = 0;
 };
 
+// One VPU instruction, its operands filled by name from the ISA table, so that every VPU
+// opcode's signature (elementwise, scalar, convert, row reduce or broadcast, select) is known in
+// one place.
 void emit_step(Emitter& e, const StreamKernel& k, const VpuStep& s, const Layout& layout, int set,
                int64_t rows, int64_t signal) {
-  const int64_t d = layout.slot(set, s.dst), a = layout.slot(set, s.a);
+  const isa::InstructionInfo& info = isa::info(s.op);
   const int64_t n = slot_elements(k.slots.at(static_cast<size_t>(s.dst)), rows, k.width);
-  const auto type = static_cast<int64_t>(s.type);
-  switch (kind_of(s.op)) {
-    case StepKind::kBinary:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)), e.reg(3, n), type,
-                    kNone, signal});
-      break;
-    case StepKind::kScalar:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n),
-                    static_cast<int64_t>(std::bit_cast<uint32_t>(s.c)), type, kNone, signal});
-      break;
-    case StepKind::kConvert:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n), type, static_cast<int64_t>(s.to), kNone,
-                    signal});
-      break;
-    case StepKind::kReduce:
-      e.emit(s.op,
-             {e.reg(0, d), e.reg(1, a), e.reg(4, rows), e.reg(5, k.width), type, kNone, signal});
-      break;
-    case StepKind::kRowBroadcast:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)), e.reg(4, rows),
-                    e.reg(5, k.width), type, kNone, signal});
-      break;
-    case StepKind::kSelect:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(2, layout.slot(set, s.b)),
-                    e.reg(5, layout.slot(set, s.m)), e.reg(3, n), type, kNone, signal});
-      break;
-    case StepKind::kUnary:
-      e.emit(s.op, {e.reg(0, d), e.reg(1, a), e.reg(3, n), type, kNone, signal});
-      break;
+  isa::Instruction inst;
+  inst.op = s.op;
+  for (size_t i = 0; i < info.operands.size(); ++i) {
+    const std::string& name = info.operands[i].name;
+    int64_t value = 0;
+    if (name == "d")
+      value = e.reg(0, layout.slot(set, s.dst));
+    else if (name == "a")
+      value = e.reg(1, layout.slot(set, s.a));
+    else if (name == "b" || name == "v")
+      value = e.reg(2, layout.slot(set, s.b));
+    else if (name == "m")
+      value = e.reg(5, layout.slot(set, s.m));
+    else if (name == "n")
+      value = e.reg(3, n);
+    else if (name == "rows")
+      value = e.reg(4, rows);
+    else if (name == "cols")
+      value = e.reg(6, k.width);
+    else if (name == "c")
+      value = static_cast<int64_t>(std::bit_cast<uint32_t>(s.c));
+    else if (name == "type" || name == "from")
+      value = static_cast<int64_t>(s.type);
+    else if (name == "to")
+      value = static_cast<int64_t>(s.to);
+    else if (name == "wait")
+      value = kNone;
+    else if (name == "signal")
+      value = signal;
+    else
+      throw std::logic_error("emit_step: " + info.mnemonic + " has operand " + name);
+    inst.operands[i] = value;
   }
+  e.emit(inst);
 }
 
 }  // namespace

@@ -32,8 +32,9 @@ class Emitter {
     isa::Instruction inst;
     inst.op = op;
     std::copy(operands.begin(), operands.end(), inst.operands.begin());
-    code_->push_back(inst);
+    emit(inst);
   }
+  void emit(const isa::Instruction& inst) { code_->push_back(inst); }
 
   // dma.load / dma.store: (sram, hbm) or (hbm, sram) as the opcode orders them.
   void dma(isa::Opcode op, int64_t first, int64_t second, int64_t rows, int64_t row_bytes,
