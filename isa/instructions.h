@@ -114,7 +114,16 @@
   X(VPU_CMPEQ, "vpu.cmpeq", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",          \
     "d = 1 where a == b, else 0 (false when either is NaN)")                                          \
   X(VPU_SEL, "vpu.sel", VPU, "d:reg a:reg b:reg m:reg n:reg type:dtype wait:sem signal:sem",         \
-    "d = a where m != 0, else b (m in the same format)")
+    "d = a where m != 0, else b (m in the same format)")                                          \
+  /* ---- DMA with run-time addresses (added after the above) ---- */                              \
+  X(DMA_GATHER, "dma.gather", DMA,                                                                 \
+    "sram:reg hbm:reg idx:reg rows:reg row_bytes:reg stride:reg limit:reg wait:sem signal:sem",      \
+    "copy rows x row_bytes from HBM to SRAM, packed; row r comes from hbm + idx[r] x stride, where " \
+    "idx is `rows` int32 indices in this core's SRAM, read when the transfer starts; an index "      \
+    "outside [0, limit) stops the chip with an error")                                            \
+  /* ---- vector unit: inverse trigonometry (added after the above) ---- */                       \
+  X(VPU_ATAN, "vpu.atan", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem",                 \
+    "d = atan(a), in [-pi/2, pi/2]")
 
 namespace seedchip::isa {
 

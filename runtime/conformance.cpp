@@ -225,6 +225,8 @@ CaseResult run_conformance_case(const std::string& dir, const LoadedChip& chip,
     RunResult run;
     try {
       run = run_model(model, chip, inputs);
+    } catch (const compiler::UnsupportedError& e) {
+      return finish(CaseStatus::kUnsupported, std::string("run: ") + e.what(), e.op());
     } catch (const InputError& e) {
       return finish(CaseStatus::kFail, std::string("run: ") + e.what());
     }

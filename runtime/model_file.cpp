@@ -86,6 +86,7 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
               {"role", role_name(t.role)},
               {"element", std::string(ir::element_name(t.type.element))},
               {"dims", *t.type.dims},
+              {"host_element", std::string(ir::element_name(t.host_element))},
               {"hbm", t.hbm},
               {"bytes", t.bytes}};
     if (t.data) {
@@ -150,6 +151,11 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
       const auto element = ir::element_from_name(j.at("element").get<std::string>());
       if (!element) r.fail("tensor '" + t.name + "': unknown element type");
       t.type = {*element, j.at("dims").get<std::vector<int64_t>>()};
+      const auto host = ir::element_from_name(j.at("host_element").get<std::string>());
+      if (!host || (*host != *element &&
+                    !(*host == ir::ElementType::F64 && *element == ir::ElementType::F32)))
+        r.fail("tensor '" + t.name + "': host element type is neither its own nor f64 over f32");
+      t.host_element = *host;
       t.hbm = j.at("hbm").get<uint64_t>();
       t.bytes = j.at("bytes").get<uint64_t>();
       if (j.contains("data_offset")) {

@@ -11,7 +11,7 @@
 
 namespace seedchip::runtime {
 
-inline constexpr uint32_t kModelFormatVersion = 1;
+inline constexpr uint32_t kModelFormatVersion = 2;
 
 std::vector<uint8_t> serialize_model(const compiler::CompiledModel& model);
 // Throws InputError naming `file` and what is wrong (magic, version, truncation, bad header).

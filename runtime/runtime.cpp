@@ -1,6 +1,8 @@
 #include "runtime/runtime.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "arch/chip_peaks.h"
 #include "arch/error.h"
@@ -18,6 +20,35 @@ std::string type_text(const ir::TensorType& t) {
   if (t.dims)
     for (size_t i = 0; i < t.dims->size(); ++i) s += (i ? "," : "") + std::to_string((*t.dims)[i]);
   return s + "]";
+}
+
+// The tensor with its elements converted between f64 and f32 (`to`), for the tensors the compiler
+// demoted to f32 (compiler/passes/demote_f64.h). A finite f64 beyond the FP32 range would become
+// infinite: that input is refused rather than computed wrongly.
+ir::HostTensor converted(const ir::HostTensor& t, ir::ElementType to, const std::string& name) {
+  ir::HostTensor out;
+  out.element = to;
+  out.dims = t.dims;
+  const auto n = static_cast<size_t>(t.element_count());
+  out.bytes.resize(n * ir::element_bytes(to));
+  for (size_t i = 0; i < n; ++i) {
+    if (to == ir::ElementType::F32) {
+      double x;
+      std::memcpy(&x, t.bytes.data() + i * 8, 8);
+      const auto f = static_cast<float>(x);
+      if (std::isinf(f) && std::isfinite(x))
+        throw compiler::UnsupportedError(
+            "f64", "input '" + name + "': element " + std::to_string(i) + " (" + std::to_string(x) +
+                       ") is beyond the FP32 range in which the chip computes f64 tensors");
+      std::memcpy(out.bytes.data() + i * 4, &f, 4);
+    } else {
+      float f;
+      std::memcpy(&f, t.bytes.data() + i * 4, 4);
+      const double x = f;
+      std::memcpy(out.bytes.data() + i * 8, &x, 8);
+    }
+  }
+  return out;
 }
 
 // Chip-wide counters at one instant, summed over cores.
@@ -64,15 +95,21 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     const compiler::TensorSlot& t = model.tensors[i];
     const bool is_input = std::count(model.inputs.begin(), model.inputs.end(), i) > 0;
     const ir::HostTensor* data = t.data.get();
+    ir::HostTensor demoted;
     if (is_input) {
+      const ir::TensorType bound{t.host_element, t.type.dims};
       auto it = inputs.find(t.name);
       if (it != inputs.end()) {
-        if (it->second.type() != t.type)
+        if (it->second.type() != bound)
           throw InputError("input '" + t.name + "': the model was compiled for " +
-                           type_text(t.type) + ", the data is " + type_text(it->second.type()));
+                           type_text(bound) + ", the data is " + type_text(it->second.type()));
         data = &it->second;
+        if (t.host_element != t.type.element) {
+          demoted = converted(it->second, t.type.element, t.name);
+          data = &demoted;
+        }
       } else if (!data && options.functional) {
-        throw InputError("input '" + t.name + "' (" + type_text(t.type) + ") is not given");
+        throw InputError("input '" + t.name + "' (" + type_text(bound) + ") is not given");
       }
     }
     if (options.functional && data && !data->bytes.empty())
@@ -88,7 +125,15 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     op_end_barrier.push_back(barriers);
   }
   RunResult result;
-  result.sim = sim.run(options.progress);
+  try {
+    result.sim = sim.run(options.progress);
+  } catch (const InputError& e) {
+    // A fault of the chip (an index out of range, say) named by the operator that was running.
+    const size_t passed = at_barrier.size();
+    for (size_t i = 0; i < model.ops.size(); ++i)
+      if (op_end_barrier[i] > passed) throw InputError(model.ops[i].label + ": " + e.what());
+    throw;
+  }
   const std::vector<sim::Tick>& releases = sim.barrier_releases(0);
   result.stats = sim.stats_json(result.sim);
 
@@ -110,8 +155,7 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     // The last operator also owns the drain to the halt after its barrier, so the table adds up
     // to the run's cycles.
     const bool last = i + 1 == model.ops.size() && result.sim.completed;
-    const uint64_t end_cycle =
-        last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
+    const uint64_t end_cycle = last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
     s.cycles = end_cycle - core_clock.cycle_at(previous);
     const Counters& after = at_barrier[b - 1];
     s.hbm_bytes = after.hbm_bytes - before.hbm_bytes;
@@ -138,6 +182,7 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
       out.dims = *t.type.dims;
       out.bytes.resize(t.bytes);
       sim.hbm_data(0).read(t.hbm, out.bytes.data(), out.bytes.size());
+      if (t.host_element != t.type.element) out = converted(out, t.host_element, t.name);
       result.outputs.push_back(std::move(out));
       result.output_names.push_back(t.name);
     }

@@ -43,7 +43,10 @@ struct RunResult {
 
 // `inputs` by graph input name. Throws InputError when the model was compiled for another chip
 // configuration, an input is missing (and has no default), or its type differs from the compiled
-// one — naming the tensor and both types.
+// one — naming the tensor and both types. f64 inputs of a model compiled with demote-f64 are
+// converted to f32 (UnsupportedError for a finite value beyond the FP32 range) and its f64 outputs
+// back; a fault of the chip during the run (an index out of range) is an InputError naming the
+// operator that was running.
 RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip,
                     const std::map<std::string, compiler::ir::HostTensor>& inputs,
                     const RunOptions& options = {});

@@ -156,7 +156,8 @@ void run_run(const RunCommand& c) {
               static_cast<unsigned long long>(r.sim.core_cycles), r.sim.seconds * 1e6);
   for (size_t o = 0; o < model.outputs.size(); ++o) {
     const compiler::TensorSlot& t = model.tensors[model.outputs[o]];
-    std::printf("  output %-24s %s\n", t.name.c_str(), dims_text(t.type).c_str());
+    std::printf("  output %-24s %s\n", t.name.c_str(),
+                dims_text({t.host_element, t.type.dims}).c_str());
   }
   std::printf("\n  %-36s %-10s %10s %7s %6s %12s  %s\n", "operator", "op", "cycles", "share", "MXU",
               "HBM bytes", "bound");

@@ -99,6 +99,10 @@ std::vector<std::string> lowered_ops() {
 CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
                             const CompileOptions& options) {
   const ChipConfig& chip = loaded.config;
+  // Interface types before the passes: demote-f64 changes f64 inputs and outputs to f32.
+  std::map<std::string, ir::ElementType> interface;
+  for (ir::ValueId v : graph.inputs) interface[graph.value(v).name] = graph.value(v).type.element;
+  for (ir::ValueId v : graph.outputs) interface[graph.value(v).name] = graph.value(v).type.element;
   passes::run_passes(graph, options.passes.empty() ? passes::default_pipeline() : options.passes,
                      options.dump_ir_after, options.dump);
   const std::string where = "graph '" + graph.name + "': ";
@@ -143,8 +147,12 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   auto add_slot = [&](size_t v, TensorRole role, uint64_t hbm) {
     const ir::Value& value = graph.values[v];
     slot_of[v] = static_cast<int64_t>(model.tensors.size());
+    ir::ElementType host = value.type.element;
+    if (const auto it = interface.find(value.name);
+        it != interface.end() && it->second == ir::ElementType::F64)
+      host = ir::ElementType::F64;
     model.tensors.push_back(
-        {value.name, role, value.type, hbm, bytes_of(value.type), value.constant});
+        {value.name, role, value.type, hbm, bytes_of(value.type), value.constant, host});
   };
 
   // Pinned tensors first: inputs, outputs and constants live for the whole program.

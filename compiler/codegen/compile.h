@@ -56,6 +56,9 @@ struct TensorSlot {
   uint64_t hbm = 0;
   uint64_t bytes = 0;
   ir::HostTensorPtr data;  // constants; an input's default value (an initializer) if any
+  // The element type callers bind or read: f64 for a graph input or output that demote-f64
+  // stores as f32 (the runtime converts), else type.element.
+  ir::ElementType host_element = ir::ElementType::Undefined;
 };
 
 struct OpRecord {

@@ -16,6 +16,7 @@ constexpr int64_t kSramAlign = 256;
 constexpr int64_t kSemLoaded = 0;    // + buffer set: one signal per load
 constexpr int64_t kSemComputed = 2;  // + buffer set: the chunk's results are ready
 constexpr int64_t kSemStored = 4;    // + buffer set: one signal per store
+constexpr int64_t kSemIndexed = 6;   // + buffer set: one signal per load of a gather's indices
 constexpr int64_t kNone = isa::kNoSemaphore;
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
@@ -129,15 +130,36 @@ void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKe
       return std::pair<int64_t, int64_t>{r0 * w, r1 * w};
     };
     std::vector<int64_t> loads(starts.size(), 0);
+    auto is_index = [&](int slot) {
+      return std::any_of(k.gathers.begin(), k.gathers.end(),
+                         [slot](const Gather& g) { return g.index == slot; });
+    };
     auto emit_loads = [&](size_t c) {
       const int set = static_cast<int>(c % 2);
+      int64_t index_loads = 0;
       for (const Transfer& t : k.loads) {
         const auto [b, en] = range(t, starts[c], end_of(c));
         for (const DmaRun& r : plan_transfer(t.view, b, en, false)) {
+          const bool index = is_index(t.slot);
           e.dma(Opcode::DMA_LOAD, layout.slot(set, t.slot) + r.sram_offset, r.hbm, r.rows,
-                r.row_bytes, r.stride, kNone, kSemLoaded + set);
-          ++loads[c];
+                r.row_bytes, r.stride, kNone, index ? kSemIndexed + set : kSemLoaded + set);
+          ++(index ? index_loads : loads[c]);
         }
+      }
+      // Gathers start once every index load has arrived (engines may finish out of order): the
+      // sequencer takes all but one of their signals and the first gather's own wait the last;
+      // the later gathers start after it, as the DMA queue starts transfers in order.
+      if (index_loads > 1) wait_semaphore(e, kSemIndexed + set, index_loads - 1);
+      const int64_t rows = end_of(c) - starts[c];
+      for (const Gather& g : k.gathers) {
+        const int64_t wait = index_loads > 0 ? kSemIndexed + set : kNone;
+        index_loads = 0;
+        const int64_t row_bytes = k.width * k.slots.at(static_cast<size_t>(g.slot)).element_bytes;
+        e.emit(Opcode::DMA_GATHER,
+               {e.reg(0, layout.slot(set, g.slot)), e.reg(1, g.base),
+                e.reg(5, layout.slot(set, g.index)), e.reg(2, rows), e.reg(3, row_bytes),
+                e.reg(4, g.stride), e.reg(6, g.limit), wait, kSemLoaded + set});
+        ++loads[c];
       }
     };
     int64_t stores_pending[2] = {0, 0};

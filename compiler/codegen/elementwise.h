@@ -49,16 +49,26 @@ struct Transfer {
   TensorView view;
 };
 
+// A wide slot filled by dma.gather: row r of the chunk is the slot's `width` elements at HBM
+// base + index[r] x stride, index[r] the int32 of kNarrow slot `index` (which a load fills) for the
+// same row. An index outside [0, limit) stops the chip with an error.
+struct Gather {
+  int slot = 0;
+  int index = 0;
+  int64_t base = 0, stride = 0, limit = 0;
+};
+
 struct StreamKernel {
   int64_t rows = 0;
   int64_t width = 1;
   std::vector<Slot> slots;
   std::vector<Transfer> loads;
+  std::vector<Gather> gathers;  // after the loads, once their index slots have arrived
   std::vector<VpuStep> steps;
   std::vector<Transfer> stores;
 };
 
-// Appends the kernel to every core that gets rows. Uses semaphores 0-5 and leaves them at zero.
+// Appends the kernel to every core that gets rows. Uses semaphores 0-7 and leaves them at zero.
 // Throws InputError when one row of every slot does not fit the SRAM.
 void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKernel& kernel);
 

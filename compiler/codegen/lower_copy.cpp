@@ -1,6 +1,7 @@
 // Data-movement operators: each is one or more copies between views, run by the stream kernel with
 // no VPU program.
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -16,6 +17,18 @@ int64_t normalize_axis(OpContext& ctx, int64_t axis, size_t rank) {
     ctx.unsupported("axis " + std::to_string(axis) + " is outside [-" + std::to_string(r) + ", " +
                     std::to_string(r) + ")");
   return axis < 0 ? axis + r : axis;
+}
+
+// Whether a constant is one floating-point zero of either sign (every bit but the sign clear; the
+// sign bit is the top bit of the last byte, little-endian).
+bool is_float_zero(const ir::HostTensor* t) {
+  if (!t || t->element_count() != 1 || t->bytes.empty()) return false;
+  if (t->element != ir::ElementType::F32 && t->element != ir::ElementType::F64 &&
+      t->element != ir::ElementType::F16 && t->element != ir::ElementType::BF16)
+    return false;
+  const std::vector<uint8_t>& b = t->bytes;
+  return (b.back() & 0x7f) == 0 &&
+         std::all_of(b.begin(), b.end() - 1, [](uint8_t x) { return x == 0; });
 }
 
 // A view with dims regrouped as [product before axis, dims[axis], product after].
@@ -61,11 +74,14 @@ void emit_fill(OpContext& ctx, const TensorView& dst, std::vector<uint8_t> eleme
 void lower_identity(OpContext& ctx) {
   if (ctx.node.op == "Dropout" && ctx.in(2) != ir::kNoValue) {
     const ir::HostTensor* training = ctx.constant(ctx.in(2));
-    if (!training || (!training->bytes.empty() && training->bytes[0] != 0))
-      ctx.unsupported("training mode is not supported");
+    if (!training) ctx.unsupported("training_mode is computed at run time");
+    // Training drops elements at random, unless the ratio is 0 (which keeps them all).
+    if (!training->bytes.empty() && training->bytes[0] != 0 &&
+        !is_float_zero(ctx.constant(ctx.in(1))))
+      ctx.unsupported("training mode with a ratio other than 0 drops elements at random");
   }
   emit_copy(ctx, ctx.view(ctx.in(0)), ctx.view(ctx.out(0)));
-  // Inference keeps every element: the optional mask is all true.
+  // Inference (or a ratio of 0) keeps every element: the optional mask is all true.
   if (ctx.out(1) != ir::kNoValue) emit_fill(ctx, ctx.view(ctx.out(1)), {1});
   ctx.mapping = "copy";
 }
@@ -210,6 +226,7 @@ void lower_split(OpContext& ctx) {
 }
 
 void lower_gather(OpContext& ctx) {
+  if (!ctx.constant(ctx.in(1))) return lower_gather_indexed(ctx);
   const TensorView in = ctx.view(ctx.in(0));
   const auto axis =
       static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), in.dims.size()));
@@ -245,6 +262,113 @@ void lower_tile(OpContext& ctx) {
   }
   emit_copy(ctx, src, dst);
   ctx.mapping = "broadcast copy";
+}
+
+void lower_pad(OpContext& ctx) {
+  const TensorView in = ctx.view(ctx.in(0)), out = ctx.view(ctx.out(0));
+  const size_t rank = in.dims.size();
+  std::vector<int64_t> pads;
+  if (ctx.graph.opset_version() >= 11) {
+    pads = ctx.constant_ints(ctx.in(1), "pads");
+  } else {
+    pads = ctx.attr_ints("pads");
+    if (pads.empty()) pads = ctx.attr_ints("paddings");  // opset 1's name
+  }
+  // pads: the begins of the padded axes (all, or opset 18's `axes`), then their ends.
+  std::vector<size_t> axes;
+  if (ctx.in(3) != ir::kNoValue) {
+    for (int64_t a : ctx.constant_ints(ctx.in(3), "axes"))
+      axes.push_back(static_cast<size_t>(normalize_axis(ctx, a, rank)));
+  } else {
+    for (size_t d = 0; d < rank; ++d) axes.push_back(d);
+  }
+  if (pads.size() != 2 * axes.size())
+    ctx.unsupported("pads must hold a begin and an end for every padded axis");
+  std::vector<int64_t> begin(rank, 0), end(rank, 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    begin[axes[k]] = pads[k];
+    end[axes[k]] = pads[k + axes.size()];
+  }
+  const std::string mode = ctx.attr_string("mode", "constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap")
+    ctx.unsupported("mode '" + mode + "' is not one of constant, edge, reflect, wrap");
+  // The part of the input that is kept (a negative pad crops) and where it lands.
+  TensorView src = in, interior = out;
+  bool padded = false;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t crop_begin = std::max<int64_t>(0, -begin[d]);
+    const int64_t keep = in.dims[d] - crop_begin - std::max<int64_t>(0, -end[d]);
+    if (keep < 0) ctx.unsupported("pads crop more than the input holds");
+    if (mode != "constant" && (begin[d] < 0 || end[d] < 0))
+      ctx.unsupported("negative pads (cropping) are lowered in constant mode only");
+    src = src.sliced(d, crop_begin, keep, 1);
+    interior = interior.sliced(d, std::max<int64_t>(0, begin[d]), keep, 1);
+    padded = padded || begin[d] > 0 || end[d] > 0;
+  }
+  if (mode == "constant" && padded) {
+    const ir::ValueId value = ctx.graph.opset_version() >= 11 ? ctx.in(2) : ir::kNoValue;
+    const auto bytes = static_cast<size_t>(out.element_bytes);
+    if (const ir::HostTensor* c = ctx.constant(value)) {
+      if (c->bytes.size() < bytes) ctx.unsupported("constant_value holds no element");
+      emit_fill(ctx, out, std::vector<uint8_t>(c->bytes.begin(), c->bytes.begin() + bytes));
+    } else if (value != ir::kNoValue) {  // computed at run time: read with stride 0
+      emit_copy(ctx, ctx.view(value).broadcast_to(out.dims), out);
+    } else {
+      const float v = ctx.attr_float("value", 0.0f);
+      std::vector<uint8_t> element(bytes, 0);
+      if (ctx.type(ctx.out(0)).element == ir::ElementType::F32)
+        std::memcpy(element.data(), &v, 4);
+      else if (v != 0)
+        ctx.unsupported("a non-zero value attribute is lowered for f32 tensors only");
+      emit_fill(ctx, out, element);
+    }
+    ctx.sync();
+  }
+  emit_copy(ctx, src, interior);
+  if (mode == "constant") {
+    ctx.mapping = padded ? "fill, then a strided copy" : "strided copy";
+    return;
+  }
+  // Axis by axis, as numpy pads: axis d's borders are copied from its interior, across the whole
+  // (already padded) extent of the axes before d and the interior of those after it.
+  TensorView region = interior;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = in.dims[d], b = begin[d], e = end[d];
+    if (b == 0 && e == 0) continue;
+    if (mode == "edge" && n == 0) ctx.unsupported("edge padding of an empty axis");
+    if (mode == "reflect" && std::max(b, e) > n - 1)
+      ctx.unsupported("reflect pads beyond the axis size - 1 (reflecting again) are not lowered");
+    if (mode == "wrap" && std::max(b, e) > n)
+      ctx.unsupported("wrap pads beyond the axis size (wrapping again) are not lowered");
+    ctx.sync();
+    // Sources: edge repeats the first or last element (stride 0); reflect walks back from the
+    // element next to the edge (stride -1); wrap takes the other end's elements.
+    if (b > 0) {
+      const TensorView from = mode == "edge"      ? region.sliced(d, 0, b, 0)
+                              : mode == "reflect" ? region.sliced(d, b, b, -1)
+                                                  : region.sliced(d, n - b, b, 1);
+      emit_copy(ctx, from, region.sliced(d, -b, b, 1));
+    }
+    if (e > 0) {
+      const TensorView from = mode == "edge"      ? region.sliced(d, n - 1, e, 0)
+                              : mode == "reflect" ? region.sliced(d, n - 2, e, -1)
+                                                  : region.sliced(d, 0, e, 1);
+      emit_copy(ctx, from, region.sliced(d, n, e, 1));
+    }
+    region = region.sliced(d, -b, out.dims[d], 1);
+  }
+  ctx.mapping = "strided copy, then " + mode + " borders axis by axis";
+}
+
+void lower_constant_of_shape(OpContext& ctx) {
+  const TensorView out = ctx.view(ctx.out(0));
+  std::vector<uint8_t> element(static_cast<size_t>(out.element_bytes), 0);  // default: f32 0
+  if (const auto* value = ctx.node.attribute<ir::HostTensorPtr>("value"); value && *value) {
+    if ((*value)->element_count() != 1) ctx.unsupported("value must hold one element");
+    element = (*value)->bytes;
+  }
+  if (out.element_count() > 0) emit_fill(ctx, out, element);
+  ctx.mapping = "fill";
 }
 
 }  // namespace seedchip::compiler

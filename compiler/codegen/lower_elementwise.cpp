@@ -1,7 +1,8 @@
 // Elementwise operators: a VPU program over the operands' views broadcast to the output's dims.
 // Operators the VPU has no instruction for are composed from those it has (sigmoid from exp and
 // reciprocal, leaky ReLU from relu and a scale, ...); each recipe is exact in the sense that it
-// is the textbook formula evaluated in the tensor's format.
+// is the textbook formula evaluated in the tensor's format, rearranged where the textbook form
+// cancels (sinh, asinh, acosh and atanh near 0 or 1, acos near 1).
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -39,7 +40,13 @@ class VpuProgram {
   int convert(int a, DataType from, DataType to) {
     return step({Opcode::VPU_CVT, slot(to), a, -1, 0, from, to});
   }
-  int constant(float value) { return load(ctx_.scalar_view(value, dims_)); }
+  // A scalar broadcast to every element; constants are f32, so other formats convert it.
+  int constant(float value) {
+    if (type_ == DataType::FP32) return load(ctx_.scalar_view(value, dims_));
+    const int raw = slot(DataType::FP32);
+    kernel_.loads.push_back({raw, ctx_.scalar_view(value, dims_)});
+    return convert(raw, DataType::FP32, type_);
+  }
   int unary(Opcode op, int a) { return step({op, slot(), a, -1, 0, type_, type_}); }
   int binary(Opcode op, int a, int b) { return step({op, slot(), a, b, 0, type_, type_}); }
   int scalar(Opcode op, int a, float c) { return step({op, slot(), a, -1, c, type_, type_}); }
@@ -60,6 +67,28 @@ class VpuProgram {
   // min(x, 0) = x - relu(x)
   int negative_part(int x) { return binary(Opcode::VPU_SUB, x, unary(Opcode::VPU_RELU, x)); }
   int abs(int x) { return binary(Opcode::VPU_MAX, x, scalar(Opcode::VPU_MULS, x, -1)); }
+  // trunc(q) = sign(q) floor(|q|)
+  int trunc(int q) {
+    return binary(Opcode::VPU_MUL, unary(Opcode::VPU_SIGN, q), unary(Opcode::VPU_FLOOR, abs(q)));
+  }
+  int cosh(int x) {
+    const int e = unary(Opcode::VPU_EXP, x);
+    const int f = unary(Opcode::VPU_EXP, scalar(Opcode::VPU_MULS, x, -1));
+    return scalar(Opcode::VPU_MULS, binary(Opcode::VPU_ADD, e, f), 0.5f);
+  }
+  // ln(1 + u) without the cancellation of rounding 1 + u near 0: with w = 1 + u rounded,
+  // ln(w) u / (w - 1) cancels the rounding error (Goldberg); where w - 1 == u nothing was rounded
+  // (inf included) and ln(w) is the answer, and where w rounds to 1 the answer is u.
+  int log1p(int u) {
+    const int w = scalar(Opcode::VPU_ADDS, u, 1);
+    const int d = scalar(Opcode::VPU_ADDS, w, -1);
+    const int ln = unary(Opcode::VPU_LOG, w);
+    const int corrected = binary(Opcode::VPU_MUL, ln, binary(Opcode::VPU_DIV, u, d));
+    const int tiny = select(binary(Opcode::VPU_CMPEQ, w, constant(1)), u, corrected);
+    return select(binary(Opcode::VPU_CMPEQ, d, u), ln, tiny);
+  }
+  int one_minus(int x) { return scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, x, -1), 1); }
+  int one_plus(int x) { return scalar(Opcode::VPU_ADDS, x, 1); }
   // 1 / (1 + exp(-x))
   int sigmoid(int x) {
     const int e = unary(Opcode::VPU_EXP, scalar(Opcode::VPU_MULS, x, -1));
@@ -100,11 +129,14 @@ class VpuProgram {
   StreamKernel kernel_;
 };
 
-DataType compute_type(OpContext& ctx) {
-  const auto t = vpu_type(ctx.type(ctx.out(0)).element);
+// `ordering`: the operator only compares values (Max, Min, Clip), so i32 and i8 qualify too.
+DataType compute_type(OpContext& ctx, bool ordering = false) {
+  const ir::ElementType e = ctx.type(ctx.out(0)).element;
+  const auto t = ordering ? vpu_ordering_type(e) : vpu_type(e);
   if (!t)
-    ctx.unsupported("element type " + std::string(ir::element_name(ctx.type(ctx.out(0)).element)) +
-                    " has no VPU arithmetic (f32, f16, bf16, i32 and i8 do)");
+    ctx.unsupported("element type " + std::string(ir::element_name(e)) +
+                    (ordering ? " cannot be compared on the VPU (f32, f16, bf16, i32 and i8 can)"
+                              : " has no VPU arithmetic (f32, f16 and bf16 do)"));
   for (size_t i = 0; i < ctx.inputs(); ++i)
     if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ctx.type(ctx.out(0)).element)
       ctx.unsupported("operands of mixed element types");
@@ -138,7 +170,7 @@ void lower_unary(OpContext& ctx) {
       {"Sqrt", Opcode::VPU_SQRT},   {"Reciprocal", Opcode::VPU_RECIP}, {"Tanh", Opcode::VPU_TANH},
       {"Erf", Opcode::VPU_ERF},     {"Sin", Opcode::VPU_SIN},          {"Cos", Opcode::VPU_COS},
       {"Floor", Opcode::VPU_FLOOR}, {"Ceil", Opcode::VPU_CEIL},        {"Round", Opcode::VPU_ROUND},
-      {"Sign", Opcode::VPU_SIGN}};
+      {"Sign", Opcode::VPU_SIGN},   {"Atan", Opcode::VPU_ATAN}};
   if (const auto direct = kDirect.find(op); direct != kDirect.end())
     y = p.unary(direct->second, x);
   else if (op == "Neg")
@@ -170,6 +202,54 @@ void lower_unary(OpContext& ctx) {
     y = p.binary(Opcode::VPU_MUL, x, p.hard_sigmoid(x, 1.0f / 6, 0.5f));
   } else if (op == "Mish") {
     y = p.binary(Opcode::VPU_MUL, x, p.unary(Opcode::VPU_TANH, p.softplus(x)));
+  } else if (op == "ThresholdedRelu") {
+    // Selected rather than multiplied by the mask, which would turn -inf into NaN.
+    const int above = p.binary(Opcode::VPU_CMPLT, p.constant(ctx.attr_float("alpha", 1.0f)), x);
+    y = p.select(above, x, p.constant(0));
+  } else if (op == "Shrink") {
+    const float lambd = ctx.attr_float("lambd", 0.5f), bias = ctx.attr_float("bias", 0.0f);
+    const int below = p.binary(Opcode::VPU_CMPLT, x, p.constant(-lambd));
+    const int above = p.binary(Opcode::VPU_CMPLT, p.constant(lambd), x);
+    y = p.select(below, p.scalar(Opcode::VPU_ADDS, x, bias),
+                 p.select(above, p.scalar(Opcode::VPU_ADDS, x, -bias), p.constant(0)));
+  } else if (op == "Tan") {
+    y = p.binary(Opcode::VPU_DIV, p.unary(Opcode::VPU_SIN, x), p.unary(Opcode::VPU_COS, x));
+  } else if (op == "Sinh") {
+    // tanh(x/2) (1 + cosh x): no cancellation near 0, unlike (e^x - e^-x) / 2.
+    const int half = p.unary(Opcode::VPU_TANH, p.scalar(Opcode::VPU_MULS, x, 0.5f));
+    y = p.binary(Opcode::VPU_MUL, half, p.one_plus(p.cosh(x)));
+  } else if (op == "Cosh") {
+    y = p.cosh(x);
+  } else if (op == "Asinh") {
+    // sign(x) log1p(a + a^2 / (1 + sqrt(1 + a^2))) with a = |x|, the fraction written as
+    // a / (1/a + sqrt(1 + 1/a^2)) so that a^2 cannot overflow (and a = 0 gives 0 / inf). a is
+    // relu(x) + relu(-x), +0 at either zero: 1/a = -inf would make the sum NaN.
+    const int a = p.binary(Opcode::VPU_ADD, p.unary(Opcode::VPU_RELU, x),
+                           p.unary(Opcode::VPU_RELU, p.scalar(Opcode::VPU_MULS, x, -1)));
+    const int inv = p.unary(Opcode::VPU_RECIP, a);
+    const int root = p.unary(Opcode::VPU_SQRT, p.one_plus(p.binary(Opcode::VPU_MUL, inv, inv)));
+    const int t = p.binary(Opcode::VPU_DIV, a, p.binary(Opcode::VPU_ADD, inv, root));
+    y = p.binary(Opcode::VPU_MUL, p.unary(Opcode::VPU_SIGN, x),
+                 p.log1p(p.binary(Opcode::VPU_ADD, a, t)));
+  } else if (op == "Acosh") {
+    // log1p(t + sqrt(t (x + 1))) with t = x - 1: accurate near 1, where x^2 - 1 cancels.
+    const int t = p.scalar(Opcode::VPU_ADDS, x, -1);
+    const int root = p.unary(Opcode::VPU_SQRT, p.binary(Opcode::VPU_MUL, t, p.one_plus(x)));
+    y = p.log1p(p.binary(Opcode::VPU_ADD, t, root));
+  } else if (op == "Atanh") {
+    // log1p(2x / (1 - x)) / 2
+    const int q = p.binary(Opcode::VPU_DIV, p.scalar(Opcode::VPU_MULS, x, 2), p.one_minus(x));
+    y = p.scalar(Opcode::VPU_MULS, p.log1p(q), 0.5f);
+  } else if (op == "Asin") {
+    // atan(x / sqrt((1 - x)(1 + x))); at x = +-1 the quotient is +-inf, whose atan is +-pi/2.
+    const int c =
+        p.unary(Opcode::VPU_SQRT, p.binary(Opcode::VPU_MUL, p.one_minus(x), p.one_plus(x)));
+    y = p.unary(Opcode::VPU_ATAN, p.binary(Opcode::VPU_DIV, x, c));
+  } else if (op == "Acos") {
+    // 2 atan(sqrt((1 - x) / (1 + x))): no cancellation near 1, unlike pi/2 - asin(x).
+    const int r =
+        p.unary(Opcode::VPU_SQRT, p.binary(Opcode::VPU_DIV, p.one_minus(x), p.one_plus(x)));
+    y = p.scalar(Opcode::VPU_MULS, p.unary(Opcode::VPU_ATAN, r), 2);
   } else {
     ctx.unsupported("no VPU recipe");
   }
@@ -179,9 +259,12 @@ void lower_unary(OpContext& ctx) {
 }
 
 void lower_binary(OpContext& ctx) {
+  const std::string& op = ctx.node.op;
+  if (op == "Mod" && ctx.attr_int("fmod", 0) == 0)
+    ctx.unsupported(
+        "Mod with fmod=0 (the integer remainder with the divisor's sign) is not lowered");
   const DataType t = compute_type(ctx);
   VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
-  const std::string& op = ctx.node.op;
   const int a = p.load(ctx.in(0));
   int y = -1;
   if (op == "Pow") {
@@ -221,6 +304,9 @@ void lower_binary(OpContext& ctx) {
     else if (op == "PRelu")
       y = p.binary(Opcode::VPU_ADD, p.unary(Opcode::VPU_RELU, a),
                    p.binary(Opcode::VPU_MUL, b, p.negative_part(a)));
+    else if (op == "Mod")  // fmod: a - trunc(a / b) b, as exact as the product in the format
+      y = p.binary(Opcode::VPU_SUB, a,
+                   p.binary(Opcode::VPU_MUL, p.trunc(p.binary(Opcode::VPU_DIV, a, b)), b));
     else
       ctx.unsupported("no VPU recipe");
   }
@@ -230,9 +316,9 @@ void lower_binary(OpContext& ctx) {
 }
 
 void lower_variadic(OpContext& ctx) {
-  const DataType t = compute_type(ctx);
-  VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
   const std::string& op = ctx.node.op;
+  const DataType t = compute_type(ctx, op == "Max" || op == "Min");
+  VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
   const Opcode fold = op == "Max"   ? Opcode::VPU_MAX
                       : op == "Min" ? Opcode::VPU_MIN
                                     : Opcode::VPU_ADD;
@@ -246,7 +332,7 @@ void lower_variadic(OpContext& ctx) {
 }
 
 void lower_clip(OpContext& ctx) {
-  const DataType t = compute_type(ctx);
+  const DataType t = compute_type(ctx, ctx.graph.opset_version() >= 11);
   const std::vector<int64_t>& dims = ctx.dims(ctx.out(0));
   VpuProgram p(ctx, t, dims);
   int y = p.load(ctx.in(0));
@@ -312,7 +398,7 @@ void lower_batchnorm(OpContext& ctx) {
 
 void lower_compare(OpContext& ctx) {
   const ir::ElementType in = ctx.type(ctx.in(0)).element;
-  const auto t = vpu_type(in);
+  const auto t = vpu_ordering_type(in);
   if (!t || in != ctx.type(ctx.in(1)).element)
     ctx.unsupported("comparisons run on two operands of one of f32, f16, bf16, i32, i8");
   VpuProgram p(ctx, *t, ctx.dims(ctx.out(0)));
@@ -332,6 +418,34 @@ void lower_compare(OpContext& ctx) {
   else
     ctx.unsupported("no VPU recipe");
   // 1 / 0 in the operands' format, as bool bytes.
+  p.store(p.convert(mask, *t, DataType::INT8), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream";
+}
+
+void lower_classify(OpContext& ctx) {
+  const auto t = vpu_type(ctx.type(ctx.in(0)).element);
+  if (!t) ctx.unsupported("IsNaN and IsInf test f32, f16 and bf16 tensors");
+  const std::string& op = ctx.node.op;
+  const bool positive = op == "IsInf" && ctx.attr_int("detect_positive", 1) != 0;
+  const bool negative = op == "IsInf" && ctx.attr_int("detect_negative", 1) != 0;
+  if (op == "IsInf" && !positive && !negative) {
+    emit_fill(ctx, ctx.view(ctx.out(0)), {0});
+    ctx.mapping = "fill";
+    return;
+  }
+  VpuProgram p(ctx, *t, ctx.dims(ctx.out(0)));
+  const int x = p.load(ctx.in(0));
+  int mask = -1;
+  if (op == "IsNaN") {
+    mask = p.one_minus(p.binary(Opcode::VPU_CMPEQ, x, x));  // NaN alone is unequal to itself
+  } else {
+    if (positive) mask = p.binary(Opcode::VPU_CMPEQ, x, p.constant(INFINITY));
+    if (negative) {
+      const int below = p.binary(Opcode::VPU_CMPEQ, x, p.constant(-INFINITY));
+      mask = mask < 0 ? below : p.binary(Opcode::VPU_MAX, mask, below);
+    }
+  }
   p.store(p.convert(mask, *t, DataType::INT8), ctx.out(0));
   p.emit();
   ctx.mapping = "VPU stream";
@@ -368,7 +482,7 @@ void lower_logic(OpContext& ctx) {
 
 void lower_where(OpContext& ctx) {
   const ir::ElementType data = ctx.type(ctx.out(0)).element;
-  const auto t = vpu_type(data);
+  const auto t = vpu_ordering_type(data);
   if (!t || ctx.type(ctx.in(0)).element != ir::ElementType::Bool ||
       ctx.type(ctx.in(1)).element != data || ctx.type(ctx.in(2)).element != data)
     ctx.unsupported("Where selects between tensors of one of f32, f16, bf16, i32, i8");

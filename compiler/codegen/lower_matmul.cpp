@@ -165,10 +165,16 @@ void require_f32(OpContext& ctx) {
 
 void emit_matmul_2d(OpContext& ctx, const TensorView& a, int64_t m, int64_t k, const TensorView& b,
                     int64_t n, int64_t c) {
+  emit_matmul_batched(ctx, a, b, 1, m, k, n, c);
+}
+
+void emit_matmul_batched(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t batches,
+                         int64_t m, int64_t k, int64_t n, int64_t c) {
   ProductShape s;
   s.m = m;
   s.k = k;
   s.n = n;
+  s.batch_a = s.batch_b = s.batch_out = {batches};
   emit_product(ctx, a, b, c, s);
 }
 

@@ -74,30 +74,84 @@ size_t axis_of(OpContext& ctx, int64_t axis, size_t rank) {
   return static_cast<size_t>(axis < 0 ? axis + r : axis);
 }
 
-}  // namespace
+// The input read with `axes` last: {view, rows, width}, and the same permutation for the output.
+struct Reordered {
+  TensorView in, out;
+  int64_t rows = 0, width = 1;
+};
 
-void lower_softmax(OpContext& ctx) {
-  const DataType t = row_type(ctx);
-  TensorView in = ctx.view(ctx.in(0)), out = ctx.view(ctx.out(0));
-  const size_t rank = in.dims.size();
+Reordered axes_last(OpContext& ctx, std::vector<int64_t> axes) {
+  Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
+  const size_t rank = r.in.dims.size();
+  std::vector<bool> last(rank, false);
+  for (int64_t a : axes) last[axis_of(ctx, a, rank)] = true;
+  std::vector<int64_t> perm;
+  for (size_t d = 0; d < rank; ++d)
+    if (!last[d]) perm.push_back(static_cast<int64_t>(d));
+  for (size_t d = 0; d < rank; ++d)
+    if (last[d]) {
+      perm.push_back(static_cast<int64_t>(d));
+      r.width *= r.in.dims[d];
+    }
+  r.in = r.in.permuted(perm);
+  if (r.out.dims.size() == rank) r.out = r.out.permuted(perm);  // a reduction's output has fewer
+  if (r.width == 0) ctx.unsupported("a reduction or normalisation over an empty axis");
+  r.rows = r.in.element_count() / r.width;
+  return r;
+}
+
+// The rows of Softmax-like operators: before opset 13 the input coerced to 2-D [product before
+// axis, product from axis]; since then the axis alone, read last.
+Reordered softmax_rows(OpContext& ctx) {
+  Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
+  const size_t rank = r.in.dims.size();
   const bool legacy = ctx.graph.opset_version() < 13;
   const size_t axis = axis_of(ctx, ctx.attr_int("axis", legacy ? 1 : -1), rank);
-  int64_t rows = 0, width = 0;
-  if (legacy) {  // the input is coerced to 2-D [product before axis, product from axis]
-    rows = product(in.dims, 0, axis);
-    width = product(in.dims, axis, rank);
-  } else {  // the axis is read last
+  if (legacy) {
+    r.rows = product(r.in.dims, 0, axis);
+    r.width = product(r.in.dims, axis, rank);
+  } else {
     std::vector<int64_t> perm(rank);
     std::iota(perm.begin(), perm.end(), 0);
     perm.erase(perm.begin() + static_cast<int64_t>(axis));
     perm.push_back(static_cast<int64_t>(axis));
-    in = in.permuted(perm);
-    out = out.permuted(perm);
-    width = in.dims.back();
-    rows = in.element_count() / std::max<int64_t>(width, 1);
+    r.in = r.in.permuted(perm);
+    r.out = r.out.permuted(perm);
+    r.width = r.in.dims.back();
+    r.rows = r.in.element_count() / std::max<int64_t>(r.width, 1);
   }
-  RowProgram p(ctx, t, rows, width);
-  const int x = p.load(in, SlotShape::kWide);
+  return r;
+}
+
+// A row of f32 weights for finding the first (w - i at position i) or last (i + 1) maximum: among
+// a row's maxima, the largest weight names the index.
+TensorView index_weights(OpContext& ctx, int64_t width, bool last) {
+  ir::HostTensor weights;
+  weights.element = ir::ElementType::F32;
+  weights.dims = {width};
+  weights.bytes.resize(static_cast<size_t>(width) * 4);
+  for (int64_t i = 0; i < width; ++i) {
+    const float v = last ? static_cast<float>(i + 1) : static_cast<float>(width - i);
+    std::memcpy(weights.bytes.data() + i * 4, &v, 4);
+  }
+  return TensorView::contiguous(ctx.add_constant(std::move(weights)), 4, {width});
+}
+
+// The axes a reduction runs over: an input from opset 18 (ReduceSum: 13), an attribute before.
+std::vector<int64_t> reduce_axes(OpContext& ctx) {
+  const int64_t since = ctx.node.op == "ReduceSum" ? 13 : 18;
+  if (ctx.graph.opset_version() < since) return ctx.attr_ints("axes");
+  if (ctx.in(1) == ir::kNoValue) return {};
+  return ctx.constant_ints(ctx.in(1), "axes");
+}
+
+}  // namespace
+
+void lower_softmax(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const Reordered r = softmax_rows(ctx);
+  RowProgram p(ctx, t, r.rows, r.width);
+  const int x = p.load(r.in, SlotShape::kWide);
   const int m = p.narrow(Opcode::VPU_RMAX, x);
   const int s = p.wide(Opcode::VPU_SUBC, x, m);
   const int e = p.wide(Opcode::VPU_EXP, s);
@@ -105,21 +159,35 @@ void lower_softmax(OpContext& ctx) {
   const int y = ctx.node.op == "LogSoftmax"
                     ? p.wide(Opcode::VPU_SUBC, s, p.narrow(Opcode::VPU_LOG, z))
                     : p.wide(Opcode::VPU_MULC, e, p.narrow(Opcode::VPU_RECIP, z));
-  p.store(y, out);
+  p.store(y, r.out);
   p.emit();
-  ctx.mapping = "VPU rows of " + std::to_string(width);
+  ctx.mapping = "VPU rows of " + std::to_string(r.width);
+}
+
+void lower_hardmax(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  if (t != DataType::FP32) ctx.unsupported("Hardmax is lowered for f32 inputs");
+  const Reordered r = softmax_rows(ctx);
+  RowProgram p(ctx, t, r.rows, r.width);
+  const int x = p.load(r.in, SlotShape::kWide);
+  // As in ArgMax, the maxima (mask 1) weighted w - i leave the first one the largest; less that
+  // largest value, the first maximum is 0 and every other position negative.
+  const int m = p.narrow(Opcode::VPU_RMAX, x);
+  const int mask =
+      p.wide(Opcode::VPU_ADDS, p.wide(Opcode::VPU_SIGN, p.wide(Opcode::VPU_SUBC, x, m)), -1, 1);
+  const int weighted =
+      p.wide(Opcode::VPU_MULB, mask, p.load(index_weights(ctx, r.width, false), SlotShape::kRow));
+  const int d = p.wide(Opcode::VPU_SUBC, weighted, p.narrow(Opcode::VPU_RMAX, weighted));
+  p.store(p.wide(Opcode::VPU_ADDS, p.wide(Opcode::VPU_SIGN, d), -1, 1), r.out);
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(r.width);
 }
 
 void lower_reduce(OpContext& ctx) {
   const DataType t = row_type(ctx);
   TensorView in = ctx.view(ctx.in(0));
   const size_t rank = in.dims.size();
-  std::vector<int64_t> axes;
-  if (ctx.node.op == "ReduceSum" && ctx.graph.opset_version() >= 13) {
-    if (ctx.in(1) != ir::kNoValue) axes = ctx.constant_ints(ctx.in(1), "axes");
-  } else {
-    axes = ctx.attr_ints("axes");
-  }
+  const std::vector<int64_t> axes = reduce_axes(ctx);
   const TensorView out = ctx.view(ctx.out(0));
   if (axes.empty() && ctx.attr_int("noop_with_empty_axes", 0) != 0) {
     StreamKernel k;
@@ -180,6 +248,47 @@ void lower_reduce(OpContext& ctx) {
   ctx.mapping = "VPU rows of " + std::to_string(width);
 }
 
+void lower_reduce_prod(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  std::vector<int64_t> axes = reduce_axes(ctx);
+  const TensorView out = ctx.view(ctx.out(0));
+  if (axes.empty()) {
+    if (ctx.attr_int("noop_with_empty_axes", 0) != 0) {
+      emit_copy(ctx, ctx.view(ctx.in(0)), out);
+      ctx.mapping = "copy";
+      return;
+    }
+    axes.resize(ctx.dims(ctx.in(0)).size());
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  const Reordered r = axes_last(ctx, axes);
+  if (r.width == 1) {
+    emit_copy(ctx, r.in, out);
+    ctx.mapping = "copy";
+    return;
+  }
+  // The VPU reduces rows by sum and max only. The rows, copied dense to scratch, are halved in
+  // place instead: each pass multiplies the first h = w / 2 elements of every row by the last h
+  // (the middle one of an odd row stays put), until one is left. A pass reads what the one before
+  // wrote, hence a sync between them; within a pass the written and read elements are disjoint.
+  const int64_t e = r.in.element_bytes;
+  const TensorView s =
+      TensorView::contiguous(ctx.scratch(r.rows * r.width * e), e, {r.rows, r.width});
+  emit_copy(ctx, r.in, s);
+  for (int64_t w = r.width; w > 1; w -= w / 2) {
+    ctx.sync();
+    const int64_t h = w / 2;
+    StreamKernel k;
+    k.rows = r.rows * h;
+    k.slots.assign(3, {e, SlotShape::kWide});
+    k.loads = {{0, s.sliced(1, 0, h, 1)}, {1, s.sliced(1, w - h, h, 1)}};
+    k.steps = {{Opcode::VPU_MUL, 2, 0, 1, 0, t, t}};
+    k.stores = {{2, w == 2 ? out.reshaped({r.rows, 1}) : s.sliced(1, 0, h, 1)}};
+    ctx.emit(k);
+  }
+  ctx.mapping = "VPU products of row halves, rows of " + std::to_string(r.width);
+}
+
 void lower_layernorm(OpContext& ctx) {
   const DataType t = row_type(ctx);
   const TensorView in = ctx.view(ctx.in(0));
@@ -236,32 +345,6 @@ void lower_instancenorm(OpContext& ctx) {
   p.store(y, ctx.view(ctx.out(0)));
   p.emit();
   ctx.mapping = "VPU rows of " + std::to_string(width);
-}
-
-// The input read with `axes` last: {view, rows, width}, and the same permutation for the output.
-struct Reordered {
-  TensorView in, out;
-  int64_t rows = 0, width = 1;
-};
-
-Reordered axes_last(OpContext& ctx, std::vector<int64_t> axes) {
-  Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
-  const size_t rank = r.in.dims.size();
-  std::vector<bool> last(rank, false);
-  for (int64_t a : axes) last[axis_of(ctx, a, rank)] = true;
-  std::vector<int64_t> perm;
-  for (size_t d = 0; d < rank; ++d)
-    if (!last[d]) perm.push_back(static_cast<int64_t>(d));
-  for (size_t d = 0; d < rank; ++d)
-    if (last[d]) {
-      perm.push_back(static_cast<int64_t>(d));
-      r.width *= r.in.dims[d];
-    }
-  r.in = r.in.permuted(perm);
-  if (r.out.dims.size() == rank) r.out = r.out.permuted(perm);  // a reduction's output has fewer
-  if (r.width == 0) ctx.unsupported("normalisation over an empty axis");
-  r.rows = r.in.element_count() / r.width;
-  return r;
 }
 
 void lower_mvn(OpContext& ctx) {
@@ -325,18 +408,7 @@ void lower_argmax(OpContext& ctx) {
   const Reordered r = axes_last(ctx, {ctx.attr_int("axis", 0)});
   const bool last = ctx.attr_int("select_last_index", 0) != 0;
   const auto width = static_cast<float>(r.width);
-  // Candidates per position: (w - i) for the first maximum, (i + 1) for the last, so that the
-  // row's largest candidate among the maxima names the index.
-  ir::HostTensor weights;
-  weights.element = ir::ElementType::F32;
-  weights.dims = {r.width};
-  weights.bytes.resize(static_cast<size_t>(r.width) * 4);
-  for (int64_t i = 0; i < r.width; ++i) {
-    const float v = last ? static_cast<float>(i + 1) : width - static_cast<float>(i);
-    std::memcpy(weights.bytes.data() + i * 4, &v, 4);
-  }
-  const TensorView weight_row =
-      TensorView::contiguous(ctx.add_constant(std::move(weights)), 4, {r.width});
+  const TensorView weight_row = index_weights(ctx, r.width, last);
   // The i64 output is zeroed, then each index is written as the low 32-bit word of its element
   // (indices are non-negative, so the high word stays zero).
   const TensorView out = ctx.view(ctx.out(0));

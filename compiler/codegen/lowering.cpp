@@ -97,6 +97,12 @@ std::optional<DataType> vpu_type(ir::ElementType t) {
   }
 }
 
+std::optional<DataType> vpu_ordering_type(ir::ElementType t) {
+  if (t == ir::ElementType::I32) return DataType::INT32;
+  if (t == ir::ElementType::I8) return DataType::INT8;
+  return vpu_type(t);
+}
+
 const std::vector<OpLowering>& lowering_table() {
   static const std::vector<OpLowering> table = {
       // Data movement.
@@ -116,6 +122,8 @@ const std::vector<OpLowering>& lowering_table() {
       {"DepthToSpace", lower_depth_to_space},
       {"SpaceToDepth", lower_depth_to_space},
       {"Trilu", lower_trilu},
+      {"Pad", lower_pad},
+      {"ConstantOfShape", lower_constant_of_shape},
       // Elementwise.
       {"Relu", lower_unary},
       {"Exp", lower_unary},
@@ -142,6 +150,19 @@ const std::vector<OpLowering>& lowering_table() {
       {"Ceil", lower_unary},
       {"Round", lower_unary},
       {"Sign", lower_unary},
+      {"Tan", lower_unary},
+      {"Sinh", lower_unary},
+      {"Cosh", lower_unary},
+      {"Asin", lower_unary},
+      {"Acos", lower_unary},
+      {"Atan", lower_unary},
+      {"Asinh", lower_unary},
+      {"Acosh", lower_unary},
+      {"Atanh", lower_unary},
+      {"ThresholdedRelu", lower_unary},
+      {"Shrink", lower_unary},
+      {"IsNaN", lower_classify},
+      {"IsInf", lower_classify},
       {"Equal", lower_compare},
       {"Less", lower_compare},
       {"LessOrEqual", lower_compare},
@@ -158,6 +179,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"Div", lower_binary},
       {"Pow", lower_binary},
       {"PRelu", lower_binary},
+      {"Mod", lower_binary},
       {"Max", lower_variadic},
       {"Min", lower_variadic},
       {"Sum", lower_variadic},
@@ -169,6 +191,7 @@ const std::vector<OpLowering>& lowering_table() {
       // Row-wise.
       {"Softmax", lower_softmax},
       {"LogSoftmax", lower_softmax},
+      {"Hardmax", lower_hardmax},
       {"ReduceSum", lower_reduce},
       {"ReduceMean", lower_reduce},
       {"ReduceMax", lower_reduce},
@@ -178,6 +201,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"ReduceL2", lower_reduce},
       {"ReduceLogSum", lower_reduce},
       {"ReduceLogSumExp", lower_reduce},
+      {"ReduceProd", lower_reduce_prod},
       {"LayerNormalization", lower_layernorm},
       {"InstanceNormalization", lower_instancenorm},
       {"MeanVarianceNormalization", lower_mvn},
@@ -186,6 +210,15 @@ const std::vector<OpLowering>& lowering_table() {
       {"GlobalMaxPool", lower_global_pool},
       {"ArgMax", lower_argmax},
       {"ArgMin", lower_argmax},
+      // Run-time indices.
+      {"GatherElements", lower_gather_elements},
+      {"NegativeLogLikelihoodLoss", lower_nll_loss},
+      {"SoftmaxCrossEntropyLoss", lower_softmax_cross_entropy},
+      // Constant matrices along axes.
+      {"Resize", lower_resize},
+      {"Upsample", lower_upsample},
+      {"CumSum", lower_cumsum},
+      {"Einsum", lower_einsum},
       // MXU.
       {"MatMul", lower_matmul},
       {"Gemm", lower_gemm},

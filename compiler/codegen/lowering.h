@@ -82,9 +82,12 @@ class OpContext {
   int barriers_ = 0;
 };
 
-// The chip format computing a tensor type in the VPU (f32, f16, bf16; i32 and i8 with the VPU's
-// saturating integer arithmetic), or nullopt (no VPU arithmetic for it).
+// The chip format computing a tensor type in the VPU (f32, f16, bf16), or nullopt (no VPU
+// arithmetic for it). The VPU's i32 and i8 arithmetic saturates where ONNX wraps, so integer
+// tensors only get vpu_ordering_type: for operators that compare, order or select values
+// (Max, Min, Clip, comparisons, Where), which cannot overflow.
 std::optional<DataType> vpu_type(ir::ElementType t);
+std::optional<DataType> vpu_ordering_type(ir::ElementType t);
 
 using LowerFn = void (*)(OpContext&);
 struct OpLowering {
@@ -104,6 +107,10 @@ void emit_fill(OpContext& ctx, const TensorView& dst, std::vector<uint8_t> eleme
 // order are the m x k matrix, B one whose elements are the k x n matrix (lower_matmul.cpp).
 void emit_matmul_2d(OpContext& ctx, const TensorView& a, int64_t m, int64_t k, const TensorView& b,
                     int64_t n, int64_t c);
+// The same for `batches` pairs: A's elements are batches of m x k, B's of k x n, and C holds the
+// batches of m x n one after the other.
+void emit_matmul_batched(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t batches,
+                         int64_t m, int64_t k, int64_t n, int64_t c);
 
 // lower_copy.cpp: data movement through views.
 void lower_identity(OpContext&);
@@ -117,6 +124,8 @@ void lower_gather(OpContext&);
 void lower_tile(OpContext&);
 void lower_depth_to_space(OpContext&);  // and SpaceToDepth
 void lower_trilu(OpContext&);
+void lower_pad(OpContext&);
+void lower_constant_of_shape(OpContext&);
 // lower_elementwise.cpp: VPU programs over broadcast views.
 void lower_unary(OpContext&);
 void lower_binary(OpContext&);
@@ -126,16 +135,30 @@ void lower_cast(OpContext&);
 void lower_batchnorm(OpContext&);
 void lower_compare(OpContext&);
 void lower_logic(OpContext&);
+void lower_classify(OpContext&);  // IsNaN, IsInf
 void lower_where(OpContext&);
 // lower_rows.cpp: row-wise kernels.
 void lower_softmax(OpContext&);
+void lower_hardmax(OpContext&);
 void lower_reduce(OpContext&);
+void lower_reduce_prod(OpContext&);
 void lower_layernorm(OpContext&);
 void lower_instancenorm(OpContext&);
 void lower_mvn(OpContext&);
 void lower_lpnorm(OpContext&);
 void lower_global_pool(OpContext&);
 void lower_argmax(OpContext&);  // and ArgMin
+// lower_index.cpp: run-time indices through dma.gather.
+void lower_gather_indexed(OpContext&);  // Gather whose indices are computed
+void lower_gather_elements(OpContext&);
+void lower_nll_loss(OpContext&);
+void lower_softmax_cross_entropy(OpContext&);
+// lower_axis_matrix.cpp: a constant matrix along axes, on the MXU.
+void lower_resize(OpContext&);
+void lower_upsample(OpContext&);
+void lower_cumsum(OpContext&);
+// lower_einsum.cpp: Einsum as views, row sums and batched MXU products.
+void lower_einsum(OpContext&);
 // lower_matmul.cpp: the MXU.
 void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "arch/error.h"
+#include "compiler/passes/demote_f64.h"
 #include "compiler/passes/fold_constants.h"
 #include "compiler/passes/infer_shapes.h"
 
@@ -18,6 +19,8 @@ const std::vector<Pass>& all_passes() {
        [](ir::Graph& g) {
          while (fold_constants(g)) infer_shapes(g);
        }},
+      // After folding, so that what the host computes keeps its f64 precision.
+      {"demote-f64", "store and compute f64 tensors as f32 (the chip has no FP64)", demote_f64},
   };
   return passes;
 }

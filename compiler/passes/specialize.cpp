@@ -10,7 +10,9 @@ namespace {
 
 // Operand positions that fix an output shape or the axes an op works on, by op.
 bool is_shape_operand(const ir::Node& node, size_t input) {
-  if (!node.domain.empty() || input == 0) return false;
+  if (!node.domain.empty()) return false;
+  if (node.op == "ConstantOfShape") return input == 0;
+  if (input == 0) return false;
   static const std::set<std::string> kSecondOnly = {
       "Reshape",   "Expand",     "Tile",         "Squeeze",         "Unsqueeze",
       "Split",     "Trilu",      "TopK",         "CumSum",          "OneHot",
@@ -20,6 +22,17 @@ bool is_shape_operand(const ir::Node& node, size_t input) {
   if (node.op == "Slice") return input >= 1 && input <= 4;
   if (node.op == "Pad") return input == 1 || input == 3;
   if (node.op == "Resize") return input >= 1 && input <= 3;
+  if (node.op == "Upsample") return input == 1;
+  return false;
+}
+
+// Operand positions of any type that decide what an op does, by op: Dropout's ratio and
+// training_mode, which make it the identity or a random mask; the float roi and scales of Resize
+// and Upsample, which fix the output shape and the interpolation coefficients.
+bool is_mode_operand(const ir::Node& node, size_t input) {
+  if (!node.domain.empty()) return false;
+  if (node.op == "Dropout") return input == 1 || input == 2;
+  if (node.op == "Resize") return input == 1 || input == 2;
   if (node.op == "Upsample") return input == 1;
   return false;
 }
@@ -37,15 +50,15 @@ std::vector<std::string> specialize_shape_inputs(
   for (ir::ValueId id : graph.inputs) {
     ir::Value& v = graph.value(id);
     const auto given = values.find(v.name);
-    bool qualifies = given != values.end() && is_integer(given->second.element) &&
-                     given->second.element == v.type.element &&
+    bool qualifies = given != values.end() && given->second.element == v.type.element &&
                      std::count(graph.outputs.begin(), graph.outputs.end(), id) == 0;
     bool used = false;
     for (const ir::Node& node : graph.nodes)
       for (size_t i = 0; i < node.inputs.size() && qualifies; ++i)
         if (node.inputs[i] == id) {
           used = true;
-          qualifies = is_shape_operand(node, i);
+          qualifies = is_mode_operand(node, i) ||
+                      (is_integer(given->second.element) && is_shape_operand(node, i));
         }
     if (qualifies && used) {
       v.constant = std::make_shared<const ir::HostTensor>(given->second);

@@ -35,7 +35,7 @@ enum TraceTrack { kSequencerTrack = 0, kMxuTrack = 1, kVpuTrack = 2, kFirstDmaTr
 // table so that no operand position is written by hand here.
 struct Slots {
   int rd, ra, rb, imm, target, s, count, core, chip, wait, signal;
-  int sram, hbm, rows, row_bytes, stride, dst, src, bytes;
+  int sram, hbm, rows, row_bytes, stride, dst, src, bytes, idx, limit;
   int w, k, n, type, out, in, m, in_stride, out_stride, acc, acc_type;
   int d, a, b, v, c, cols, from, to;
 };
@@ -45,14 +45,14 @@ const Slots& slots(Opcode op) {
     std::vector<Slots> t;
     for (const isa::InstructionInfo& i : isa::all_instructions()) {
       auto at = [&i](std::string_view name) { return i.index_of(name); };
-      t.push_back({at("rd"),     at("ra"),        at("rb"),         at("imm"),   at("target"),
-                   at("s"),      at("count"),     at("core"),       at("chip"),  at("wait"),
-                   at("signal"), at("sram"),      at("hbm"),        at("rows"),  at("row_bytes"),
-                   at("stride"), at("dst"),       at("src"),        at("bytes"), at("w"),
-                   at("k"),      at("n"),         at("type"),       at("out"),   at("in"),
-                   at("m"),      at("in_stride"), at("out_stride"), at("acc"),   at("acc_type"),
-                   at("d"),      at("a"),         at("b"),          at("v"),     at("c"),
-                   at("cols"),   at("from"),      at("to")});
+      t.push_back({at("rd"),     at("ra"),       at("rb"),   at("imm"),       at("target"),
+                   at("s"),      at("count"),    at("core"), at("chip"),      at("wait"),
+                   at("signal"), at("sram"),     at("hbm"),  at("rows"),      at("row_bytes"),
+                   at("stride"), at("dst"),      at("src"),  at("bytes"),     at("idx"),
+                   at("limit"),  at("w"),        at("k"),    at("n"),         at("type"),
+                   at("out"),    at("in"),       at("m"),    at("in_stride"), at("out_stride"),
+                   at("acc"),    at("acc_type"), at("d"),    at("a"),         at("b"),
+                   at("v"),      at("c"),        at("cols"), at("from"),      at("to")});
     }
     return t;
   }();
@@ -78,6 +78,9 @@ struct UnitOp {
   uint64_t sram = 0, hbm = 0, rows = 0, row_bytes = 0, stride = 0, bytes = 0;
   uint64_t dst = 0, src = 0;
   int target = 0;  // core of dma.copy, chip of dma.send
+  // dma.gather: the index array, its bound, and each row's HBM address once the transfer starts
+  uint64_t idx = 0, limit = 0;
+  std::vector<uint64_t> row_addresses;
 };
 
 struct Chunk {
@@ -159,10 +162,13 @@ struct Core::Impl {
     return who + "core " + std::to_string(index);
   }
 
-  [[noreturn]] void fail(const std::string& what) const {
+  [[noreturn]] void fail(const std::string& what) const { fail_at(pc, what); }
+
+  // An error of the instruction at `at` (a unit's instruction, issued before the sequencer's pc).
+  [[noreturn]] void fail_at(int at, const std::string& what) const {
     const std::string mnemonic =
-        pc < static_cast<int>(code.size()) ? isa::info(code[pc].op).mnemonic : "end of code";
-    throw InputError(where() + ", instruction " + std::to_string(pc) + " (" + mnemonic +
+        at < static_cast<int>(code.size()) ? isa::info(code[at].op).mnemonic : "end of code";
+    throw InputError(where() + ", instruction " + std::to_string(at) + " (" + mnemonic +
                      "): " + what);
   }
 
@@ -404,6 +410,22 @@ struct Core::Impl {
         u.bytes = product(u.rows, u.row_bytes, "rows x row_bytes");
         check_sram("SRAM side", u.sram, 1, u.bytes, 0);
         check_hbm("HBM side", u.hbm, u.rows, u.row_bytes, u.stride, inst.op == Opcode::DMA_LOAD);
+        if (!ctx.noc) fail("this chip has no NoC to carry DMA traffic");
+        break;
+      case Opcode::DMA_GATHER:
+        u.sram = count_operand(inst, sl.sram);
+        u.hbm = count_operand(inst, sl.hbm);
+        u.idx = count_operand(inst, sl.idx);
+        u.rows = count_operand(inst, sl.rows);
+        u.row_bytes = count_operand(inst, sl.row_bytes);
+        u.stride = count_operand(inst, sl.stride);
+        u.limit = count_operand(inst, sl.limit);
+        u.bytes = product(u.rows, u.row_bytes, "rows x row_bytes");
+        check_sram("SRAM side", u.sram, 1, u.bytes, 0);
+        check_sram("indices `idx`", u.idx, 1, product(u.rows, 4, "rows x 4"), 0);
+        // Every row an index in [0, limit) can name must lie in HBM; indices are checked when read.
+        if (u.rows != 0 && u.limit == 0) fail("limit = 0 admits no index");
+        check_hbm("HBM side", u.hbm, u.limit, u.row_bytes, u.stride, true);
         if (!ctx.noc) fail("this chip has no NoC to carry DMA traffic");
         break;
       case Opcode::DMA_COPY: {
@@ -896,15 +918,21 @@ struct Core::Impl {
     const uint64_t port_cycles =
         (eng.total + static_cast<uint64_t>(config.noc.link_bytes_per_cycle) - 1) /
         static_cast<uint64_t>(config.noc.link_bytes_per_cycle);
-    const UnitOp& o = eng.op;
-    if (o.op == Opcode::DMA_LOAD || o.op == Opcode::DMA_STORE || o.op == Opcode::DMA_COPY) {
+    UnitOp& o = eng.op;
+    if (o.op == Opcode::DMA_GATHER) resolve_gather_rows(o);
+    if (o.op == Opcode::DMA_LOAD || o.op == Opcode::DMA_STORE || o.op == Opcode::DMA_COPY ||
+        o.op == Opcode::DMA_GATHER) {
       const std::vector<SramRange> range = {
           {o.op == Opcode::DMA_COPY ? o.src : o.sram, 1, eng.total, 0}};
-      const uint64_t actual = banks.access(begin, port_cycles, range);
+      std::vector<SramRange> touched = range;
+      if (o.op == Opcode::DMA_GATHER) touched.push_back({o.idx, 1, o.rows * 4, 0});
+      const uint64_t actual = banks.access(begin, port_cycles, touched);
       eng.sram_ready = begin + ticks(actual);
       eng.sram_ready_ideal = begin + ticks(port_cycles);
       if (o.op == Opcode::DMA_LOAD) {
         count_sram({}, range);
+      } else if (o.op == Opcode::DMA_GATHER) {
+        count_sram({touched[1]}, range);
       } else {
         count_sram(range, {});
       }
@@ -914,6 +942,25 @@ struct Core::Impl {
     ctx.events->schedule(begin, [this, e] { begin_dma(e); });
   }
 
+  // dma.gather reads its indices when the transfer starts (after its wait semaphore, so a load
+  // that fills them has completed). Timing-only runs carry no data: there row r stands for index
+  // r mod limit, which times distinct rows in order.
+  void resolve_gather_rows(UnitOp& o) const {
+    o.row_addresses.resize(o.rows);
+    for (uint64_t r = 0; r < o.rows; ++r) {
+      int64_t index = static_cast<int64_t>(r % o.limit);
+      if (ctx.functional) {
+        int32_t stored;
+        std::memcpy(&stored, sram.data() + o.idx + r * 4, 4);
+        index = stored;
+        if (index < 0 || static_cast<uint64_t>(index) >= o.limit)
+          fail_at(o.pc, "index " + std::to_string(index) + " of row " + std::to_string(r) +
+                            " is outside [0, " + std::to_string(o.limit) + ")");
+      }
+      o.row_addresses[r] = o.hbm + static_cast<uint64_t>(index) * o.stride;
+    }
+  }
+
   void begin_dma(int e) {
     DmaEngine& eng = engines[static_cast<size_t>(e)];
     const UnitOp& o = eng.op;
@@ -921,6 +968,7 @@ struct Core::Impl {
     switch (o.op) {
       case Opcode::DMA_LOAD:
       case Opcode::DMA_STORE:
+      case Opcode::DMA_GATHER:
         return pump(e);
       case Opcode::DMA_COPY:
         ctx.noc->transfer(ctx.noc->node_of_core(index), ctx.noc->node_of_core(o.target), o.bytes,
@@ -943,7 +991,9 @@ struct Core::Impl {
   bool next_chunk(DmaEngine& eng, Chunk& chunk) const {
     const UnitOp& o = eng.op;
     if (eng.cursor_row >= o.rows) return false;
-    const uint64_t addr = o.hbm + eng.cursor_row * o.stride + eng.cursor_offset;
+    const uint64_t row = o.row_addresses.empty() ? o.hbm + eng.cursor_row * o.stride
+                                                 : o.row_addresses[eng.cursor_row];
+    const uint64_t addr = row + eng.cursor_offset;
     const uint64_t bytes =
         std::min({o.row_bytes - eng.cursor_offset, ctx.hbm->contiguous_bytes(addr),
                   uint64_t{std::numeric_limits<uint32_t>::max()}});
@@ -989,7 +1039,7 @@ struct Core::Impl {
       if (!submit(e, eng.retry.front())) return;
       eng.retry.pop_front();
     }
-    const bool is_load = eng.op.op == Opcode::DMA_LOAD;
+    const bool is_load = eng.op.op != Opcode::DMA_STORE;
     Chunk chunk{};
     while (eng.outstanding < config.dma.max_outstanding && next_chunk(eng, chunk)) {
       ++eng.outstanding;
@@ -1007,7 +1057,7 @@ struct Core::Impl {
   void hbm_done(int e, Chunk chunk) {
     DmaEngine& eng = engines[static_cast<size_t>(e)];
     --eng.outstanding;
-    if (eng.op.op == Opcode::DMA_LOAD) {
+    if (eng.op.op != Opcode::DMA_STORE) {
       ctx.noc->transfer(stack_node(chunk.addr), ctx.noc->node_of_core(index), chunk.bytes,
                         [this, e, chunk](Tick) { delivered(e, chunk.bytes); });
     } else {
@@ -1041,6 +1091,7 @@ struct Core::Impl {
     if (ctx.functional) copy_dma_bytes(op);
     switch (op.op) {
       case Opcode::DMA_LOAD:
+      case Opcode::DMA_GATHER:
         *stat.dma_loaded += op.bytes;
         break;
       case Opcode::DMA_STORE:
@@ -1069,6 +1120,11 @@ struct Core::Impl {
       case Opcode::DMA_LOAD:
         for (uint64_t r = 0; r < op.rows; ++r)
           ctx.hbm_data->read(op.hbm + r * op.stride, sram.data() + op.sram + r * op.row_bytes,
+                             op.row_bytes);
+        break;
+      case Opcode::DMA_GATHER:
+        for (uint64_t r = 0; r < op.rows; ++r)
+          ctx.hbm_data->read(op.row_addresses[r], sram.data() + op.sram + r * op.row_bytes,
                              op.row_bytes);
         break;
       case Opcode::DMA_STORE:

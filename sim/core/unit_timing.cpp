@@ -66,6 +66,7 @@ VpuClass vpu_class(isa::Opcode op) {
     case Opcode::VPU_ERF:
     case Opcode::VPU_SIN:
     case Opcode::VPU_COS:
+    case Opcode::VPU_ATAN:
       return VpuClass::TRANSCENDENTAL;
     case Opcode::VPU_RSUM:
     case Opcode::VPU_RMAX:

@@ -87,6 +87,8 @@ float apply_float(Opcode op, float x, float y, float c) {
       return std::sin(x);
     case Opcode::VPU_COS:
       return std::cos(x);
+    case Opcode::VPU_ATAN:
+      return std::atan(x);
     case Opcode::VPU_FLOOR:
       return std::floor(x);
     case Opcode::VPU_CEIL:

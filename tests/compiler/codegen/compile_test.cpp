@@ -39,19 +39,32 @@ TEST(Compile, IntermediatesReuseFreedSpace) {
   for (const OpRecord& op : m.ops) EXPECT_EQ(op.barriers, 1);
 }
 
+TEST(Compile, ReduceProdHalvesRowsInLogDepth) {
+  const ir::Graph g = ir::parse(R"(graph "prod" opset ""=13 {
+  input %x: f32[3,1000]
+  %y: f32[3] = ReduceProd(%x) {axes = [1], keepdims = 0}
+  output %y
+})");
+  const CompiledModel m = compile_graph(g, load_chip("seedchip-v1"));
+  ASSERT_EQ(m.ops.size(), 1u);
+  // The copy to scratch, then 10 halvings (1000, 500, 250, 125, 63, 32, 16, 8, 4, 2), each
+  // after a barrier, and the operator's own closing barrier.
+  EXPECT_EQ(m.ops[0].barriers, 11);
+}
+
 TEST(Compile, NamesEveryMissingLowering) {
   const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
   input %x: f32[4]
-  %a: f32[4] = Asin(%x)
-  %b: f32[4] = Acos(%a)
+  %a: f32[4] = LRN(%x) {size = 3}
+  %b: f32[4] = Gelu(%a)
   output %b
 })");
   try {
     compile_graph(g, load_chip("seedchip-v1"));
     FAIL() << "compiled";
   } catch (const UnsupportedError& e) {
-    EXPECT_EQ(e.op(), "Asin");  // the first in node order
-    EXPECT_THAT(e.what(), HasSubstr("no lowering for Acos, Asin"));
+    EXPECT_EQ(e.op(), "LRN");  // the first in node order
+    EXPECT_THAT(e.what(), HasSubstr("no lowering for Gelu, LRN"));
   }
 }
 

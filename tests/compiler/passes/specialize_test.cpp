@@ -36,6 +36,24 @@ TEST(Specialize, ShapeOperandsBecomeConstants) {
   ir::verify(g);
 }
 
+TEST(Specialize, ConstantOfShapeAndDropoutModeBecomeConstants) {
+  ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %shape: i64[2]
+  input %ratio: f32[]
+  input %training: bool[]
+  %z: f32[?,?] = ConstantOfShape(%shape)
+  %y: f32[?,?] = Dropout(%z, %ratio, %training)
+  output %y
+})");
+  ir::HostTensor ratio{ir::ElementType::F32, {}, std::vector<uint8_t>(4, 0), {}};
+  ir::HostTensor training{ir::ElementType::Bool, {}, {1}, {}};
+  const auto done = specialize_shape_inputs(
+      g, {{"shape", i64s({2, 3})}, {"ratio", ratio}, {"training", training}});
+  EXPECT_EQ(done, (std::vector<std::string>{"shape", "ratio", "training"}));
+  EXPECT_TRUE(g.inputs.empty());
+  ir::verify(g);
+}
+
 TEST(Specialize, InputsTheChipComputesWithStayInputs) {
   ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
   input %x: f32[4]

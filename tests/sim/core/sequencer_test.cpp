@@ -8,6 +8,7 @@
 #include "arch/error.h"
 #include "sim/core/unit_timing.h"
 #include "sim/numerics/numerics.h"
+#include "tests/input_error.h"
 #include "tests/sim/core/tiny_chip.h"
 
 namespace seedchip::sim {
@@ -229,6 +230,38 @@ TEST(CoreDma, CopyMovesBytesToAnotherCore) {
   EXPECT_EQ(chip.stat(0, "dma.bytes_copied"), 3000u);
 }
 
+TEST(CoreDma, GatherReadsRowsNamedByIndicesInSram) {
+  TinyChip chip;
+  // Table of 8 rows of 3 int32 at HBM 4096, row pitch 16 bytes; indices 5, 0, 5, 7 at SRAM 0.
+  std::vector<int32_t> table(8 * 4);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(100 + i);
+  chip.hbm_data->write(4096, table.data(), table.size() * 4);
+  const std::vector<int32_t> indices = {5, 0, 5, 7};
+  chip.hbm_data->write(0, indices.data(), 16);
+  chip.load(0,
+            "li x1, 0\nli x2, 256\nli x3, 4\nli x4, 16\nli x5, 4\n"
+            "dma.load x2, x1, x5, x3, x3, -, s0\n"  // the indices arrive in SRAM first
+            "li x6, 4096\nli x7, 12\nli x8, 8\nli x9, 1024\n"
+            "dma.gather x9, x6, x2, x5, x7, x4, x8, s0, s1\nsem.wait s1, 1\n");
+  chip.run();
+  std::vector<int32_t> expected;
+  for (int32_t row : indices)
+    for (int c = 0; c < 3; ++c) expected.push_back(100 + row * 4 + c);
+  EXPECT_EQ(chip.read_sram<int32_t>(0, 1024, expected.size()), expected);
+  EXPECT_EQ(chip.stat(0, "dma.bytes_loaded"), 16u + 4 * 12);
+}
+
+TEST(CoreDma, GatherIndexOutsideTheLimitStopsTheRun) {
+  TinyChip chip;
+  chip.write_sram(0, 0, std::vector<int32_t>{3, 9});
+  chip.load(0,
+            "li x1, 2\nli x2, 4\nli x3, 8\nli x4, 64\n"
+            "dma.gather x4, x0, x0, x1, x2, x2, x3, -, s0\nsem.wait s0, 1\n");
+  const std::string error = seedchip::testing::error_of([&] { chip.run(); });
+  EXPECT_THAT(error, AllOf(HasSubstr("core 0, instruction 4 (dma.gather)"),
+                           HasSubstr("index 9 of row 1 is outside [0, 8)")));
+}
+
 using testing::error_of;
 
 TEST(CoreDma, BadTransfersAreInputErrors) {
@@ -247,6 +280,12 @@ TEST(CoreDma, BadTransfersAreInputErrors) {
               HasSubstr("too large"));
   EXPECT_THAT(error_of("li x1, 0x400000000000\ndma.load x0, x0, x1, x1, x1, -, -\n"),
               HasSubstr("too large"));
+  EXPECT_THAT(error_of("li x1, 2\ndma.gather x0, x0, x0, x1, x1, x1, x0, -, -\n"),
+              HasSubstr("limit = 0 admits no index"));
+  // Every row the limit admits must lie in HBM.
+  EXPECT_THAT(error_of("li x1, 0x7fffffffffff\nli x2, 1\n"
+                       "dma.gather x0, x0, x0, x2, x2, x2, x1, -, -\n"),
+              AllOf(HasSubstr("dma.gather"), HasSubstr("HBM")));
 }
 
 TEST(CoreModes, TimingOnlyGivesTheSameCyclesAndStats) {

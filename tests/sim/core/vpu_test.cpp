@@ -28,6 +28,7 @@ TEST(VpuFormula, ThroughputPerClassAndFormat) {
   EXPECT_EQ(vpu_cycles(vpu, VpuClass::REDUCE, 1000, 32), 8u + 8u + 7u);  // log2(128) tree
   EXPECT_EQ(vpu_cycles(vpu, VpuClass::SIMPLE, 0, 32), 8u);
   EXPECT_EQ(vpu_class(isa::Opcode::VPU_GELU), VpuClass::TRANSCENDENTAL);
+  EXPECT_EQ(vpu_class(isa::Opcode::VPU_ATAN), VpuClass::TRANSCENDENTAL);
   EXPECT_EQ(vpu_class(isa::Opcode::VPU_RSQRT), VpuClass::DIVIDE);
   EXPECT_EQ(vpu_class(isa::Opcode::VPU_CVT), VpuClass::SIMPLE);
 }
@@ -96,6 +97,7 @@ TEST(VpuUnit, Fp32UnaryOpsMatchStdMath) {
       {"erf", [](double x) { return std::erf(x); }, -3, 3},
       {"sin", [](double x) { return std::sin(x); }, -6, 6},
       {"cos", [](double x) { return std::cos(x); }, -6, 6},
+      {"atan", [](double x) { return std::atan(x); }, -20, 20},
       {"floor", [](double x) { return std::floor(x); }, -50, 50},
       {"ceil", [](double x) { return std::ceil(x); }, -50, 50},
       {"round", [](double x) { return std::nearbyint(x); }, -50, 50},
