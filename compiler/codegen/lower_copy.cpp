@@ -371,4 +371,46 @@ void lower_constant_of_shape(OpContext& ctx) {
   ctx.mapping = "fill";
 }
 
+void lower_eye_like(OpContext& ctx) {
+  const TensorView out = ctx.view(ctx.out(0));
+  if (out.dims.size() != 2) ctx.unsupported("EyeLike takes a 2-D tensor");
+  // One in the output's element type: integers and bool are 1, floats their encoding of 1.0.
+  std::vector<uint8_t> one(static_cast<size_t>(out.element_bytes), 0);
+  switch (ctx.type(ctx.out(0)).element) {
+    case ir::ElementType::F32: {
+      const float f = 1;
+      std::memcpy(one.data(), &f, 4);
+      break;
+    }
+    case ir::ElementType::F16:
+      one = {0x00, 0x3c};
+      break;
+    case ir::ElementType::BF16:
+      one = {0x80, 0x3f};
+      break;
+    case ir::ElementType::F64:
+    case ir::ElementType::C64:
+    case ir::ElementType::C128:
+    case ir::ElementType::String:
+    case ir::ElementType::Undefined:
+      ctx.unsupported("EyeLike of element type " +
+                      std::string(ir::element_name(ctx.type(ctx.out(0)).element)));
+    default:
+      one[0] = 1;  // little-endian integers and bool
+  }
+  emit_fill(ctx, out, std::vector<uint8_t>(one.size(), 0));
+  const int64_t rows = out.dims[0], cols = out.dims[1], k = ctx.attr_int("k", 0);
+  const int64_t first_row = std::max<int64_t>(0, -k), first_col = std::max<int64_t>(0, k);
+  const int64_t length = std::min(rows - first_row, cols - first_col);
+  if (length > 0) {
+    ctx.sync();
+    const TensorView diagonal{out.base + (first_row * cols + first_col) * out.element_bytes,
+                              out.element_bytes,
+                              {length},
+                              {cols + 1}};
+    emit_fill(ctx, diagonal, one);
+  }
+  ctx.mapping = "fill, then the diagonal";
+}
+
 }  // namespace seedchip::compiler

@@ -1,10 +1,10 @@
-// Operators that read elements named by run-time indices: Gather and GatherElements with computed
-// indices, and the losses that pick each sample's target class (NegativeLogLikelihoodLoss,
-// SoftmaxCrossEntropyLoss). Each runs in two phases: an INT32 VPU program turns the indices into
-// flat row numbers of the source (normalising negative indices, and marking any index that is out
-// of range, or whose i64 high word is not the sign of its low word, with -1), then a stream
-// kernel fetches those rows with dma.gather, which stops the chip on the -1 rather than reading
-// another tensor's memory.
+// Operators that read elements named by run-time indices: Gather, GatherElements and GatherND with
+// computed indices, OneHot, and the losses that pick each sample's target class
+// (NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss). Each runs in two phases: an INT32 VPU
+// program turns the indices into flat row numbers of the source (normalising negative indices, and
+// marking any index that is out of range, or whose i64 high word is not the sign of its low word,
+// with -1), then a stream kernel fetches those rows with dma.gather, which stops the chip on the -1
+// rather than reading another tensor's memory.
 #include <array>
 #include <cstring>
 #include <functional>
@@ -331,6 +331,163 @@ void lower_gather_elements(OpContext& ctx) {
   emit_row_gather(ctx, rows_at, p.rows(), 1, data.element_bytes, data.base, data.element_count(),
                   ctx.view(ctx.out(0)));
   ctx.mapping = "dma.gather of " + std::to_string(p.rows()) + " elements";
+}
+
+void lower_gather_nd(OpContext& ctx) {
+  const TensorView data = ctx.view(ctx.in(0));
+  const std::vector<int64_t>& index_dims = ctx.dims(ctx.in(1));
+  const auto batch = static_cast<size_t>(ctx.attr_int("batch_dims", 0));
+  if (index_dims.empty()) ctx.unsupported("indices must have at least one axis");
+  const auto depth = static_cast<size_t>(index_dims.back());
+  if (batch + depth > data.dims.size() || batch >= index_dims.size())
+    ctx.unsupported("batch_dims and the index depth exceed the data's rank");
+  check_int32(ctx, data.element_count());
+  // Each index tuple names a slice of the trailing data axes: a row of `inner` elements.
+  const int64_t inner = product(data.dims, batch + depth, data.dims.size());
+  const int64_t per_batch = product(data.dims, batch, batch + depth);
+  if (depth == 0) ctx.unsupported("index tuples of length 0");
+  const std::vector<int64_t> tuples(index_dims.begin(), index_dims.end() - 1);
+  IndexProgram p(ctx, tuples);
+  int row = -1, wrong = -1;
+  for (size_t j = 0; j < depth; ++j) {
+    int bad = -1;
+    const int raw = p.index(
+        ctx.in(1),
+        [&](TensorView v) {
+          v.base += static_cast<int64_t>(j) * v.strides.back() * v.element_bytes;
+          v.dims.pop_back();
+          v.strides.pop_back();
+          return v;
+        },
+        bad);
+    const int64_t extent = data.dims[batch + j];
+    const int i = p.wrap_negative(raw, extent);
+    const int64_t step = product(data.dims, batch + j + 1, batch + depth);
+    const int term = p.binary(Opcode::VPU_MUL, i, p.constant(static_cast<int32_t>(step)));
+    row = row < 0 ? term : p.binary(Opcode::VPU_ADD, row, term);
+    const int outside = p.outside(i, extent, bad);
+    wrong = wrong < 0 ? outside : p.binary(Opcode::VPU_MAX, wrong, outside);
+  }
+  // The batch axes of the indices select the matching batch of the data.
+  int64_t coef = per_batch;
+  for (size_t d = batch; d-- > 0;) {
+    if (tuples[d] > 1) row = p.binary(Opcode::VPU_ADD, row, p.position(d, coef));
+    coef *= tuples[d];
+  }
+  const int64_t rows_at = ctx.scratch(p.rows() * 4);
+  p.store(p.select(wrong, p.constant(-1), row), TensorView::contiguous(rows_at, 4, {p.rows()}));
+  p.emit();
+  ctx.sync();
+  emit_row_gather(ctx, rows_at, p.rows(), inner, data.element_bytes, data.base,
+                  data.element_count() / std::max<int64_t>(inner, 1), ctx.view(ctx.out(0)));
+  ctx.mapping = "dma.gather of " + std::to_string(p.rows()) + " rows of " + std::to_string(inner);
+}
+
+void lower_one_hot(OpContext& ctx) {
+  const ir::ElementType index_type = ctx.type(ctx.in(0)).element;
+  const ir::ElementType value_type = ctx.type(ctx.out(0)).element;
+  const auto format = vpu_ordering_type(value_type);
+  if (!format)
+    ctx.unsupported("values of element type " + std::string(ir::element_name(value_type)));
+  const std::vector<int64_t>& out_dims = ctx.dims(ctx.out(0));
+  const auto rank = static_cast<int64_t>(out_dims.size());
+  int64_t axis = ctx.attr_int("axis", -1);
+  if (axis < -rank || axis >= rank)
+    ctx.unsupported("axis " + std::to_string(axis) + " out of range");
+  if (axis < 0) axis += rank;
+  const auto a = static_cast<size_t>(axis);
+  const int64_t depth = out_dims[a];
+  if (const ir::HostTensor* given = ctx.constant(ctx.in(1))) {
+    double value = 0;
+    if (given->element == ir::ElementType::F32) {
+      float f;
+      std::memcpy(&f, given->bytes.data(), 4);
+      value = f;
+    } else {
+      value = static_cast<double>(ctx.constant_ints(ctx.in(1), "depth").at(0));
+    }
+    if (static_cast<int64_t>(value) != depth)
+      ctx.unsupported("depth " + std::to_string(value) + " differs from the output's axis (" +
+                      std::to_string(depth) + ")");
+  }
+  // The indices as f32, read over the output's dims (stride 0 along the new axis).
+  auto spread = [&](TensorView v) {
+    v.dims.insert(v.dims.begin() + axis, depth);
+    v.strides.insert(v.strides.begin() + axis, 0);
+    return v;
+  };
+  TensorView indices;
+  if (index_type == ir::ElementType::F32) {
+    indices = spread(ctx.view(ctx.in(0)));
+  } else {
+    // Integer indices to f32 in a first pass; one whose i64 high word is not its sign becomes
+    // -(depth + 1), which matches no position even after negative indices wrap.
+    const int64_t count = ctx.view(ctx.in(0)).element_count();
+    IndexProgram p(ctx, {count});
+    int bad = -1;
+    const int raw = p.index(
+        ctx.in(0), [&](TensorView v) { return v.reshaped({count}); }, bad);
+    const int safe =
+        bad < 0 ? raw : p.select(bad, p.constant(static_cast<int32_t>(-(depth + 1))), raw);
+    const int64_t at = ctx.scratch(count * 4);
+    p.store(p.to_float(safe), TensorView::contiguous(at, 4, {count}));
+    p.emit();
+    ctx.sync();
+    indices = spread(TensorView::contiguous(at, 4, ctx.dims(ctx.in(0))));
+  }
+  // y = values[1] where (index < 0 ? index + depth : index) equals the position on the axis, else
+  // values[0]: an index outside [-depth, depth) matches nowhere.
+  StreamKernel k;
+  k.rows = 1;
+  for (int64_t d : out_dims) k.rows *= d;
+  const int64_t value_bytes = dtype_bytes(*format);
+  auto slot = [&](int64_t bytes) {
+    k.slots.push_back({bytes, SlotShape::kWide});
+    return static_cast<int>(k.slots.size()) - 1;
+  };
+  auto load = [&](const TensorView& v) {
+    const int s = slot(v.element_bytes);
+    k.loads.push_back({s, v});
+    return s;
+  };
+  auto step = [&](Opcode op, int x, int y, DataType type = DataType::FP32) {
+    const int d = slot(4);
+    k.steps.push_back({op, d, x, y, 0, type, type});
+    return d;
+  };
+  ir::HostTensor positions;
+  positions.element = ir::ElementType::F32;
+  positions.dims = {depth};
+  positions.bytes.resize(static_cast<size_t>(depth) * 4);
+  for (int64_t i = 0; i < depth; ++i) {
+    const auto f = static_cast<float>(i);
+    std::memcpy(positions.bytes.data() + i * 4, &f, 4);
+  }
+  std::vector<int64_t> along(out_dims.size(), 0);
+  along[a] = 1;
+  const int x = load(indices);
+  const int negative = step(Opcode::VPU_CMPLT, x, load(ctx.scalar_view(0, out_dims)));
+  const int wrapped = step(
+      Opcode::VPU_ADD, x,
+      step(Opcode::VPU_MUL, negative, load(ctx.scalar_view(static_cast<float>(depth), out_dims))));
+  int hit = step(Opcode::VPU_CMPEQ, wrapped,
+                 load(TensorView{ctx.add_constant(std::move(positions)), 4, out_dims, along}));
+  if (*format != DataType::FP32) {
+    const int converted = slot(value_bytes);
+    k.steps.push_back({Opcode::VPU_CVT, converted, hit, -1, 0, DataType::FP32, *format});
+    hit = converted;
+  }
+  const TensorView values = ctx.view(ctx.in(2));
+  const std::vector<int64_t> broadcast(out_dims.size(), 0);
+  const int off = load(TensorView{values.base, value_bytes, out_dims, broadcast});
+  const int on = load(TensorView{values.base + value_bytes, value_bytes, out_dims, broadcast});
+  const int y = slot(value_bytes);
+  VpuStep select{Opcode::VPU_SEL, y, on, off, 0, *format, *format};
+  select.m = hit;
+  k.steps.push_back(select);
+  k.stores = {{y, ctx.view(ctx.out(0))}};
+  ctx.emit(k);
+  ctx.mapping = "VPU compare against the positions";
 }
 
 void lower_nll_loss(OpContext& ctx) {

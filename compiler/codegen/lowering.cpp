@@ -124,6 +124,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"Trilu", lower_trilu},
       {"Pad", lower_pad},
       {"ConstantOfShape", lower_constant_of_shape},
+      {"EyeLike", lower_eye_like},
       // Elementwise.
       {"Relu", lower_unary},
       {"Exp", lower_unary},
@@ -212,6 +213,8 @@ const std::vector<OpLowering>& lowering_table() {
       {"ArgMin", lower_argmax},
       // Run-time indices.
       {"GatherElements", lower_gather_elements},
+      {"GatherND", lower_gather_nd},
+      {"OneHot", lower_one_hot},
       {"NegativeLogLikelihoodLoss", lower_nll_loss},
       {"SoftmaxCrossEntropyLoss", lower_softmax_cross_entropy},
       // Constant matrices along axes.

@@ -126,6 +126,7 @@ void lower_depth_to_space(OpContext&);  // and SpaceToDepth
 void lower_trilu(OpContext&);
 void lower_pad(OpContext&);
 void lower_constant_of_shape(OpContext&);
+void lower_eye_like(OpContext&);
 // lower_elementwise.cpp: VPU programs over broadcast views.
 void lower_unary(OpContext&);
 void lower_binary(OpContext&);
@@ -151,6 +152,8 @@ void lower_argmax(OpContext&);  // and ArgMin
 // lower_index.cpp: run-time indices through dma.gather.
 void lower_gather_indexed(OpContext&);  // Gather whose indices are computed
 void lower_gather_elements(OpContext&);
+void lower_gather_nd(OpContext&);
+void lower_one_hot(OpContext&);
 void lower_nll_loss(OpContext&);
 void lower_softmax_cross_entropy(OpContext&);
 // lower_axis_matrix.cpp: a constant matrix along axes, on the MXU.

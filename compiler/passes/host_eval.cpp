@@ -1375,6 +1375,36 @@ HostTensor range(const Call& c) {
   });
 }
 
+// HannWindow, HammingWindow, BlackmanWindow: a sum of cosines of 2 pi k n / N, where N is the
+// size (periodic) or the size - 1 (symmetric).
+HostTensor window(const Call& c) {
+  c.arity(1, 1);
+  const Dims size = int_list(c.in(0), "size");
+  if (size.size() != 1 || size[0] < 0) fail("size must be one non-negative integer");
+  const int64_t n = size[0];
+  if (n > kMaxFoldedElements) unsupported();
+  const int64_t* datatype = c.attr<int64_t>("output_datatype");
+  const std::optional<ElementType> element = onnx_element(datatype ? *datatype : 1);
+  if (element != ElementType::F32 && element != ElementType::F64) unsupported();
+  const int64_t* periodic = c.attr<int64_t>("periodic");
+  const double span = static_cast<double>(periodic && *periodic == 0 ? n - 1 : n);
+  std::vector<double> a;  // coefficients of cos(2 pi k n / N), k = 0, 1, 2
+  if (c.node.op == "HannWindow") a = {0.5, -0.5};
+  if (c.node.op == "HammingWindow") a = {25.0 / 46, -21.0 / 46};
+  if (c.node.op == "BlackmanWindow") a = {0.42, -0.5, 0.08};
+  HostTensor out = allocate(*element, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    double w = 0;
+    for (size_t k = 0; k < a.size(); ++k)
+      w += a[k] * std::cos(2 * M_PI * static_cast<double>(k) * static_cast<double>(i) / span);
+    if (*element == ElementType::F32)
+      put<float>(out, i, static_cast<float>(w));
+    else
+      put<double>(out, i, w);
+  }
+  return out;
+}
+
 HostTensor constant_of_shape(const Call& c) {
   c.arity(1, 1);
   const Dims shape = int_list(c.in(0), "shape");
@@ -1533,6 +1563,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"Abs", single<unary_op<NumberTypes, AbsOp>>},
       {"Add", single<binary_op<NumberTypes, AddOp>>},
       {"And", single<binary_op<BoolType, AndOp>>},
+      {"BlackmanWindow", single<window>},
       {"Cast", single<cast>},
       {"Ceil", single<unary_op<FloatTypes, CeilOp>>},
       {"Clip", single<clip>},
@@ -1546,6 +1577,8 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"Floor", single<unary_op<FloatTypes, FloorOp>>},
       {"Gather", single<gather>},
       {"Greater", single<binary_op<NumberTypes, GreaterOp>>},
+      {"HammingWindow", single<window>},
+      {"HannWindow", single<window>},
       {"GreaterOrEqual", single<binary_op<NumberTypes, GreaterOrEqualOp>>},
       {"Identity", single<identity>},
       {"Less", single<binary_op<NumberTypes, LessOp>>},

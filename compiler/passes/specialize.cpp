@@ -11,7 +11,9 @@ namespace {
 // Operand positions that fix an output shape or the axes an op works on, by op.
 bool is_shape_operand(const ir::Node& node, size_t input) {
   if (!node.domain.empty()) return false;
-  if (node.op == "ConstantOfShape") return input == 0;
+  if (node.op == "ConstantOfShape" || node.op == "HannWindow" || node.op == "HammingWindow" ||
+      node.op == "BlackmanWindow")
+    return input == 0;
   if (input == 0) return false;
   static const std::set<std::string> kSecondOnly = {
       "Reshape",   "Expand",     "Tile",         "Squeeze",         "Unsqueeze",
@@ -28,12 +30,15 @@ bool is_shape_operand(const ir::Node& node, size_t input) {
 
 // Operand positions of any type that decide what an op does, by op: Dropout's ratio and
 // training_mode, which make it the identity or a random mask; the float roi and scales of Resize
-// and Upsample, which fix the output shape and the interpolation coefficients.
+// and Upsample, which fix the output shape and the interpolation coefficients; Range's operands,
+// which fix its length.
 bool is_mode_operand(const ir::Node& node, size_t input) {
   if (!node.domain.empty()) return false;
   if (node.op == "Dropout") return input == 1 || input == 2;
   if (node.op == "Resize") return input == 1 || input == 2;
   if (node.op == "Upsample") return input == 1;
+  if (node.op == "Range") return input <= 2;   // start, limit and delta fix the length
+  if (node.op == "OneHot") return input == 1;  // depth, often a float
   return false;
 }
 

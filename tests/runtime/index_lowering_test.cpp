@@ -1,7 +1,7 @@
 // Operators with run-time indices (lower_index.cpp) end to end on the functional simulator:
-// Gather and GatherElements with computed indices, the losses, and the error an index out of range
-// raises instead of a read of another tensor's memory (the index program hands dma.gather a -1 for
-// it; rows count from the start of the core's chunk).
+// Gather, GatherElements and GatherND with computed indices, OneHot, the losses, and the error an
+// index out of range raises instead of a read of another tensor's memory (the index program hands
+// dma.gather a -1 for it; rows count from the start of the core's chunk).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -97,6 +97,36 @@ TEST(IndexLowering, WeightedMeanLossSkipsIgnoredTargets) {
 })",
                 {{"x", x}, {"t", t}, {"w", w}}),
             (std::vector<float>{12.0f / 5}));
+}
+
+TEST(IndexLowering, GatherNdWithABatchAxis) {
+  // data [2, 2, 2]; batch_dims 1: each batch picks rows of its own [2, 2] block.
+  const auto x = tensor<float>(ir::ElementType::F32, {2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  const auto i = tensor<int64_t>(ir::ElementType::I64, {2, 1}, {1, 0});
+  EXPECT_EQ(run(R"(graph "gnd" opset ""=13 {
+  input %x: f32[2,2,2]
+  input %i: i64[2,1]
+  %y: f32[2,2] = GatherND(%x, %i) {batch_dims = 1}
+  output %y
+})",
+                {{"x", x}, {"i", i}}),
+            (std::vector<float>{2, 3, 4, 5}));
+}
+
+TEST(IndexLowering, OneHotWrapsNegativeIndicesAndSkipsOutOfRange) {
+  const auto i = tensor<int64_t>(ir::ElementType::I64, {3}, {1, -1, 5});
+  const auto values = tensor<float>(ir::ElementType::F32, {2}, {-2, 7});
+  EXPECT_EQ(run(R"(graph "oh" opset ""=11 {
+  input %i: i64[3]
+  const %depth: i64[] = [3]
+  input %values: f32[2]
+  %y: f32[3,3] = OneHot(%i, %depth, %values)
+  output %y
+})",
+                {{"i", i}, {"values", values}}),
+            (std::vector<float>{-2, 7, -2,  //
+                                -2, -2, 7,  //
+                                -2, -2, -2}));
 }
 
 }  // namespace

@@ -535,6 +535,23 @@ TEST(FoldConstants, ShapeArithmeticBecomesTheReshapeTarget) {
 )");
 }
 
+TEST(FoldConstants, WindowFunctionsOfAKnownSize) {
+  ir::Graph g = ir::parse(R"(graph "w" opset ""=17 {
+  const %n: i64[] = [5]
+  %y: f32[5] = HannWindow(%n) {periodic = 0}
+  %z: f32[5] = BlackmanWindow(%n)
+  output %y
+})",
+                          "test");
+  EXPECT_TRUE(fold_constants(g));
+  const ir::HostTensor& y = *g.value(g.outputs[0]).constant;
+  std::vector<float> values(5);
+  std::memcpy(values.data(), y.bytes.data(), 20);
+  // Symmetric Hann over 5 points: 0.5 - 0.5 cos(2 pi n / 4).
+  const std::vector<float> expected = {0, 0.5f, 1, 0.5f, 0};
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(values[i], expected[i], 1e-6f) << i;
+}
+
 TEST(FoldConstants, ReshapeOfAConstantFoldsToo) {
   EXPECT_EQ(folded(R"(graph "g" opset ""=13 {
   const %w: f32[2,2] = [1, 2, 3, 4]
