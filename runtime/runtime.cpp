@@ -54,12 +54,18 @@ ir::HostTensor converted(const ir::HostTensor& t, ir::ElementType to, const std:
 // Chip-wide counters at one instant, summed over cores.
 struct Counters {
   double macs = 0, hbm_bytes = 0;
+  std::vector<double> unit_busy;  // per core: MXU + VPU + DMA busy cycles
 };
 
 Counters read_counters(sim::Simulation& s) {
   Counters c;
-  for (int core = 0; core < s.core_count(); ++core)
-    c.macs += s.stats().get("chip.core" + std::to_string(core) + ".mxu.macs");
+  for (int core = 0; core < s.core_count(); ++core) {
+    const std::string p = "chip.core" + std::to_string(core) + ".";
+    c.macs += s.stats().get(p + "mxu.macs");
+    c.unit_busy.push_back(s.stats().get(p + "mxu.busy_cycles") +
+                          s.stats().get(p + "vpu.busy_cycles") +
+                          s.stats().get(p + "dma.busy_cycles"));
+  }
   c.hbm_bytes = s.stats().get("chip.hbm.bytes");
   return c;
 }
@@ -159,6 +165,9 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     s.cycles = end_cycle - core_clock.cycle_at(previous);
     const Counters& after = at_barrier[b - 1];
     s.hbm_bytes = after.hbm_bytes - before.hbm_bytes;
+    for (size_t core = 0; core < after.unit_busy.size(); ++core)
+      if (after.unit_busy[core] > (before.unit_busy.empty() ? 0 : before.unit_busy[core]))
+        ++s.cores_busy;
     const double cycles = static_cast<double>(std::max<uint64_t>(s.cycles, 1));
     s.mxu_utilization = (after.macs - before.macs) / (cycles * peak_macs_per_cycle);
     const double hbm_fraction = s.hbm_bytes / (cycles * hbm_bytes_per_cycle);

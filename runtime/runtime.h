@@ -30,7 +30,8 @@ struct OpStats {
   double share = 0;            // of the whole run's cycles
   double mxu_utilization = 0;  // MACs over the chip's peak for these cycles
   double hbm_bytes = 0;
-  std::string bound;  // "compute", "bandwidth" or "latency" (neither unit near its peak)
+  std::string bound;   // "compute", "bandwidth" or "latency" (neither unit near its peak)
+  int cores_busy = 0;  // cores whose MXU, VPU or DMA worked during the operator
 };
 
 struct RunResult {

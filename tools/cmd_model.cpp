@@ -159,14 +159,14 @@ void run_run(const RunCommand& c) {
     std::printf("  output %-24s %s\n", t.name.c_str(),
                 dims_text({t.host_element, t.type.dims}).c_str());
   }
-  std::printf("\n  %-36s %-10s %10s %7s %6s %12s  %s\n", "operator", "op", "cycles", "share", "MXU",
-              "HBM bytes", "bound");
+  std::printf("\n  %-36s %-10s %10s %7s %6s %12s %5s  %s\n", "operator", "op", "cycles", "share",
+              "MXU", "HBM bytes", "cores", "bound");
   uint64_t sum = 0;
   nlohmann::json ops = nlohmann::json::array();
   for (const runtime::OpStats& s : r.ops) {
-    std::printf("  %-36.36s %-10.10s %10llu %6.1f%% %6.3f %12.0f  %s\n", s.label.c_str(),
+    std::printf("  %-36.36s %-10.10s %10llu %6.1f%% %6.3f %12.0f %5d  %s\n", s.label.c_str(),
                 s.op.c_str(), static_cast<unsigned long long>(s.cycles), 100 * s.share,
-                s.mxu_utilization, s.hbm_bytes, s.bound.c_str());
+                s.mxu_utilization, s.hbm_bytes, s.cores_busy, s.bound.c_str());
     sum += s.cycles;
     ops.push_back({{"label", s.label},
                    {"op", s.op},
@@ -175,6 +175,7 @@ void run_run(const RunCommand& c) {
                    {"share", figure(s.share, "ratio")},
                    {"mxu_utilization", figure(s.mxu_utilization, "ratio")},
                    {"hbm_bytes", figure(s.hbm_bytes, "bytes")},
+                   {"cores_busy", figure(s.cores_busy, "cores")},
                    {"bound", s.bound}});
   }
   std::printf("  %-36s %-10s %10llu\n", "total", "", static_cast<unsigned long long>(sum));

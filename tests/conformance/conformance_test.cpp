@@ -8,6 +8,8 @@
 #include <set>
 
 #include "arch/chip_loader.h"
+#include "compiler/frontend/onnx/onnx_loader.h"
+#include "runtime/runtime.h"
 
 namespace seedchip::runtime {
 namespace {
@@ -71,6 +73,30 @@ TEST(ConformanceData, MissingDataDirectoryIsAClearError) {
   ConformanceOptions o;
   o.data_dir = "/nonexistent";
   EXPECT_THROW(run_conformance(load_chip("seedchip-v1"), o), InputError);
+}
+
+// pytorch-converted holds single modules; the one with the most data is this max pooling (3.9 MB
+// of input). In timing mode every operator must spread over every core, and the per-operator
+// cycles must add up to the run's. (Here rather than in test_runtime: ~10 s, too slow for the
+// sanitizer run.)
+TEST(Runtime, LargestPytorchConvertedCaseKeepsEveryCoreBusy) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::CompiledModel m = compiler::compile_graph(
+      compiler::frontend::load_onnx_model(std::string(kOnnxTestData) +
+                                          "/pytorch-converted/"
+                                          "test_MaxPool2d_stride_padding_dilation/model.onnx"),
+      chip);
+  RunOptions o;
+  o.functional = false;
+  const RunResult r = run_model(m, chip, {}, o);
+  ASSERT_TRUE(r.sim.completed);
+  ASSERT_FALSE(r.ops.empty());
+  uint64_t sum = 0;
+  for (const OpStats& s : r.ops) {
+    EXPECT_EQ(s.cores_busy, chip.config.core_count()) << s.label;
+    sum += s.cycles;
+  }
+  EXPECT_EQ(sum, r.sim.core_cycles);
 }
 
 }  // namespace
