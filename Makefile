@@ -13,8 +13,13 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+MODELS ?= ../shared/data/models
+
+# The main job: greedy text from stories260K on the simulated seedchip-v1 (64 positions, about a
+# minute), with the same decode step timed on the h200 model beside it.
 run: build
-	$(BUILD)/tools/seedchip gemm 4096 4096 4096 --dtype bf16 --chip seedchip-v1 --timing-only
+	$(BUILD)/tools/seedchip generate --model $(MODELS)/stories260K.bin \
+	  --tokenizer $(MODELS)/tok512.bin -n 64 --temperature 0 --chip seedchip-v1 --compare-chip h200
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

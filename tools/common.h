@@ -47,5 +47,6 @@ void register_sim(CLI::App& app);
 void register_gemm(CLI::App& app);
 void register_mem(CLI::App& app);
 void register_model(CLI::App& app);
+void register_generate(CLI::App& app);
 
 }  // namespace seedchip::tools

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   seedchip::tools::register_gemm(app);
   seedchip::tools::register_mem(app);
   seedchip::tools::register_model(app);
+  seedchip::tools::register_generate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

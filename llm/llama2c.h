@@ -1,0 +1,70 @@
+#pragma once
+// llama2.c checkpoints (Karpathy's run.c format): the legacy header of 7 int32 (dim, hidden_dim,
+// n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size means the classifier
+// has its own weights, a positive one that it shares the token embedding), then FP32 weights in
+// the order token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final,
+// freq_cis_real, freq_cis_imag (unused), [wcls]; each per-layer tensor is stored for all layers
+// at once. The version-1 export (magic "ak42", version 1, 256-byte header) is read too. The query
+// and key projections are in the interleaved-pairs RoPE layout. The file is memory-mapped: the
+// weights are views into it, never copied.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace seedchip::llm {
+
+struct LlamaConfig {
+  int64_t dim = 0;         // model width
+  int64_t hidden_dim = 0;  // SwiGLU width
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // grouped-query attention: n_heads / n_kv_heads queries share a K/V
+  int64_t vocab_size = 0;
+  int64_t seq_len = 0;  // the longest context
+  bool shared_classifier = true;
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+  int64_t head_dim() const { return dim / n_heads; }
+  int64_t kv_dim() const { return head_dim() * n_kv_heads; }
+};
+
+// One layer's weights, row-major as llama2.c stores them: a [out, in] matrix computes out = W x.
+struct LlamaLayer {
+  std::span<const float> rms_att;  // [dim]
+  std::span<const float> wq;       // [dim, dim]
+  std::span<const float> wk;       // [kv_dim, dim]
+  std::span<const float> wv;       // [kv_dim, dim]
+  std::span<const float> wo;       // [dim, dim]
+  std::span<const float> rms_ffn;  // [dim]
+  std::span<const float> w1;       // [hidden, dim] (gate)
+  std::span<const float> w2;       // [dim, hidden] (down)
+  std::span<const float> w3;       // [hidden, dim] (up)
+};
+
+struct LlamaWeights {
+  std::span<const float> token_embedding;  // [vocab, dim]
+  std::vector<LlamaLayer> layers;
+  std::span<const float> rms_final;   // [dim]
+  std::span<const float> classifier;  // [vocab, dim]: the embedding when shared
+};
+
+class LlamaModel {
+ public:
+  LlamaConfig config;
+  LlamaWeights weights;
+  std::string path;
+
+ private:
+  friend LlamaModel load_llama2c(const std::string& path);
+  std::shared_ptr<const void> mapping_;  // keeps the file mapped while the spans live
+};
+
+// Throws InputError naming the file and what is wrong (too short for its header, a header field
+// out of range, dim not a multiple of n_heads, n_heads not a multiple of n_kv_heads, the file
+// size not what the header implies).
+LlamaModel load_llama2c(const std::string& path);
+
+}  // namespace seedchip::llm

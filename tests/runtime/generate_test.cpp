@@ -1,0 +1,66 @@
+// The decode step of stories260K compiled for seedchip-v1 and run on the functional simulator,
+// checked against the plain C++ reference forward pass: every layer's output and the logits at
+// each position, and the greedy tokens.
+#include "runtime/generate.h"
+
+#include <gtest/gtest.h>
+
+#include "llm/reference.h"
+#include "llm/sampler.h"
+#include "tests/input_error.h"
+
+namespace seedchip::runtime {
+namespace {
+
+const std::string kStories = std::string(SEEDCHIP_SHARED_DATA_DIR) + "/models/stories260K.bin";
+
+double nmse(const std::vector<float>& got, std::span<const float> want) {
+  double error = 0, power = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    error +=
+        (static_cast<double>(got.at(i)) - want[i]) * (static_cast<double>(got.at(i)) - want[i]);
+    power += static_cast<double>(want[i]) * want[i];
+  }
+  return error / power;
+}
+
+compiler::CompileOptions fp32_grade() {
+  compiler::CompileOptions o;
+  o.matmul_precision = compiler::MatmulPrecision::kBf16x6;
+  return o;
+}
+
+TEST(ChipDecoder, EveryLayerMatchesTheHostReferenceAndGreedyTokensAgree) {
+  const llm::LlamaModel model = llm::load_llama2c(kStories);
+  const LoadedChip chip = load_chip("seedchip-v1");
+  constexpr int64_t kSteps = 5;
+  ChipDecoder chip_decoder(model, chip, kSteps, fp32_grade(), true, true);
+  llm::ReferenceModel reference(model);
+  int token = 1;  // BOS
+  for (int64_t pos = 0; pos < kSteps; ++pos) {
+    const StepResult r = chip_decoder.step(token, pos);
+    const std::span<const float> want = reference.forward(token, static_cast<int>(pos));
+    ASSERT_EQ(r.layer_outputs.size(), static_cast<size_t>(model.config.n_layers));
+    for (int l = 0; l < model.config.n_layers; ++l)
+      EXPECT_LE(nmse(r.layer_outputs[static_cast<size_t>(l)], reference.layer_output(l)), 1e-10)
+          << "layer " << l << " at position " << pos;
+    EXPECT_LE(nmse(r.logits, want), 1e-10) << "logits at position " << pos;
+    const int next = llm::argmax(r.logits);
+    EXPECT_EQ(next, llm::argmax(want)) << "position " << pos;
+    EXPECT_GT(r.cycles, 0u);
+    token = next;
+  }
+}
+
+TEST(ChipDecoder, RefusesTokensAndPositionsOutsideTheModel) {
+  const llm::LlamaModel model = llm::load_llama2c(kStories);
+  const LoadedChip chip = load_chip("seedchip-v1");
+  ChipDecoder d(model, chip, 2, fp32_grade(), false);
+  EXPECT_NE(testing::error_of([&] { d.step(512, 0); }).find("outside the vocabulary"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { d.step(1, 2); }).find("outside the context [0, 2)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace seedchip::runtime
