@@ -3,11 +3,14 @@
 // K' = pairs x K accumulates all of them in FP32:
 //   A' = [A_i(0) | A_i(1) | ...]  (M x K'),   B' = [B_j(0) ; B_j(1) ; ...]  (K' x N)
 // where pair p multiplies part i(p) of A with part j(p) of B. B' stays row-major and the GEMM
-// kernel reads its weight tiles with 2D DMAs.
+// kernel reads its weight tiles with 2D DMAs. A constant B (weights) is split at compile time, so a
+// program that runs many times (an LLM decode step) does not split its weights on every run.
 #include <algorithm>
+#include <cstring>
 
 #include "compiler/codegen/lowering.h"
 #include "compiler/kernels/gemm.h"
+#include "sim/numerics/numerics.h"
 
 namespace seedchip::compiler {
 
@@ -74,6 +77,55 @@ void emit_split(OpContext& ctx, const TensorView& src, int64_t batches, int64_t 
   ctx.emit(k);
 }
 
+// B when it is a constant (weights): its values, and the HBM address its dense buffer starts at
+// (the view B is read through addresses that buffer).
+struct ConstantOperand {
+  const ir::HostTensor* data = nullptr;
+  int64_t base = 0;
+};
+
+// The split of a constant B, done at compile time in the layout and the arithmetic of emit_split
+// (round to nearest even, subtract in FP32), so that weights are not re-split on every run.
+int64_t split_on_host(OpContext& ctx, const TensorView& src, const ConstantOperand& b,
+                      int64_t batches, int64_t rows, int64_t cols, int parts,
+                      const std::vector<Pair>& pairs) {
+  const int64_t count = src.element_count();
+  const auto available = static_cast<int64_t>(b.data->bytes.size() / 4);
+  std::vector<std::vector<uint16_t>> part(static_cast<size_t>(parts),
+                                          std::vector<uint16_t>(static_cast<size_t>(count)));
+  std::vector<int64_t> index(src.dims.size(), 0);
+  for (int64_t e = 0; e < count; ++e) {
+    int64_t at = (src.base - b.base) / 4;
+    for (size_t d = 0; d < index.size(); ++d) at += index[d] * src.strides[d];
+    if (at < 0 || at >= available)
+      throw std::logic_error("split_on_host: the view leaves its constant");
+    float rest;
+    std::memcpy(&rest, b.data->bytes.data() + at * 4, 4);
+    for (int i = 0; i < parts; ++i) {
+      const uint16_t bf = numerics::fp32_to_bf16(rest);
+      part[static_cast<size_t>(i)][static_cast<size_t>(e)] = bf;
+      rest -= numerics::bf16_to_fp32(bf);
+    }
+    for (size_t d = index.size(); d-- > 0;) {
+      if (++index[d] < src.dims[d]) break;
+      index[d] = 0;
+    }
+  }
+  // [batches, pairs, rows, cols], as emit_split lays out B'.
+  ir::HostTensor split;
+  split.element = ir::ElementType::BF16;
+  const auto npairs = static_cast<int64_t>(pairs.size());
+  split.dims = {batches, npairs, rows, cols};
+  split.bytes.resize(static_cast<size_t>(batches * npairs * rows * cols) * 2);
+  const int64_t matrix = rows * cols;
+  for (int64_t q = 0; q < batches; ++q)
+    for (int64_t p = 0; p < npairs; ++p)
+      std::memcpy(split.bytes.data() + ((q * npairs + p) * matrix) * 2,
+                  part[static_cast<size_t>(pairs[static_cast<size_t>(p)].b)].data() + q * matrix,
+                  static_cast<size_t>(matrix) * 2);
+  return ctx.add_constant(std::move(split));
+}
+
 // Row-major strides of `dims` in elements.
 std::vector<int64_t> strides_of(const std::vector<int64_t>& dims) {
   return TensorView::contiguous(0, 1, dims).strides;
@@ -109,7 +161,7 @@ int64_t count_of(const std::vector<int64_t>& dims) {
 // out (f32, row-major [batch_out..., m, n] at `out`) = A x B, where A's and B's elements in
 // row-major order are their batches of m x k and k x n matrices.
 void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t out,
-                  const ProductShape& s) {
+                  const ProductShape& s, const ConstantOperand& b_constant = {}) {
   const int64_t batches = count_of(s.batch_out), count_a = count_of(s.batch_a),
                 count_b = count_of(s.batch_b);
   const int64_t m = s.m, k = s.k, n = s.n;
@@ -120,9 +172,14 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   const auto npairs = static_cast<int64_t>(pairs.size());
   const int64_t kk = npairs * k;
   const int64_t a_split = ctx.scratch(count_a * m * kk * 2);
-  const int64_t b_split = ctx.scratch(count_b * kk * n * 2);
   emit_split(ctx, a, count_a, m, k, a_split, parts_for(precision), pairs, true);
-  emit_split(ctx, b, count_b, k, n, b_split, parts_for(precision), pairs, false);
+  int64_t b_split = 0;
+  if (b_constant.data) {
+    b_split = split_on_host(ctx, b, b_constant, count_b, k, n, parts_for(precision), pairs);
+  } else {
+    b_split = ctx.scratch(count_b * kk * n * 2);
+    emit_split(ctx, b, count_b, k, n, b_split, parts_for(precision), pairs, false);
+  }
   ctx.sync();
   const GemmShape shape{m, n, kk, DataType::BF16};
   const GemmPlan plan = plan_gemm(ctx.chip, shape);
@@ -143,7 +200,8 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
 
 // out (f32 view [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K,
 // N]).
-void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out) {
+void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out,
+                 const ConstantOperand& b_constant) {
   const size_t ra = a.dims.size(), rb = b.dims.size();
   ProductShape s;
   s.m = a.dims[ra - 2];
@@ -152,7 +210,14 @@ void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const
   s.batch_a.assign(a.dims.begin(), a.dims.end() - 2);
   s.batch_b.assign(b.dims.begin(), b.dims.end() - 2);
   s.batch_out.assign(out.dims.begin(), out.dims.end() - 2);
-  emit_product(ctx, a, b, out.base, s);
+  emit_product(ctx, a, b, out.base, s, b_constant);
+}
+
+// Input 1 as a ConstantOperand when it is a constant, so its split happens at compile time.
+ConstantOperand constant_b(OpContext& ctx) {
+  const ir::HostTensor* data = ctx.constant(ctx.in(1));
+  if (!data || data->element != ir::ElementType::F32) return {};
+  return {data, ctx.view(ctx.in(1)).base};
 }
 
 void require_f32(OpContext& ctx) {
@@ -194,7 +259,7 @@ void lower_matmul(OpContext& ctx) {
   std::vector<int64_t> out_dims = batch;
   out_dims.push_back(a.dims[ra - 2]);
   out_dims.push_back(b.dims[rb - 1]);
-  emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims));
+  emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims), constant_b(ctx));
 }
 
 void lower_gemm(OpContext& ctx) {
@@ -203,7 +268,7 @@ void lower_gemm(OpContext& ctx) {
   if (ctx.attr_int("transA", 0)) a = a.permuted({1, 0});
   if (ctx.attr_int("transB", 0)) b = b.permuted({1, 0});
   const TensorView y = ctx.view(ctx.out(0));
-  emit_matmul(ctx, a, b, y);
+  emit_matmul(ctx, a, b, y, constant_b(ctx));
   const float alpha = ctx.attr_float("alpha", 1.0f), beta = ctx.attr_float("beta", 1.0f);
   const bool with_c = ctx.in(2) != ir::kNoValue && beta != 0;
   if (alpha == 1 && !with_c) return;
