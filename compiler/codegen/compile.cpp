@@ -60,10 +60,12 @@ class RangeAllocator {
   uint64_t end_;
 };
 
+// Table keys are ONNX op names, and "domain::Op" for other domains (SeedChip's fused ops).
 const OpLowering* find_lowering(const ir::Node& node) {
-  if (!node.domain.empty()) return nullptr;
+  const bool onnx = node.domain.empty() || node.domain == "ai.onnx";
+  const std::string key = onnx ? node.op : node.domain + "::" + node.op;
   for (const OpLowering& l : lowering_table())
-    if (l.op == node.op) return &l;
+    if (l.op == key) return &l;
   return nullptr;
 }
 

@@ -181,6 +181,8 @@ void lower_unary(OpContext& ctx) {
     y = p.sigmoid(x);
   else if (op == "Softplus")
     y = p.softplus(x);
+  else if (op == "Silu")  // seedchip::Silu, as the Mul(x, Sigmoid(x)) it replaces computes it
+    y = p.binary(Opcode::VPU_MUL, x, p.sigmoid(x));
   else if (op == "Softsign") {
     y = p.binary(Opcode::VPU_DIV, x, p.scalar(Opcode::VPU_ADDS, p.abs(x), 1));
   } else if (op == "LeakyRelu") {

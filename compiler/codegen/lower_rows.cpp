@@ -317,6 +317,25 @@ void lower_layernorm(OpContext& ctx) {
   ctx.mapping = "VPU rows of " + std::to_string(width);
 }
 
+// The operations of the nodes the fuse pass replaced, in their order, in one row kernel.
+void lower_rms_norm(OpContext& ctx) {
+  const DataType t = row_type(ctx);
+  const TensorView in = ctx.view(ctx.in(0));
+  const int64_t width = in.dims.back(), rows = in.element_count() / std::max<int64_t>(width, 1);
+  RowProgram p(ctx, t, rows, width);
+  const int x = p.load(in, SlotShape::kWide);
+  const int mean =
+      p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, x, x)), -1,
+               1.0f / static_cast<float>(width));
+  const int inv = p.narrow(Opcode::VPU_RECIP,
+                           p.narrow(Opcode::VPU_SQRT, p.narrow(Opcode::VPU_ADDS, mean, -1,
+                                                               ctx.attr_float("epsilon", 1e-5f))));
+  const int w = p.load(ctx.view(ctx.in(1)).broadcast_to({width}), SlotShape::kRow);
+  p.store(p.wide(Opcode::VPU_MULB, p.wide(Opcode::VPU_MULC, x, inv), w), ctx.view(ctx.out(0)));
+  p.emit();
+  ctx.mapping = "VPU rows of " + std::to_string(width);
+}
+
 void lower_instancenorm(OpContext& ctx) {
   const DataType t = row_type(ctx);
   const TensorView in = ctx.view(ctx.in(0));

@@ -189,6 +189,9 @@ const std::vector<OpLowering>& lowering_table() {
       {"Cast", lower_cast},
       {"CastLike", lower_cast},
       {"BatchNormalization", lower_batchnorm},
+      // Fused by the fuse pass.
+      {"seedchip::RMSNormalization", lower_rms_norm},
+      {"seedchip::Silu", lower_unary},
       // Row-wise.
       {"Softmax", lower_softmax},
       {"LogSoftmax", lower_softmax},

@@ -144,6 +144,7 @@ void lower_hardmax(OpContext&);
 void lower_reduce(OpContext&);
 void lower_reduce_prod(OpContext&);
 void lower_layernorm(OpContext&);
+void lower_rms_norm(OpContext&);  // seedchip::RMSNormalization
 void lower_instancenorm(OpContext&);
 void lower_mvn(OpContext&);
 void lower_lpnorm(OpContext&);

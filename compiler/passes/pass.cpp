@@ -5,6 +5,7 @@
 #include "arch/error.h"
 #include "compiler/passes/demote_f64.h"
 #include "compiler/passes/fold_constants.h"
+#include "compiler/passes/fuse.h"
 #include "compiler/passes/infer_shapes.h"
 
 namespace seedchip::compiler::passes {
@@ -21,6 +22,8 @@ const std::vector<Pass>& all_passes() {
        }},
       // After folding, so that what the host computes keeps its f64 precision.
       {"demote-f64", "store and compute f64 tensors as f32 (the chip has no FP64)", demote_f64},
+      {"fuse", "replace RMSNorm and SiLU patterns by one node each (domain seedchip)",
+       [](ir::Graph& g) { fuse(g); }},
   };
   return passes;
 }
