@@ -151,7 +151,15 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
   const sim::ClockDomain& core_clock = sim.clocks().domain("core");
   sim::Tick previous = 0;
   Counters before;
+  size_t last_with_code = model.ops.size();
+  for (size_t i = 0; i < model.ops.size(); ++i)
+    if (model.ops[i].barriers > 0) last_with_code = i;
   for (size_t i = 0; i < model.ops.size(); ++i) {
+    if (model.ops[i].barriers == 0) {  // an alias: no code, no time
+      result.ops.push_back(
+          {model.ops[i].label, model.ops[i].op, model.ops[i].mapping, 0, 0, 0, 0, "none", 0});
+      continue;
+    }
     const size_t b = op_end_barrier[i];
     if (b < 1 || b > releases.size() || b > at_barrier.size()) break;  // stopped early
     OpStats s;
@@ -160,7 +168,7 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     s.mapping = model.ops[i].mapping;
     // The last operator also owns the drain to the halt after its barrier, so the table adds up
     // to the run's cycles.
-    const bool last = i + 1 == model.ops.size() && result.sim.completed;
+    const bool last = i == last_with_code && result.sim.completed;
     const uint64_t end_cycle = last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
     s.cycles = end_cycle - core_clock.cycle_at(previous);
     const Counters& after = at_barrier[b - 1];

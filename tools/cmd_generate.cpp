@@ -110,11 +110,13 @@ void run_generate(const GenerateCommand& c) {
               theirs.mxu_utilization);
   std::printf("%-34s %16s %16s\n", "longest operator bound", mine.bound.c_str(),
               theirs.bound.c_str());
+  const auto with_code = std::count_if(results.back().ops.begin(), results.back().ops.end(),
+                                       [](const runtime::OpStats& s) { return s.bound != "none"; });
   std::printf(
       "%s: %zu prompt tokens, %d generated; TTFT %.2f us simulated; %zu operators per "
-      "step\n",
+      "step, %zu with code (the others are aliases)\n",
       chip.config.name.c_str(), prompt.size(), generated, prompt_seconds * 1e6,
-      results.back().ops.size());
+      results.back().ops.size(), static_cast<size_t>(with_code));
   if (!c.json.empty())
     write_json(c.json,
                {{"model", c.model},

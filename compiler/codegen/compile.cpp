@@ -60,6 +60,13 @@ class RangeAllocator {
   uint64_t end_;
 };
 
+// Ops whose output is their first input's bytes under another shape.
+bool is_alias_op(const ir::Node& node) {
+  if (!node.domain.empty() && node.domain != "ai.onnx") return false;
+  return node.op == "Reshape" || node.op == "Flatten" || node.op == "Squeeze" ||
+         node.op == "Unsqueeze" || node.op == "Identity";
+}
+
 // Table keys are ONNX op names, and "domain::Op" for other domains (SeedChip's fused ops).
 const OpLowering* find_lowering(const ir::Node& node) {
   const bool onnx = node.domain.empty() || node.domain == "ai.onnx";
@@ -177,19 +184,34 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   for (ir::ValueId v : graph.outputs)
     model.outputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
 
+  // Nodes that only rename a dense tensor (Reshape and friends) produce an alias: the same HBM
+  // bytes under another shape, with no code. `root` maps every value to the tensor that owns its
+  // bytes; the owner lives until the last reader of any of its aliases.
+  std::vector<size_t> root(graph.values.size());
+  for (size_t v = 0; v < root.size(); ++v) root[v] = v;
+  std::vector<bool> alias_node(graph.nodes.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const ir::Node& n = graph.nodes[i];
+    if (!is_alias_op(n) || n.inputs.empty() || n.inputs[0] == ir::kNoValue ||
+        n.outputs.size() != 1 || pinned[static_cast<size_t>(n.outputs[0])])
+      continue;
+    alias_node[i] = true;
+    root[static_cast<size_t>(n.outputs[0])] = root[static_cast<size_t>(n.inputs[0])];
+  }
   // Intermediates: allocated when produced, released after their last reader, so a later tensor
   // reuses the space of earlier ones.
   std::vector<int> last_use(graph.values.size(), -1);
   for (size_t i = 0; i < graph.nodes.size(); ++i)
     for (ir::ValueId v : graph.nodes[i].inputs)
-      if (v != ir::kNoValue) last_use[static_cast<size_t>(v)] = static_cast<int>(i);
+      if (v != ir::kNoValue) last_use[root[static_cast<size_t>(v)]] = static_cast<int>(i);
   std::vector<std::vector<size_t>> release_after(graph.nodes.size());
   for (size_t i = 0; i < graph.nodes.size(); ++i)
     for (ir::ValueId v : graph.nodes[i].outputs) {
       if (v == ir::kNoValue || pinned[static_cast<size_t>(v)]) continue;
       const size_t u = static_cast<size_t>(v);
       add_slot(u, TensorRole::kIntermediate, 0);
-      release_after[static_cast<size_t>(std::max(last_use[u], static_cast<int>(i)))].push_back(u);
+      if (root[u] == u)
+        release_after[static_cast<size_t>(std::max(last_use[u], static_cast<int>(i)))].push_back(u);
     }
   RangeAllocator hbm(0);
   for (TensorSlot& t : model.tensors)
@@ -198,7 +220,10 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
     for (ir::ValueId v : graph.nodes[i].outputs) {
       if (v == ir::kNoValue || pinned[static_cast<size_t>(v)]) continue;
       TensorSlot& t = model.tensors[static_cast<size_t>(slot_of[static_cast<size_t>(v)])];
-      t.hbm = hbm.allocate(t.bytes);
+      const size_t owner = root[static_cast<size_t>(v)];
+      t.hbm = owner == static_cast<size_t>(v)
+                  ? hbm.allocate(t.bytes)
+                  : model.tensors[static_cast<size_t>(slot_of[owner])].hbm;
     }
     for (size_t u : release_after[i]) {
       const TensorSlot& t = model.tensors[static_cast<size_t>(slot_of[u])];
@@ -241,6 +266,10 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
                                    std::make_shared<const ir::HostTensor>(std::move(t))});
           return static_cast<int64_t>(at);
         }};
+    if (alias_node[i]) {
+      model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, "alias (no code)", 0});
+      continue;
+    }
     OpContext ctx(chip, graph, i, program, options, std::move(hooks));
     find_lowering(graph.nodes[i])->lower(ctx);
     ctx.sync();

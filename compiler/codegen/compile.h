@@ -65,7 +65,8 @@ struct OpRecord {
   std::string label;  // the node as messages name it
   std::string op;
   std::string mapping;  // what the lowering chose (kernels, tiling, split over cores)
-  int barriers = 0;     // barriers the operator's code contains (the last one ends it)
+  int barriers = 0;     // barriers the operator's code contains (the last one ends it); 0: an alias
+                        // (Reshape and friends of an intermediate or input), which has no code
 };
 
 struct CompiledModel {

@@ -39,6 +39,27 @@ TEST(Compile, IntermediatesReuseFreedSpace) {
   for (const OpRecord& op : m.ops) EXPECT_EQ(op.barriers, 1);
 }
 
+TEST(Compile, ReshapesOfIntermediatesAreAliasesWithoutCode) {
+  const ir::Graph g = ir::parse(R"(graph "alias" opset ""=13 {
+  input %x: f32[4,6]
+  const %shape: i64[2] = [6, 4]
+  %a: f32[4,6] = Relu(%x)
+  %b: f32[6,4] = Reshape(%a, %shape)
+  %c: f32[6,4] = Exp(%b)
+  %d: f32[4,6] = Tanh(%x)
+  %e: f32[6,4] = Reshape(%d, %shape)
+  output %c
+  output %e
+})");
+  const CompiledModel m = compile_graph(g, load_chip("seedchip-v1"));
+  ASSERT_EQ(m.ops.size(), 5u);
+  EXPECT_EQ(m.ops[1].barriers, 0);  // %b is %a's bytes
+  EXPECT_EQ(slot(m, "b").hbm, slot(m, "a").hbm);
+  EXPECT_EQ(m.ops[4].barriers, 1);  // %e is a graph output: a real copy
+  // %a must outlive its alias's reader: %c, written while %b is read, may not take its space.
+  EXPECT_NE(slot(m, "c").hbm, slot(m, "a").hbm);
+}
+
 TEST(Compile, ReduceProdHalvesRowsInLogDepth) {
   const ir::Graph g = ir::parse(R"(graph "prod" opset ""=13 {
   input %x: f32[3,1000]
