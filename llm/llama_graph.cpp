@@ -85,18 +85,17 @@ class Builder {
         op("Reciprocal", {op("Sqrt", {op("Add", {mean_square, floats("eps", {}, {eps})})})});
     return op("Mul", {op("Mul", {x, inverse}), weight});
   }
-  // Rotates the interleaved pairs of `x` ([1, heads * head_dim]) by the angles of `cos`/`sin`
-  // ([1, 1, head_dim / 2, 1], this position's row of the tables).
+  // Rotates each interleaved pair (a, b) of `x` ([1, heads * head_dim]) to (a c - b s, b c + a s)
+  // as x * cos + swapped(x) * sin, where `swapped` exchanges the members of each pair (a reversed
+  // slice) and this position's table rows ([1, 1, head_dim / 2, 2]) hold (c, c) and (-s, s). Since
+  // x + (-y) is x - y exactly, these are run.c's numbers, in two multiplies and one add.
   ValueId rope(ValueId x, int64_t heads, int64_t head_dim, ValueId cos, ValueId sin) {
     const ValueId pairs = reshape(x, {1, heads, head_dim / 2, 2});
-    auto half = [&](int64_t i) {
-      return op("Slice", {pairs, ints("start", {1}, {i}), ints("end", {1}, {i + 1}),
-                          ints("axis", {1}, {3})});
-    };
-    const ValueId a = half(0), b = half(1);
-    const ValueId first = op("Sub", {op("Mul", {a, cos}), op("Mul", {b, sin})});
-    const ValueId second = op("Add", {op("Mul", {a, sin}), op("Mul", {b, cos})});
-    return reshape(op("Concat", {first, second}, {{"axis", int64_t{3}}}), {1, heads * head_dim});
+    const ValueId swapped = op("Slice", {pairs, ints("start", {1}, {1}),
+                                         ints("end", {1}, {std::numeric_limits<int64_t>::min()}),
+                                         ints("axis", {1}, {3}), ints("step", {1}, {-1})});
+    const ValueId rotated = op("Add", {op("Mul", {pairs, cos}), op("Mul", {swapped, sin})});
+    return reshape(rotated, {1, heads * head_dim});
   }
 
  private:
@@ -126,19 +125,20 @@ ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool laye
         b.input(DecodeGraphNames::v_cache(l), ir::ElementType::F32, {context, kv_dim}));
   }
 
-  // RoPE tables as run.c computes them (in float): pair j of a head turns by pos * theta^(-2j/hd).
+  // RoPE tables as run.c computes them (in float): pair j of a head turns by pos * theta^(-2j/hd);
+  // per pair the cosine twice and the sine as (-s, s) (see Builder::rope).
   std::vector<float> cos_table, sin_table;
   for (int64_t p = 0; p < context; ++p)
     for (int64_t j = 0; j < hd / 2; ++j) {
       const float freq =
           1.0f / std::pow(c.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
       const float angle = static_cast<float>(p) * freq;
-      cos_table.push_back(std::cos(angle));
-      sin_table.push_back(std::sin(angle));
+      cos_table.insert(cos_table.end(), {std::cos(angle), std::cos(angle)});
+      sin_table.insert(sin_table.end(), {-std::sin(angle), std::sin(angle)});
     }
   auto row_at_pos = [&](const std::string& name, const std::vector<float>& table) {
-    const ValueId t = b.floats(name, {context, hd / 2}, table);
-    return b.reshape(b.op("Gather", {t, pos}, {{"axis", int64_t{0}}}), {1, 1, hd / 2, 1});
+    const ValueId t = b.floats(name, {context, hd / 2, 2}, table);
+    return b.reshape(b.op("Gather", {t, pos}, {{"axis", int64_t{0}}}), {1, 1, hd / 2, 2});
   };
   const ValueId cos = row_at_pos("rope_cos", cos_table), sin = row_at_pos("rope_sin", sin_table);
 
