@@ -218,4 +218,24 @@ TEST_F(Cli, ConformanceReportsEachCase) {
   EXPECT_NE(o.text.find("2 cases: 1 pass, 0 fail, 1 unsupported"), std::string::npos) << o.text;
 }
 
+TEST_F(Cli, GenerateStreamsTheModelsTextAndReportsBothChips) {
+  const std::string models = std::string(SEEDCHIP_SHARED_DATA_DIR) + "/models/";
+  const std::string args = "generate --model " + models + "stories260K.bin --tokenizer " + models +
+                           "tok512.bin -n 6 --temperature 0";
+  const Output o = run(args + " --json " + (dir_ / "gen.json").string());
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("Once upon a time,"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("time per output token (us)"), std::string::npos) << o.text;
+  const auto json = nlohmann::json::parse(read(dir_ / "gen.json"));
+  EXPECT_GT(json["time_per_output_token"]["value"].get<double>(), 0);
+  EXPECT_EQ(json["compare"]["chip"], "h200");
+  // A model file that is not one: one line naming it.
+  const fs::path bad = dir_ / "bad.bin";
+  std::ofstream(bad) << "tiny";
+  const Output b =
+      run("generate --model " + bad.string() + " --tokenizer " + models + "tok512.bin -n 2");
+  EXPECT_EQ(b.status, 2);
+  EXPECT_NE(b.text.find(bad.string() + ": "), std::string::npos) << b.text;
+}
+
 }  // namespace
