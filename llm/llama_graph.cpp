@@ -171,18 +171,15 @@ ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool laye
                                 DecodeGraphNames::v_next(l));
     b.output(k_next);
     b.output(v_next);
-    // Each K/V head serves `groups` query heads: [context, kv_heads, 1, hd] expanded over them.
-    auto per_query_head = [&](ValueId cache) {
-      const ValueId spread = b.op("Expand", {b.reshape(cache, {context, c.n_kv_heads, 1, hd}),
-                                             b.shape({context, c.n_kv_heads, groups, hd})});
-      return b.reshape(spread, {context, c.n_heads, hd});
-    };
-    const ValueId keys = b.op("Transpose", {per_query_head(k_next)},
-                              {{"perm", std::vector<int64_t>{1, 2, 0}}});  // [heads, hd, context]
-    const ValueId values = b.op("Transpose", {per_query_head(v_next)},
-                                {{"perm", std::vector<int64_t>{1, 0, 2}}});  // [heads, context, hd]
+    // Grouped-query attention as a batch over the K/V heads: query head h = kv * groups + g, so
+    // the queries read as [kv_heads, groups, hd] meet their head's keys [kv_heads, hd, context]
+    // in one batched product, and the cache is never copied per query head.
+    const ValueId keys = b.op("Transpose", {b.reshape(k_next, {context, c.n_kv_heads, hd})},
+                              {{"perm", std::vector<int64_t>{1, 2, 0}}});  // [kv, hd, context]
+    const ValueId values = b.op("Transpose", {b.reshape(v_next, {context, c.n_kv_heads, hd})},
+                                {{"perm", std::vector<int64_t>{1, 0, 2}}});  // [kv, context, hd]
     const ValueId scores =
-        b.op("Mul", {b.op("MatMul", {b.reshape(q, {c.n_heads, 1, hd}), keys}), scale});
+        b.op("Mul", {b.op("MatMul", {b.reshape(q, {c.n_kv_heads, groups, hd}), keys}), scale});
     const ValueId weights =
         b.op("Softmax", {b.op("Where", {visible, scores, minus_inf})}, {{"axis", int64_t{-1}}});
     const ValueId attended = b.reshape(b.op("MatMul", {weights, values}), {1, c.dim});

@@ -10,7 +10,8 @@
 //
 // RMSNorm is x / sqrt(mean(x^2) + eps) * w; RoPE rotates interleaved pairs (llama2.c's and GGUF's
 // layout) by angles read from constant cos/sin tables at `pos`; attention masks the positions after
-// `pos`; grouped-query heads share their K/V by expanding the cache over the query groups.
+// `pos`; grouped-query attention is one product batched over the K/V heads, each with its group
+// of query heads as rows.
 #include <cstdint>
 #include <string>
 
