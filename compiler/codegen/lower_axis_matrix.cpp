@@ -283,14 +283,10 @@ void lower_cumsum(OpContext& ctx) {
   const std::vector<int64_t>& dims = ctx.dims(ctx.in(0));
   const std::vector<int64_t> axis_value = ctx.constant_ints(ctx.in(1), "axis");
   if (axis_value.size() != 1) ctx.unsupported("axis must hold one value");
-  const auto rank = static_cast<int64_t>(dims.size());
-  int64_t axis = axis_value[0];
-  if (axis < -rank || axis >= rank)
-    ctx.unsupported("axis " + std::to_string(axis) + " out of range");
-  if (axis < 0) axis += rank;
+  const size_t axis = ctx.axis(axis_value[0], dims.size());
   const bool exclusive = ctx.attr_int("exclusive", 0) != 0;
   const bool reverse = ctx.attr_int("reverse", 0) != 0;
-  const int64_t n = dims[static_cast<size_t>(axis)];
+  const int64_t n = dims[axis];
   // out[i] = sum of in[j] for j before i (after i when reversed), i itself unless exclusive.
   Matrix m = zeros(n, n);
   for (int64_t i = 0; i < n; ++i)
@@ -299,7 +295,7 @@ void lower_cumsum(OpContext& ctx) {
       if (before || (!exclusive && i == j)) m(i, j) = 1;
     }
   std::vector<const Matrix*> per_axis(dims.size(), nullptr);
-  per_axis[static_cast<size_t>(axis)] = &m;
+  per_axis[axis] = &m;
   apply_separable(ctx, per_axis);
   ctx.mapping = "triangular matrix on the MXU";
 }

@@ -11,14 +11,6 @@ namespace seedchip::compiler {
 
 namespace {
 
-int64_t normalize_axis(OpContext& ctx, int64_t axis, size_t rank) {
-  const auto r = static_cast<int64_t>(rank);
-  if (axis < -r || axis >= r)
-    ctx.unsupported("axis " + std::to_string(axis) + " is outside [-" + std::to_string(r) + ", " +
-                    std::to_string(r) + ")");
-  return axis < 0 ? axis + r : axis;
-}
-
 // Whether a constant is one floating-point zero of either sign (every bit but the sign clear; the
 // sign bit is the top bit of the last byte, little-endian).
 bool is_float_zero(const ir::HostTensor* t) {
@@ -175,7 +167,7 @@ void lower_slice(OpContext& ctx) {
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     ctx.unsupported("starts, ends, axes and steps differ in length");
   for (size_t i = 0; i < starts.size(); ++i) {
-    const auto axis = static_cast<size_t>(normalize_axis(ctx, axes[i], rank));
+    const auto axis = ctx.axis(axes[i], rank);
     const int64_t d = v.dims[axis], step = steps[i];
     if (step == 0) ctx.unsupported("a slice step of 0");
     auto clamp = [](int64_t x, int64_t lo, int64_t hi) { return std::max(lo, std::min(x, hi)); };
@@ -200,8 +192,7 @@ void lower_slice(OpContext& ctx) {
 
 void lower_concat(OpContext& ctx) {
   const TensorView out = ctx.view(ctx.out(0));
-  const auto axis =
-      static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), out.dims.size()));
+  const auto axis = ctx.axis(ctx.attr_int("axis", 0), out.dims.size());
   int64_t at = 0;
   for (size_t i = 0; i < ctx.inputs(); ++i) {
     const TensorView in = ctx.view(ctx.in(i));
@@ -213,8 +204,7 @@ void lower_concat(OpContext& ctx) {
 
 void lower_split(OpContext& ctx) {
   const TensorView in = ctx.view(ctx.in(0));
-  const auto axis =
-      static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), in.dims.size()));
+  const auto axis = ctx.axis(ctx.attr_int("axis", 0), in.dims.size());
   int64_t at = 0;
   for (size_t o = 0; o < ctx.node.outputs.size(); ++o) {
     if (ctx.out(o) == ir::kNoValue) continue;
@@ -228,8 +218,7 @@ void lower_split(OpContext& ctx) {
 void lower_gather(OpContext& ctx) {
   if (!ctx.constant(ctx.in(1))) return lower_gather_indexed(ctx);
   const TensorView in = ctx.view(ctx.in(0));
-  const auto axis =
-      static_cast<size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), in.dims.size()));
+  const auto axis = ctx.axis(ctx.attr_int("axis", 0), in.dims.size());
   const std::vector<int64_t> indices = ctx.constant_ints(ctx.in(1), "indices");
   const TensorView grouped = around_axis(in, axis);
   const int64_t count = static_cast<int64_t>(indices.size());
@@ -277,8 +266,7 @@ void lower_pad(OpContext& ctx) {
   // pads: the begins of the padded axes (all, or opset 18's `axes`), then their ends.
   std::vector<size_t> axes;
   if (ctx.in(3) != ir::kNoValue) {
-    for (int64_t a : ctx.constant_ints(ctx.in(3), "axes"))
-      axes.push_back(static_cast<size_t>(normalize_axis(ctx, a, rank)));
+    for (int64_t a : ctx.constant_ints(ctx.in(3), "axes")) axes.push_back(ctx.axis(a, rank));
   } else {
     for (size_t d = 0; d < rank; ++d) axes.push_back(d);
   }

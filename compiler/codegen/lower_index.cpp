@@ -135,20 +135,6 @@ void emit_row_gather(OpContext& ctx, int64_t indices, int64_t rows, int64_t widt
   ctx.emit(k);
 }
 
-int64_t normalized_axis(OpContext& ctx, int64_t axis, size_t rank) {
-  const auto r = static_cast<int64_t>(rank);
-  if (axis < -r || axis >= r)
-    ctx.unsupported("axis " + std::to_string(axis) + " is outside [-" + std::to_string(r) + ", " +
-                    std::to_string(r) + ")");
-  return axis < 0 ? axis + r : axis;
-}
-
-int64_t product(const std::vector<int64_t>& v, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to; ++i) p *= v[i];
-  return p;
-}
-
 // The per-sample part of NegativeLogLikelihoodLoss on log-probabilities `log_prob` ([N, C, D],
 // dense f32 at HBM), targets `target` ([N, D] in row-major order) and optional class weights:
 // loss[n, d] = -w[t] log_prob[n, t, d] (0 where t is ignore_index), then the reduction.
@@ -274,17 +260,16 @@ std::array<int64_t, 3> loss_dims(OpContext& ctx, ir::ValueId v) {
   if (dims.size() < 2) ctx.unsupported("the input needs batch and class axes");
   if (ctx.type(v).element != ir::ElementType::F32)
     ctx.unsupported("losses are lowered for f32 inputs");
-  return {dims[0], dims[1], product(dims, 2, dims.size())};
+  return {dims[0], dims[1], product_of(dims, 2, dims.size())};
 }
 
 }  // namespace
 
 void lower_gather_indexed(OpContext& ctx) {
   const TensorView data = ctx.view(ctx.in(0));
-  const auto axis =
-      static_cast<size_t>(normalized_axis(ctx, ctx.attr_int("axis", 0), data.dims.size()));
-  const int64_t outer = product(data.dims, 0, axis), extent = data.dims[axis];
-  const int64_t inner = product(data.dims, axis + 1, data.dims.size());
+  const auto axis = ctx.axis(ctx.attr_int("axis", 0), data.dims.size());
+  const int64_t outer = product_of(data.dims, 0, axis), extent = data.dims[axis];
+  const int64_t inner = product_of(data.dims, axis + 1, data.dims.size());
   const int64_t count = ctx.view(ctx.in(1)).element_count();
   check_int32(ctx, outer * extent);
   IndexProgram p(ctx, {outer, count});
@@ -311,7 +296,7 @@ void lower_gather_elements(OpContext& ctx) {
   const TensorView data = ctx.view(ctx.in(0));
   const std::vector<int64_t>& dims = ctx.dims(ctx.in(1));
   if (dims.size() != data.dims.size()) ctx.unsupported("indices must have the rank of the data");
-  const auto axis = static_cast<size_t>(normalized_axis(ctx, ctx.attr_int("axis", 0), dims.size()));
+  const auto axis = ctx.axis(ctx.attr_int("axis", 0), dims.size());
   check_int32(ctx, data.element_count());
   // Output element p reads data at p with its axis coordinate replaced by the index.
   IndexProgram p(ctx, dims);
@@ -343,8 +328,8 @@ void lower_gather_nd(OpContext& ctx) {
     ctx.unsupported("batch_dims and the index depth exceed the data's rank");
   check_int32(ctx, data.element_count());
   // Each index tuple names a slice of the trailing data axes: a row of `inner` elements.
-  const int64_t inner = product(data.dims, batch + depth, data.dims.size());
-  const int64_t per_batch = product(data.dims, batch, batch + depth);
+  const int64_t inner = product_of(data.dims, batch + depth, data.dims.size());
+  const int64_t per_batch = product_of(data.dims, batch, batch + depth);
   if (depth == 0) ctx.unsupported("index tuples of length 0");
   const std::vector<int64_t> tuples(index_dims.begin(), index_dims.end() - 1);
   IndexProgram p(ctx, tuples);
@@ -362,7 +347,7 @@ void lower_gather_nd(OpContext& ctx) {
         bad);
     const int64_t extent = data.dims[batch + j];
     const int i = p.wrap_negative(raw, extent);
-    const int64_t step = product(data.dims, batch + j + 1, batch + depth);
+    const int64_t step = product_of(data.dims, batch + j + 1, batch + depth);
     const int term = p.binary(Opcode::VPU_MUL, i, p.constant(static_cast<int32_t>(step)));
     row = row < 0 ? term : p.binary(Opcode::VPU_ADD, row, term);
     const int outside = p.outside(i, extent, bad);
@@ -390,12 +375,7 @@ void lower_one_hot(OpContext& ctx) {
   if (!format)
     ctx.unsupported("values of element type " + std::string(ir::element_name(value_type)));
   const std::vector<int64_t>& out_dims = ctx.dims(ctx.out(0));
-  const auto rank = static_cast<int64_t>(out_dims.size());
-  int64_t axis = ctx.attr_int("axis", -1);
-  if (axis < -rank || axis >= rank)
-    ctx.unsupported("axis " + std::to_string(axis) + " out of range");
-  if (axis < 0) axis += rank;
-  const auto a = static_cast<size_t>(axis);
+  const size_t a = ctx.axis(ctx.attr_int("axis", -1), out_dims.size());
   const int64_t depth = out_dims[a];
   if (const ir::HostTensor* given = ctx.constant(ctx.in(1))) {
     double value = 0;
@@ -412,8 +392,8 @@ void lower_one_hot(OpContext& ctx) {
   }
   // The indices as f32, read over the output's dims (stride 0 along the new axis).
   auto spread = [&](TensorView v) {
-    v.dims.insert(v.dims.begin() + axis, depth);
-    v.strides.insert(v.strides.begin() + axis, 0);
+    v.dims.insert(v.dims.begin() + static_cast<int64_t>(a), depth);
+    v.strides.insert(v.strides.begin() + static_cast<int64_t>(a), 0);
     return v;
   };
   TensorView indices;

@@ -30,6 +30,17 @@ class RowProgram {
   int narrow(Opcode op, int a, int b = -1, float c = 0) {
     return step(op, SlotShape::kNarrow, a, b, c);
   }
+  // Each row's mean, the row minus it, and 1 / sqrt(variance + eps) (normalisation layers).
+  struct Moments {
+    int mean, centred, inv_std;
+  };
+  Moments moments(int x, float inv_width, float eps) {
+    const int mean = narrow(Opcode::VPU_MULS, narrow(Opcode::VPU_RSUM, x), -1, inv_width);
+    const int d = wide(Opcode::VPU_SUBC, x, mean);
+    const int var = narrow(Opcode::VPU_MULS, narrow(Opcode::VPU_RSUM, wide(Opcode::VPU_MUL, d, d)),
+                           -1, inv_width);
+    return {mean, d, narrow(Opcode::VPU_RSQRT, narrow(Opcode::VPU_ADDS, var, -1, eps))};
+  }
   void store(int s, const TensorView& view) { kernel_.stores.push_back({s, view}); }
   // Stores narrow slot `s` converted to `format`.
   void store_converted(int s, DataType format, const TensorView& view) {
@@ -62,18 +73,6 @@ DataType row_type(OpContext& ctx) {
   return *t;
 }
 
-int64_t product(const std::vector<int64_t>& v, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to; ++i) p *= v[i];
-  return p;
-}
-
-size_t axis_of(OpContext& ctx, int64_t axis, size_t rank) {
-  const auto r = static_cast<int64_t>(rank);
-  if (axis < -r || axis >= r) ctx.unsupported("axis " + std::to_string(axis) + " out of range");
-  return static_cast<size_t>(axis < 0 ? axis + r : axis);
-}
-
 // The input read with `axes` last: {view, rows, width}, and the same permutation for the output.
 struct Reordered {
   TensorView in, out;
@@ -84,7 +83,7 @@ Reordered axes_last(OpContext& ctx, std::vector<int64_t> axes) {
   Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
   const size_t rank = r.in.dims.size();
   std::vector<bool> last(rank, false);
-  for (int64_t a : axes) last[axis_of(ctx, a, rank)] = true;
+  for (int64_t a : axes) last[ctx.axis(a, rank)] = true;
   std::vector<int64_t> perm;
   for (size_t d = 0; d < rank; ++d)
     if (!last[d]) perm.push_back(static_cast<int64_t>(d));
@@ -106,10 +105,10 @@ Reordered softmax_rows(OpContext& ctx) {
   Reordered r{ctx.view(ctx.in(0)), ctx.view(ctx.out(0))};
   const size_t rank = r.in.dims.size();
   const bool legacy = ctx.graph.opset_version() < 13;
-  const size_t axis = axis_of(ctx, ctx.attr_int("axis", legacy ? 1 : -1), rank);
+  const size_t axis = ctx.axis(ctx.attr_int("axis", legacy ? 1 : -1), rank);
   if (legacy) {
-    r.rows = product(r.in.dims, 0, axis);
-    r.width = product(r.in.dims, axis, rank);
+    r.rows = product_of(r.in.dims, 0, axis);
+    r.width = product_of(r.in.dims, axis, rank);
   } else {
     std::vector<int64_t> perm(rank);
     std::iota(perm.begin(), perm.end(), 0);
@@ -200,7 +199,7 @@ void lower_reduce(OpContext& ctx) {
     return;
   }
   std::vector<bool> reduced(rank, axes.empty());
-  for (int64_t a : axes) reduced[axis_of(ctx, a, rank)] = true;
+  for (int64_t a : axes) reduced[ctx.axis(a, rank)] = true;
   std::vector<int64_t> perm;
   for (size_t d = 0; d < rank; ++d)
     if (!reduced[d]) perm.push_back(static_cast<int64_t>(d));
@@ -293,17 +292,12 @@ void lower_layernorm(OpContext& ctx) {
   const DataType t = row_type(ctx);
   const TensorView in = ctx.view(ctx.in(0));
   const size_t rank = in.dims.size();
-  const size_t axis = axis_of(ctx, ctx.attr_int("axis", -1), rank);
-  const int64_t rows = product(in.dims, 0, axis), width = product(in.dims, axis, rank);
+  const size_t axis = ctx.axis(ctx.attr_int("axis", -1), rank);
+  const int64_t rows = product_of(in.dims, 0, axis), width = product_of(in.dims, axis, rank);
   const float inv_width = 1.0f / static_cast<float>(width);
   RowProgram p(ctx, t, rows, width);
   const int x = p.load(in, SlotShape::kWide);
-  const int mean = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1, inv_width);
-  const int d = p.wide(Opcode::VPU_SUBC, x, mean);
-  const int var = p.narrow(
-      Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, d, d)), -1, inv_width);
-  const int inv = p.narrow(Opcode::VPU_RSQRT,
-                           p.narrow(Opcode::VPU_ADDS, var, -1, ctx.attr_float("epsilon", 1e-5f)));
+  const auto [mean, d, inv] = p.moments(x, inv_width, ctx.attr_float("epsilon", 1e-5f));
   // Scale and bias have the normalised axes' shape: one row shared by every row.
   auto row = [&](ir::ValueId v) {
     return p.load(ctx.view(v).reshaped({width}).broadcast_to({width}), SlotShape::kRow);
@@ -341,7 +335,7 @@ void lower_instancenorm(OpContext& ctx) {
   const TensorView in = ctx.view(ctx.in(0));
   if (in.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
   const int64_t n = in.dims[0], c = in.dims[1];
-  const int64_t width = product(in.dims, 2, in.dims.size());
+  const int64_t width = product_of(in.dims, 2, in.dims.size());
   const float inv_width = 1.0f / static_cast<float>(width);
   RowProgram p(ctx, t, n * c, width);
   // Per-channel vectors as one value per row (n, c): stride 0 over the batch.
@@ -350,12 +344,7 @@ void lower_instancenorm(OpContext& ctx) {
     return p.load(TensorView{vec.base, vec.element_bytes, {n, c}, {0, 1}}, SlotShape::kNarrow);
   };
   const int x = p.load(in, SlotShape::kWide);
-  const int mean = p.narrow(Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, x), -1, inv_width);
-  const int d = p.wide(Opcode::VPU_SUBC, x, mean);
-  const int var = p.narrow(
-      Opcode::VPU_MULS, p.narrow(Opcode::VPU_RSUM, p.wide(Opcode::VPU_MUL, d, d)), -1, inv_width);
-  const int inv = p.narrow(Opcode::VPU_RSQRT,
-                           p.narrow(Opcode::VPU_ADDS, var, -1, ctx.attr_float("epsilon", 1e-5f)));
+  const auto [mean, d, inv] = p.moments(x, inv_width, ctx.attr_float("epsilon", 1e-5f));
   const int gain = p.narrow(Opcode::VPU_MUL, inv, per_row(ctx.in(1)));
   const int neg_bias = p.narrow(Opcode::VPU_MULS, per_row(ctx.in(2)), -1, -1);
   // y = d * gain + bias, the addition as a subtraction of -bias (the VPU's column broadcasts are
@@ -407,7 +396,7 @@ void lower_global_pool(OpContext& ctx) {
   const DataType t = row_type(ctx);
   const TensorView in = ctx.view(ctx.in(0));
   if (in.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
-  const int64_t width = product(in.dims, 2, in.dims.size());
+  const int64_t width = product_of(in.dims, 2, in.dims.size());
   RowProgram p(ctx, t, in.dims[0] * in.dims[1], width);
   const int x = p.load(in, SlotShape::kWide);
   const int y = ctx.node.op == "GlobalMaxPool"

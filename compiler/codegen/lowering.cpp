@@ -43,6 +43,20 @@ int64_t OpContext::attr_int(const std::string& key, int64_t fallback) const {
   return v ? *v : fallback;
 }
 
+size_t OpContext::axis(int64_t axis, size_t rank) const {
+  const auto r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r)
+    unsupported("axis " + std::to_string(axis) + " is outside [-" + std::to_string(r) + ", " +
+                std::to_string(r) + ")");
+  return static_cast<size_t>(axis < 0 ? axis + r : axis);
+}
+
+int64_t product_of(const std::vector<int64_t>& dims, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= dims[i];
+  return p;
+}
+
 float OpContext::attr_float(const std::string& key, float fallback) const {
   const float* v = node.attribute<float>(key);
   return v ? *v : fallback;

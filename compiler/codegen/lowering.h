@@ -58,6 +58,9 @@ class OpContext {
   // Attributes with defaults.
   int64_t attr_int(const std::string& key, int64_t fallback) const;
   float attr_float(const std::string& key, float fallback) const;
+  // An axis of a tensor of `rank` (negative counts from the end); unsupported() outside
+  // [-rank, rank).
+  size_t axis(int64_t axis, size_t rank) const;
   std::vector<int64_t> attr_ints(const std::string& key) const;
   std::string attr_string(const std::string& key, const std::string& fallback) const;
 
@@ -94,6 +97,9 @@ struct OpLowering {
   std::string_view op;
   LowerFn lower;
 };
+
+// The product of dims[from, to).
+int64_t product_of(const std::vector<int64_t>& dims, size_t from, size_t to);
 
 // Every lowering, explicitly listed (lowering.cpp); each lower_* below lives in the file
 // named after its family.
