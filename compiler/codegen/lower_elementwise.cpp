@@ -284,6 +284,12 @@ void lower_binary(OpContext& ctx) {
       const int b = p.load(ctx.in(1));
       y = p.unary(Opcode::VPU_EXP, p.binary(Opcode::VPU_MUL, b, p.unary(Opcode::VPU_LOG, a)));
     }
+  } else if (const std::optional<float> c = uniform_constant(ctx.constant(ctx.in(1)));
+             c && (op == "Add" || op == "Sub" || op == "Mul")) {
+    // One value for every element: the VPU's immediate form, the same rounding as the general
+    // form (a - c is a + (-c) exactly), without streaming a broadcast operand element by element.
+    y = op == "Mul" ? p.scalar(Opcode::VPU_MULS, a, *c)
+                    : p.scalar(Opcode::VPU_ADDS, a, op == "Add" ? *c : -*c);
   } else {
     TensorView second = ctx.view(ctx.in(1));
     const std::vector<int64_t>& out_dims = ctx.dims(ctx.out(0));

@@ -4,7 +4,13 @@
 //   A' = [A_i(0) | A_i(1) | ...]  (M x K'),   B' = [B_j(0) ; B_j(1) ; ...]  (K' x N)
 // where pair p multiplies part i(p) of A with part j(p) of B. B' stays row-major and the GEMM
 // kernel reads its weight tiles with 2D DMAs. A constant B (weights) is split at compile time, so a
-// program that runs many times (an LLM decode step) does not split its weights on every run.
+// program that runs many times (an LLM decode step) does not split its weights on every run. A
+// dense BF16 B (weights or a KV cache stored in BF16) is the GEMM's B as it is, in bf16 precision:
+// its products with A's first BF16 part are then the whole product. A MatMul whose attribute
+// b_layout is "mxu_tiles" (a SeedChip extension) reads a BF16 graph input B that the caller has
+// stored in the GEMM's tile-major layout (pack_gemm_weights): each weight tile is then one
+// contiguous DMA, which streams HBM rows instead of touching one DRAM row per tile row. The
+// layout applies when K and N are whole tiles; otherwise B is read row-major.
 #include <algorithm>
 #include <cstring>
 
@@ -161,7 +167,8 @@ int64_t count_of(const std::vector<int64_t>& dims) {
 // out (f32, row-major [batch_out..., m, n] at `out`) = A x B, where A's and B's elements in
 // row-major order are their batches of m x k and k x n matrices.
 void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t out,
-                  const ProductShape& s, const ConstantOperand& b_constant = {}) {
+                  const ProductShape& s, const ConstantOperand& b_constant = {},
+                  bool b_is_bf16 = false, bool b_in_tiles = false) {
   const int64_t batches = count_of(s.batch_out), count_a = count_of(s.batch_a),
                 count_b = count_of(s.batch_b);
   const int64_t m = s.m, k = s.k, n = s.n;
@@ -174,7 +181,9 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   const int64_t a_split = ctx.scratch(count_a * m * kk * 2);
   emit_split(ctx, a, count_a, m, k, a_split, parts_for(precision), pairs, true);
   int64_t b_split = 0;
-  if (b_constant.data) {
+  if (b_is_bf16) {
+    b_split = b.base;
+  } else if (b_constant.data) {
     b_split = split_on_host(ctx, b, b_constant, count_b, k, n, parts_for(precision), pairs);
   } else {
     b_split = ctx.scratch(count_b * kk * n * 2);
@@ -182,7 +191,14 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   }
   ctx.sync();
   const GemmShape shape{m, n, kk, DataType::BF16};
-  const GemmPlan plan = plan_gemm(ctx.chip, shape);
+  // With at least one product per core, each core takes whole products (batch q on core
+  // q mod cores, planned as on a one-core chip), so small products (attention over a KV cache)
+  // run side by side instead of one after another across all cores.
+  const int64_t cores = ctx.chip.core_count();
+  const bool one_per_core = batches >= cores && cores > 1;
+  ChipConfig one_core = ctx.chip;
+  one_core.core.mesh_x = one_core.core.mesh_y = 1;
+  const GemmPlan plan = plan_gemm(one_per_core ? one_core : ctx.chip, shape);
   for (int64_t q = 0; q < batches; ++q) {
     GemmLayout layout;
     layout.a =
@@ -190,18 +206,31 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
     layout.b =
         static_cast<uint64_t>(b_split + broadcast_index(q, s.batch_out, s.batch_b) * kk * n * 2);
     layout.c = static_cast<uint64_t>(out + q * m * n * 4);
-    layout.b_row_pitch = static_cast<uint64_t>(n * 2);
-    emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
+    const bool whole_tiles = kk % plan.tile_k == 0 && n % plan.tile_n == 0;
+    layout.b_row_pitch = b_in_tiles && whole_tiles ? 0 : static_cast<uint64_t>(n * 2);
+    if (one_per_core) {
+      // The emitter remembers the registers it set: its copy's state goes back with the code.
+      Emitter& own = ctx.program.emitters()[static_cast<size_t>(q % cores)];
+      std::vector<Emitter> core{own};
+      emit_gemm(one_core, shape, plan, layout, core);
+      own = core.front();
+    } else {
+      emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
+    }
   }
-  ctx.mapping += (ctx.mapping.empty() ? "" : "; ") + std::to_string(batches) + " x GEMM " +
-                 std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " in " +
-                 std::string(precision_name(precision)) + " (" + plan.describe() + ")";
+  ctx.mapping +=
+      (ctx.mapping.empty() ? "" : "; ") + std::to_string(batches) + " x GEMM " + std::to_string(m) +
+      "x" + std::to_string(n) + "x" + std::to_string(k) + " in " +
+      std::string(precision_name(precision)) + " (" +
+      (one_per_core ? "one product per core: " : "") + plan.describe() +
+      (b_in_tiles && kk % plan.tile_k == 0 && n % plan.tile_n == 0 ? ", B in MXU tiles" : "") + ")";
 }
 
 // out (f32 view [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K,
 // N]).
 void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out,
-                 const ConstantOperand& b_constant) {
+                 const ConstantOperand& b_constant, bool b_is_bf16 = false,
+                 bool b_in_tiles = false) {
   const size_t ra = a.dims.size(), rb = b.dims.size();
   ProductShape s;
   s.m = a.dims[ra - 2];
@@ -210,7 +239,7 @@ void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const
   s.batch_a.assign(a.dims.begin(), a.dims.end() - 2);
   s.batch_b.assign(b.dims.begin(), b.dims.end() - 2);
   s.batch_out.assign(out.dims.begin(), out.dims.end() - 2);
-  emit_product(ctx, a, b, out.base, s, b_constant);
+  emit_product(ctx, a, b, out.base, s, b_constant, b_is_bf16, b_in_tiles);
 }
 
 // Input 1 as a ConstantOperand when it is a constant, so its split happens at compile time.
@@ -220,10 +249,24 @@ ConstantOperand constant_b(OpContext& ctx) {
   return {data, ctx.view(ctx.in(1)).base};
 }
 
-void require_f32(OpContext& ctx) {
-  for (size_t i = 0; i < ctx.inputs(); ++i)
-    if (ctx.in(i) != ir::kNoValue && ctx.type(ctx.in(i)).element != ir::ElementType::F32)
-      ctx.unsupported("matrix products are lowered for f32 operands");
+// f32 operands; B may also be BF16 where `bf16_b_allowed` (MatMul).
+void require_f32(OpContext& ctx, bool bf16_b_allowed = false) {
+  for (size_t i = 0; i < ctx.inputs(); ++i) {
+    if (ctx.in(i) == ir::kNoValue) continue;
+    const ir::ElementType e = ctx.type(ctx.in(i)).element;
+    if (e != ir::ElementType::F32 && !(i == 1 && bf16_b_allowed && e == ir::ElementType::BF16))
+      ctx.unsupported("matrix products are lowered for f32 operands (and MatMul's B in bf16)");
+  }
+}
+
+// B in BF16 is used in place: it must be dense ([batch..., K, N] row-major) and the precision
+// bf16, whose one pair multiplies A's first part with B.
+bool bf16_b(OpContext& ctx, const TensorView& b) {
+  if (ctx.type(ctx.in(1)).element != ir::ElementType::BF16) return false;
+  if (ctx.options.matmul_precision != MatmulPrecision::kBf16)
+    ctx.unsupported("a bf16 B operand needs --matmul-precision bf16");
+  if (!b.is_contiguous()) ctx.unsupported("a bf16 B operand that is not dense row-major");
+  return true;
 }
 
 }  // namespace
@@ -244,10 +287,19 @@ void emit_matmul_batched(OpContext& ctx, const TensorView& a, const TensorView& 
 }
 
 void lower_matmul(OpContext& ctx) {
-  require_f32(ctx);
+  require_f32(ctx, true);
   TensorView a = ctx.view(ctx.in(0)), b = ctx.view(ctx.in(1));
   if (a.dims.size() == 1) a = a.reshaped({1, a.dims[0]});
   if (b.dims.size() == 1) b = b.reshaped({b.dims[0], 1});
+  const bool b_is_bf16 = bf16_b(ctx, b);
+  const std::string b_layout = ctx.attr_string("b_layout", "row_major");
+  if (b_layout != "row_major" && b_layout != "mxu_tiles")
+    ctx.unsupported("b_layout '" + b_layout + "' (expected row_major or mxu_tiles)");
+  const auto& graph_inputs = ctx.graph.inputs;
+  const bool b_is_input =
+      std::find(graph_inputs.begin(), graph_inputs.end(), ctx.in(1)) != graph_inputs.end();
+  if (b_layout == "mxu_tiles" && (!b_is_bf16 || !b_is_input))
+    ctx.unsupported("b_layout mxu_tiles for a B that is not a bf16 graph input");
   // The output with the 1-D promotions put back: [batch..., M, N].
   std::vector<int64_t> batch;
   const size_t ra = a.dims.size(), rb = b.dims.size(), r = std::max(ra, rb);
@@ -259,7 +311,8 @@ void lower_matmul(OpContext& ctx) {
   std::vector<int64_t> out_dims = batch;
   out_dims.push_back(a.dims[ra - 2]);
   out_dims.push_back(b.dims[rb - 1]);
-  emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims), constant_b(ctx));
+  emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims),
+              b_is_bf16 ? ConstantOperand{} : constant_b(ctx), b_is_bf16, b_layout == "mxu_tiles");
 }
 
 void lower_gemm(OpContext& ctx) {

@@ -598,9 +598,12 @@ std::optional<Dims> matmul_dims(const NodeInference& n, size_t a, size_t b) {
   return out;
 }
 
+// Besides ONNX's same-type operands, SeedChip takes f32 activations times bf16 weights (or a bf16
+// KV cache), accumulated and returned in f32: the form of an LLM's step graph (llm/).
 void matmul(NodeInference& n) {
   n.need(2);
-  n.set(0, n.common_element({0, 1}), matmul_dims(n, 0, 1));
+  const bool f32_times_bf16 = n.element(0) == ElementType::F32 && n.element(1) == ElementType::BF16;
+  n.set(0, f32_times_bf16 ? ElementType::F32 : n.common_element({0, 1}), matmul_dims(n, 0, 1));
 }
 
 void matmul_integer(NodeInference& n) {

@@ -67,3 +67,102 @@ TEST(MatmulLowering, ConstantWeightsSplitAtCompileTimeGiveIdenticalResults) {
 
 }  // namespace
 }  // namespace seedchip::runtime
+
+namespace seedchip::runtime {
+namespace {
+
+ir::HostTensor random_tensor(ir::ElementType element, std::vector<int64_t> dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  ir::HostTensor t;
+  t.element = element;
+  t.dims = std::move(dims);
+  const auto n = static_cast<size_t>(t.element_count());
+  t.bytes.resize(n * ir::element_bytes(element));
+  for (size_t i = 0; i < n; ++i) {
+    const float x = d(rng);
+    if (element == ir::ElementType::F32) {
+      std::memcpy(t.bytes.data() + i * 4, &x, 4);
+    } else {  // bf16: the high half of the f32
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      const auto high = static_cast<uint16_t>(bits >> 16);
+      std::memcpy(t.bytes.data() + i * 2, &high, 2);
+    }
+  }
+  return t;
+}
+
+float element_of(const ir::HostTensor& t, size_t i) {
+  if (t.element == ir::ElementType::F32) {
+    float x;
+    std::memcpy(&x, t.bytes.data() + i * 4, 4);
+    return x;
+  }
+  uint16_t high;
+  std::memcpy(&high, t.bytes.data() + i * 2, 2);
+  const uint32_t bits = static_cast<uint32_t>(high) << 16;
+  float x;
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+// 20 products (more than the 16 cores, so each core takes whole products) of f32 activations with
+// bf16 weights stored dense: the bf16 product of A's rounding with B, summed in f32.
+TEST(MatmulLowering, BatchedProductsWithBf16WeightsRunOnePerCore) {
+  const int64_t batches = 20, m = 3, k = 37, n = 5;
+  const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %a: f32[20,3,37]
+  input %b: bf16[20,37,5]
+  %y: f32[20,3,5] = MatMul(%a, %b)
+  output %y
+})");
+  const LoadedChip chip = load_chip("seedchip-v1");
+  compiler::CompileOptions options;
+  options.matmul_precision = compiler::MatmulPrecision::kBf16;
+  const compiler::CompiledModel model = compiler::compile_graph(g, chip, options);
+  EXPECT_NE(model.ops.front().mapping.find("one product per core"), std::string::npos)
+      << model.ops.front().mapping;
+  const ir::HostTensor a = random_tensor(ir::ElementType::F32, {batches, m, k}, 1);
+  const ir::HostTensor b = random_tensor(ir::ElementType::BF16, {batches, k, n}, 2);
+  const RunResult r = run_model(model, chip, {{"a", a}, {"b", b}});
+  const ir::HostTensor& y = r.outputs.at(0);
+  double error = 0, norm = 0;
+  for (int64_t q = 0; q < batches; ++q)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double expected = 0;
+        for (int64_t l = 0; l < k; ++l) {
+          // A rounds to bf16 (to nearest even) on the chip; products and sums are exact in f64.
+          const float x = element_of(a, static_cast<size_t>((q * m + i) * k + l));
+          uint32_t bits;
+          std::memcpy(&bits, &x, 4);
+          bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+          float rounded;
+          std::memcpy(&rounded, &bits, 4);
+          expected += static_cast<double>(rounded) *
+                      element_of(b, static_cast<size_t>((q * k + l) * n + j));
+        }
+        const double got = element_of(y, static_cast<size_t>((q * m + i) * n + j));
+        error += (got - expected) * (got - expected);
+        norm += expected * expected;
+      }
+  EXPECT_LT(error / norm, 1e-12);  // only the order of the f32 sums differs
+}
+
+// A bf16 B needs the bf16 precision, whose one pair is the whole product.
+TEST(MatmulLowering, Bf16WeightsNeedTheBf16Precision) {
+  const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %a: f32[2,4]
+  input %b: bf16[4,3]
+  %y: f32[2,3] = MatMul(%a, %b)
+  output %y
+})");
+  compiler::CompileOptions options;
+  options.matmul_precision = compiler::MatmulPrecision::kBf16x3;
+  EXPECT_THROW(compiler::compile_graph(g, load_chip("seedchip-v1"), options),
+               compiler::UnsupportedError);
+}
+
+}  // namespace
+}  // namespace seedchip::runtime
