@@ -1,14 +1,8 @@
 #include "llm/llama2c.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
-#include "arch/error.h"
+#include "llm/model_io.h"
 
 namespace seedchip::llm {
 
@@ -18,58 +12,10 @@ constexpr uint32_t kV1Magic = 0x616b3432;  // "ak42" read as a little-endian uin
 constexpr int64_t kLegacyHeaderBytes = 7 * 4;
 constexpr int64_t kV1HeaderBytes = 256;
 
-// Generous bounds that keep every size product below 2^62, so the size arithmetic cannot
-// overflow, while admitting any llama2.c model that exists (Llama 2 70B: dim 8192, hidden 28672,
-// 80 layers, vocab 32000).
-constexpr int64_t kMaxDim = 1 << 16;
-constexpr int64_t kMaxHidden = 1 << 20;
-constexpr int64_t kMaxLayers = 1 << 10;
-constexpr int64_t kMaxVocab = 1 << 22;
-constexpr int64_t kMaxSeqLen = 1 << 22;
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw InputError(path + ": " + what);
-}
-
 int32_t read_i32(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
-}
-
-void check_range(const std::string& path, const char* field, int64_t value, int64_t max) {
-  if (value < 1 || value > max)
-    fail(path, std::string("header field ") + field + " is " + std::to_string(value) +
-                   ", expected 1.." + std::to_string(max));
-}
-
-// Read-only mapping of a whole file; the shared_ptr's deleter unmaps it.
-std::shared_ptr<const void> map_file(const std::string& path, int64_t& size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(path, std::string("cannot stat: ") + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, "not a regular file");
-  }
-  size = st.st_size;
-  if (size < kLegacyHeaderBytes) {
-    ::close(fd);
-    fail(path, "file is " + std::to_string(size) + " bytes, too short for the " +
-                   std::to_string(kLegacyHeaderBytes) + "-byte llama2.c header");
-  }
-  void* p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  ::close(fd);  // the mapping stays valid without the descriptor
-  if (p == MAP_FAILED) fail(path, std::string("cannot map: ") + std::strerror(err));
-  const size_t len = static_cast<size_t>(size);
-  return std::shared_ptr<const void>(p,
-                                     [len](const void* q) { ::munmap(const_cast<void*>(q), len); });
 }
 
 // Hands out consecutive spans of the weight area in file order.
@@ -92,9 +38,11 @@ class Cursor {
 LlamaModel load_llama2c(const std::string& path) {
   LlamaModel m;
   m.path = path;
-  int64_t size = 0;
-  m.mapping_ = map_file(path, size);
-  const auto* bytes = static_cast<const uint8_t*>(m.mapping_.get());
+  const MappedFile file = map_file(path, kLegacyHeaderBytes,
+                                   std::to_string(kLegacyHeaderBytes) + "-byte llama2.c header");
+  ModelStorage::keep_mapping(m, file.mapping);
+  const int64_t size = file.size;
+  const uint8_t* bytes = file.bytes;
 
   const bool v1 = static_cast<uint32_t>(read_i32(bytes)) == kV1Magic;
   int64_t header_bytes = kLegacyHeaderBytes;
@@ -130,23 +78,9 @@ LlamaModel load_llama2c(const std::string& path) {
     if (c.vocab_size < 0) c.vocab_size = -c.vocab_size;
   }
 
-  check_range(path, "dim", c.dim, kMaxDim);
-  check_range(path, "hidden_dim", c.hidden_dim, kMaxHidden);
-  check_range(path, "n_layers", c.n_layers, kMaxLayers);
-  check_range(path, "n_heads", c.n_heads, c.dim);
-  check_range(path, "n_kv_heads", c.n_kv_heads, c.n_heads);
-  check_range(path, "vocab_size", c.vocab_size, kMaxVocab);
-  check_range(path, "seq_len", c.seq_len, kMaxSeqLen);
-  if (c.dim % c.n_heads != 0)
-    fail(path, "header field dim " + std::to_string(c.dim) + " is not a multiple of n_heads " +
-                   std::to_string(c.n_heads));
-  if (c.n_heads % c.n_kv_heads != 0)
-    fail(path, "header field n_heads " + std::to_string(c.n_heads) +
-                   " is not a multiple of n_kv_heads " + std::to_string(c.n_kv_heads));
-  // RoPE rotates pairs of dimensions within a head.
-  if (c.head_dim() % 2 != 0)
-    fail(path, "head dimension dim / n_heads = " + std::to_string(c.head_dim()) +
-                   " is odd, expected even for RoPE");
+  check_config(path, c,
+               {"header field ", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
+                "vocab_size", "seq_len"});
 
   const int64_t d = c.dim, h = c.hidden_dim, L = c.n_layers, kv = c.kv_dim();
   const int64_t per_layer = d + d * d + 2 * kv * d + d * d + d + 3 * h * d;

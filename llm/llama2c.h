@@ -16,9 +16,13 @@
 
 namespace seedchip::llm {
 
+// The Llama family's hyper-parameters. The fields after norm_eps describe the family's variants
+// (Qwen2's attention bias, Mixtral's and Qwen3-MoE's experts, Qwen3's explicit head width and
+// per-head query/key norm, BLOOM's plain feed-forward for the analytic model); their defaults are
+// plain Llama's.
 struct LlamaConfig {
   int64_t dim = 0;         // model width
-  int64_t hidden_dim = 0;  // SwiGLU width
+  int64_t hidden_dim = 0;  // SwiGLU width (of one expert in a mixture of experts)
   int64_t n_layers = 0;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;  // grouped-query attention: n_heads / n_kv_heads queries share a K/V
@@ -27,7 +31,15 @@ struct LlamaConfig {
   bool shared_classifier = true;
   float rope_theta = 10000.0f;
   float norm_eps = 1e-5f;
-  int64_t head_dim() const { return dim / n_heads; }
+  std::string name = "llama";     // the architecture, or the preset's name
+  int64_t explicit_head_dim = 0;  // 0: dim / n_heads
+  bool attention_bias = false;    // biases on the query, key and value projections
+  bool qk_norm = false;           // RMSNorm of each query and key head before RoPE
+  bool gated_ffn = true;          // SwiGLU (three matrices); false: GELU(x W1) W2
+  int64_t n_experts = 0;          // 0: a dense feed-forward
+  int64_t experts_per_token = 0;
+  int64_t head_dim() const { return explicit_head_dim ? explicit_head_dim : dim / n_heads; }
+  int64_t q_dim() const { return head_dim() * n_heads; }
   int64_t kv_dim() const { return head_dim() * n_kv_heads; }
 };
 
@@ -51,15 +63,23 @@ struct LlamaWeights {
   std::span<const float> classifier;  // [vocab, dim]: the embedding when shared
 };
 
+class Tokenizer;
+
 class LlamaModel {
  public:
   LlamaConfig config;
   LlamaWeights weights;
   std::string path;
+  // The vocabulary the file carries (GGUF's tokenizer.ggml.*); null when the tokenizer is a file
+  // of its own (llama2.c, safetensors).
+  std::shared_ptr<const Tokenizer> tokenizer;
 
  private:
-  friend LlamaModel load_llama2c(const std::string& path);
+  friend struct ModelStorage;  // how the loaders (llm/model_io.h) attach what the spans point into
   std::shared_ptr<const void> mapping_;  // keeps the file mapped while the spans live
+  // Weights converted on load (dequantized GGUF tensors, safetensors' permuted Q/K and any
+  // non-FP32 tensor), which their spans point into; null when every weight is a view of the file.
+  std::shared_ptr<std::vector<std::vector<float>>> owned_;
 };
 
 // Throws InputError naming the file and what is wrong (too short for its header, a header field

@@ -5,104 +5,12 @@
 #include <limits>
 
 #include "arch/error.h"
+#include "llm/graph_builder.h"
 
 namespace seedchip::llm {
 
-namespace {
-
 namespace ir = compiler::ir;
 using ir::ValueId;
-
-ir::HostTensorPtr tensor_of(ir::ElementType element, std::vector<int64_t> dims, const void* data,
-                            size_t bytes) {
-  auto t = std::make_shared<ir::HostTensor>();
-  t->element = element;
-  t->dims = std::move(dims);
-  t->bytes.resize(bytes);
-  if (bytes) std::memcpy(t->bytes.data(), data, bytes);
-  return t;
-}
-
-// Appends nodes whose outputs take fresh names; shapes are left to the compiler's shape inference.
-class Builder {
- public:
-  explicit Builder(ir::Graph& g) : g_(g) {}
-
-  ValueId input(const std::string& name, ir::ElementType element, std::vector<int64_t> dims) {
-    const ValueId v = g_.add_value(name, ir::TensorType{element, std::move(dims)});
-    g_.inputs.push_back(v);
-    return v;
-  }
-  ValueId weights(const std::string& name, std::vector<int64_t> dims, std::span<const float> w) {
-    return g_.add_value(name, ir::TensorType{ir::ElementType::F32, dims},
-                        tensor_of(ir::ElementType::F32, dims, w.data(), w.size_bytes()));
-  }
-  ValueId floats(const std::string& name, std::vector<int64_t> dims,
-                 const std::vector<float>& values) {
-    return g_.add_value(
-        g_.unique_name(name), ir::TensorType{ir::ElementType::F32, dims},
-        tensor_of(ir::ElementType::F32, dims, values.data(), values.size() * sizeof(float)));
-  }
-  ValueId ints(const std::string& name, std::vector<int64_t> dims,
-               const std::vector<int64_t>& values) {
-    return g_.add_value(
-        g_.unique_name(name), ir::TensorType{ir::ElementType::I64, dims},
-        tensor_of(ir::ElementType::I64, dims, values.data(), values.size() * sizeof(int64_t)));
-  }
-  ValueId int32s(const std::string& name, std::vector<int64_t> dims,
-                 const std::vector<int32_t>& values) {
-    return g_.add_value(
-        g_.unique_name(name), ir::TensorType{ir::ElementType::I32, dims},
-        tensor_of(ir::ElementType::I32, dims, values.data(), values.size() * sizeof(int32_t)));
-  }
-  ValueId shape(const std::vector<int64_t>& dims) {
-    return ints("shape", {static_cast<int64_t>(dims.size())}, dims);
-  }
-
-  ValueId op(const std::string& type, std::vector<ValueId> inputs,
-             std::map<std::string, ir::AttributeValue> attributes = {},
-             const std::string& output = "") {
-    ir::Node n;
-    n.op = type;
-    n.inputs = std::move(inputs);
-    n.attributes = std::move(attributes);
-    const ValueId out = g_.add_value(output.empty() ? g_.unique_name(type) : output, {});
-    n.outputs = {out};
-    g_.nodes.push_back(std::move(n));
-    return out;
-  }
-  void output(ValueId v) { g_.outputs.push_back(v); }
-
-  ValueId reshape(ValueId x, const std::vector<int64_t>& dims) {
-    return op("Reshape", {x, shape(dims)});
-  }
-  // x @ W^T for W stored [out, in], as llama2.c and GGUF store projections.
-  ValueId project(ValueId x, ValueId w) { return op("Gemm", {x, w}, {{"transB", int64_t{1}}}); }
-  ValueId rms_norm(ValueId x, ValueId weight, float eps) {
-    const ValueId mean_square =
-        op("ReduceMean", {op("Mul", {x, x})}, {{"axes", std::vector<int64_t>{-1}}});
-    const ValueId inverse =
-        op("Reciprocal", {op("Sqrt", {op("Add", {mean_square, floats("eps", {}, {eps})})})});
-    return op("Mul", {op("Mul", {x, inverse}), weight});
-  }
-  // Rotates each interleaved pair (a, b) of `x` ([1, heads * head_dim]) to (a c - b s, b c + a s)
-  // as x * cos + swapped(x) * sin, where `swapped` exchanges the members of each pair (a reversed
-  // slice) and this position's table rows ([1, 1, head_dim / 2, 2]) hold (c, c) and (-s, s). Since
-  // x + (-y) is x - y exactly, these are run.c's numbers, in two multiplies and one add.
-  ValueId rope(ValueId x, int64_t heads, int64_t head_dim, ValueId cos, ValueId sin) {
-    const ValueId pairs = reshape(x, {1, heads, head_dim / 2, 2});
-    const ValueId swapped = op("Slice", {pairs, ints("start", {1}, {1}),
-                                         ints("end", {1}, {std::numeric_limits<int64_t>::min()}),
-                                         ints("axis", {1}, {3}), ints("step", {1}, {-1})});
-    const ValueId rotated = op("Add", {op("Mul", {pairs, cos}), op("Mul", {swapped, sin})});
-    return reshape(rotated, {1, heads * head_dim});
-  }
-
- private:
-  ir::Graph& g_;
-};
-
-}  // namespace
 
 ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool layer_outputs) {
   const LlamaConfig& c = model.config;
@@ -113,7 +21,7 @@ ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool laye
   ir::Graph g;
   g.name = "llama-decode";
   g.opset[""] = 17;
-  Builder b(g);
+  GraphBuilder b(g);
 
   const ValueId token = b.input("token", ir::ElementType::I32, {1});
   const ValueId pos = b.input("pos", ir::ElementType::I32, {1});
@@ -126,7 +34,7 @@ ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool laye
   }
 
   // RoPE tables as run.c computes them (in float): pair j of a head turns by pos * theta^(-2j/hd);
-  // per pair the cosine twice and the sine as (-s, s) (see Builder::rope).
+  // per pair the cosine twice and the sine as (-s, s) (see GraphBuilder::rope).
   std::vector<float> cos_table, sin_table;
   for (int64_t p = 0; p < context; ++p)
     for (int64_t j = 0; j < hd / 2; ++j) {
@@ -161,9 +69,9 @@ ir::Graph build_decode_graph(const LlamaModel& model, int64_t context, bool laye
     };
     const ValueId h = b.rms_norm(x, b.weights(p + "rms_att", {c.dim}, w.rms_att), c.norm_eps);
     const ValueId q =
-        b.rope(b.project(h, matrix("wq", c.dim, c.dim, w.wq)), c.n_heads, hd, cos, sin);
+        b.rope(b.project(h, matrix("wq", c.dim, c.dim, w.wq)), 1, c.n_heads, hd, cos, sin);
     const ValueId k =
-        b.rope(b.project(h, matrix("wk", kv_dim, c.dim, w.wk)), c.n_kv_heads, hd, cos, sin);
+        b.rope(b.project(h, matrix("wk", kv_dim, c.dim, w.wk)), 1, c.n_kv_heads, hd, cos, sin);
     const ValueId v = b.project(h, matrix("wv", kv_dim, c.dim, w.wv));
     const ValueId k_next = b.op("Where", {this_row, k, k_cache[static_cast<size_t>(l)]}, {},
                                 DecodeGraphNames::k_next(l));

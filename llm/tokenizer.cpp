@@ -1,6 +1,8 @@
 #include "llm/tokenizer.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -74,6 +76,34 @@ Tokenizer Tokenizer::load(const std::string& path) {
   if (t.size() < kFirstByteToken + 256)
     fail(path, "has " + std::to_string(t.size()) + " tokens, expected at least " +
                    std::to_string(kFirstByteToken + 256) + " (3 special tokens and 256 bytes)");
+  for (int i = 0; i < t.size(); ++i) t.ids_.emplace(t.pieces_[static_cast<size_t>(i)], i);
+  return t;
+}
+
+Tokenizer Tokenizer::from_vocabulary(const std::string& source, std::vector<std::string> pieces,
+                                     std::vector<float> scores) {
+  if (pieces.size() != scores.size())
+    fail(source, std::to_string(pieces.size()) + " tokens but " + std::to_string(scores.size()) +
+                     " scores, expected one score per token");
+  if (pieces.size() < kFirstByteToken + 256)
+    fail(source, "has " + std::to_string(pieces.size()) + " tokens, expected at least " +
+                     std::to_string(kFirstByteToken + 256) + " (3 special tokens and 256 bytes)");
+  // encode's byte fallback takes the token of byte b to be kFirstByteToken + b.
+  for (int b = 0; b < 256; ++b) {
+    const std::string& p = pieces[static_cast<size_t>(kFirstByteToken + b)];
+    if (raw_byte(p) != b) {
+      char expected[8];
+      std::snprintf(expected, sizeof expected, "<0x%02X>", b);
+      fail(source, "token " + std::to_string(kFirstByteToken + b) + " is \"" + p +
+                       "\", expected the byte token \"" + expected + "\"");
+    }
+  }
+  Tokenizer t;
+  t.path_ = source;
+  for (const std::string& p : pieces)
+    t.max_token_length_ = std::max(t.max_token_length_, static_cast<int>(p.size()));
+  t.pieces_ = std::move(pieces);
+  t.scores_ = std::move(scores);
   for (int i = 0; i < t.size(); ++i) t.ids_.emplace(t.pieces_[static_cast<size_t>(i)], i);
   return t;
 }

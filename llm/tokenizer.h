@@ -20,6 +20,13 @@ class Tokenizer {
   // or oversized length, a piece longer than max_token_length, fewer than 259 tokens).
   static Tokenizer load(const std::string& path);
 
+  // A vocabulary held elsewhere (a GGUF file's tokenizer.ggml.tokens and .scores), with pieces as
+  // tokenizer.bin has them (spaces, not U+2581) in the layout above: <unk>, BOS, EOS, then the
+  // 256 byte tokens. Errors name `source`: fewer than 259 tokens, counts of pieces and scores that
+  // differ, an id 3..258 that is not the "<0xXX>" of its byte.
+  static Tokenizer from_vocabulary(const std::string& source, std::vector<std::string> pieces,
+                                   std::vector<float> scores);
+
   // run.c's encode: [BOS] then, for non-empty text, the " " token (SentencePiece's dummy prefix),
   // then one token per UTF-8 codepoint (its byte tokens when the codepoint is not in the vocab),
   // then repeatedly the adjacent pair whose concatenation is the highest-scoring vocab entry is

@@ -142,6 +142,8 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
   }
   const std::vector<sim::Tick>& releases = sim.barrier_releases(0);
   result.stats = sim.stats_json(result.sim);
+  result.energy = sim::dynamic_energy(chip.config, sim.stats());
+  result.energy.static_j = sim::static_energy_j(chip.config.power, result.sim.seconds);
 
   const double peak_macs_per_cycle = static_cast<double>(chip.config.core_count()) *
                                      chip.config.mxu.rows * chip.config.mxu.cols *

@@ -12,6 +12,7 @@
 
 #include "arch/chip_loader.h"
 #include "compiler/codegen/compile.h"
+#include "sim/chip/energy.h"
 #include "sim/chip/simulation.h"
 
 namespace seedchip::runtime {
@@ -40,6 +41,7 @@ struct RunResult {
   std::vector<std::string> output_names;
   std::vector<OpStats> ops;
   nlohmann::json stats;
+  sim::Energy energy;  // the chip's, from its counters and power model (sim/chip/energy.h)
 };
 
 // `inputs` by graph input name. Throws InputError when the model was compiled for another chip

@@ -5,11 +5,13 @@
 #include <memory>
 
 #include "arch/error.h"
-#include "llm/llama2c.h"
+#include "llm/model_file.h"
+#include "llm/model_preset.h"
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "runtime/generate.h"
 #include "tools/common.h"
+#include "tools/generate_at_scale.h"
 
 namespace seedchip::tools {
 namespace {
@@ -21,6 +23,8 @@ struct GenerateCommand {
   int top_k = 0;
   uint64_t seed = 0;
   ChipOptions chip;
+  ScaleCommand scale;  // a model shape preset or --timing-only: on a group of chips
+  bool timing_only = false;
 };
 
 // The step's operators summed: HBM bytes, MXU work, and the bound of the operator with the most
@@ -46,13 +50,22 @@ StepFigures figures_of(const runtime::StepResult& s) {
 }
 
 void run_generate(const GenerateCommand& c) {
+  if (c.timing_only || llm::is_model_preset(c.model) || c.model.ends_with(".yaml")) {
+    ScaleCommand scale = c.scale;
+    scale.model = c.model;
+    scale.json = c.json;
+    run_generate_at_scale(scale, c.chip);
+    return;
+  }
+  const runtime::ScaleOptions& o = c.scale.options;
+  if (o.tp != 1 || o.pp != 1 || o.batch != 1 || c.scale.chips > 1)
+    throw InputError(
+        "--chips, --tp, --pp and --batch apply to timing-only runs (a model preset, "
+        "or --timing-only); " +
+        c.model + " generates text on one chip, one sequence");
   const LoadedChip chip = c.chip.load();
-  const llm::LlamaModel model = llm::load_llama2c(c.model);
-  const llm::Tokenizer tokenizer = llm::Tokenizer::load(c.tokenizer);
-  if (tokenizer.size() != model.config.vocab_size)
-    throw InputError(c.tokenizer + ": " + std::to_string(tokenizer.size()) +
-                     " tokens, but the model's vocabulary has " +
-                     std::to_string(model.config.vocab_size));
+  const llm::LlamaModel model = llm::load_model(c.model);
+  const llm::Tokenizer tokenizer = llm::tokenizer_for(model, c.tokenizer);
   const int64_t steps =
       c.steps <= 0 ? model.config.seq_len : std::min<int64_t>(c.steps, model.config.seq_len);
   compiler::CompileOptions options;
@@ -140,8 +153,20 @@ void register_generate(CLI::App& app) {
   auto c = std::make_shared<GenerateCommand>();
   CLI::App* cmd = app.add_subcommand(
       "generate", "generate text with a llama2.c model on the simulated chip, token by token");
-  cmd->add_option("--model", c->model, "llama2.c checkpoint (.bin)")->required();
-  cmd->add_option("--tokenizer", c->tokenizer, "llama2.c tokenizer (.bin)")->required();
+  cmd->add_option(
+         "--model", c->model,
+         "model file (llama2.c .bin, .gguf, .safetensors, or a Hugging Face directory "
+         "with config.json), or a model shape preset (" +
+             [] {
+               std::string names;
+               for (const std::string& n : llm::list_model_presets())
+                 names += (names.empty() ? "" : ", ") + n;
+               return names;
+             }() +
+             ") for timing only")
+      ->required();
+  cmd->add_option("--tokenizer", c->tokenizer,
+                  "llama2.c tokenizer (.bin); default: the vocabulary a GGUF model carries");
   cmd->add_option("--prompt", c->prompt, "text to start from (default: none)");
   cmd->add_option("-n,--steps", c->steps, "positions to run, prompt included (<= 0: seq_len)")
       ->default_val(256);
@@ -154,6 +179,23 @@ void register_generate(CLI::App& app) {
       ->default_val("bf16x6");
   cmd->add_option("--compare-chip", c->compare, "chip preset timed beside it")->default_val("h200");
   cmd->add_option("--json", c->json, "write the report as JSON");
+  runtime::ScaleOptions& scale = c->scale.options;
+  cmd->add_option("--chips", c->scale.chips, "chips of the instance (= tp x pp; presets only)");
+  cmd->add_option("--tp", scale.tp, "tensor parallelism over chips (presets only)")->default_val(1);
+  cmd->add_option("--pp", scale.pp, "pipeline stages (presets only)")->default_val(1);
+  cmd->add_option("--batch", scale.batch, "sequences decoded together (presets only)")
+      ->default_val(1);
+  cmd->add_option("--input-len", scale.input_len, "prompt tokens per sequence (presets only)")
+      ->default_val(128);
+  cmd->add_option("--output-len", scale.output_len, "generated tokens per sequence (presets only)")
+      ->default_val(128);
+  cmd->add_option("--prefill-chunk", scale.prefill_chunk,
+                  "prompt tokens per prefill step, 0 = the whole prompt (presets only)")
+      ->default_val(0);
+  cmd->add_flag("--timing-only", c->timing_only,
+                "time prefill and decode of a batch without data (implied for presets)");
+  cmd->add_flag("!--no-layer-reuse", scale.reuse_layers,
+                "simulate every layer instead of one per stage (presets only)");
   c->chip.add_to(*cmd);
   cmd->callback([c] { run_generate(*c); });
 }

@@ -6,6 +6,10 @@
 #include "arch/error.h"
 #include "tools/common.h"
 
+namespace seedchip::tools {
+void register_convert(CLI::App& app);  // tools/cmd_convert.cpp
+}  // namespace seedchip::tools
+
 int main(int argc, char** argv) {
   CLI::App app{"SeedChip: an LLM inference accelerator as software (chip model, ISA, simulator)"};
   app.require_subcommand(1);
@@ -17,6 +21,7 @@ int main(int argc, char** argv) {
   seedchip::tools::register_mem(app);
   seedchip::tools::register_model(app);
   seedchip::tools::register_generate(app);
+  seedchip::tools::register_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

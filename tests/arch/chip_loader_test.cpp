@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kDesignPresets = {"seedchip-v1", "seedchip-v1-export", "seedchip-n5",
                                                  "h200",        "ascend-910b",        "zhenwu-ppu",
-                                                 "kunlun-p800"};
+                                                 "kunlun-p800", "a100-80gb",          "h100-sxm"};
 
 // A valid preset built on seedchip-v1, with `extra` appended (YAML text).
 std::string preset_with(const std::string& extra) {

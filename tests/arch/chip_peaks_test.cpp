@@ -64,6 +64,10 @@ TEST(ChipPeaks, EveryPresetMatchesItsDesignFigures) {
       {"seedchip-v1-export", 157, 315, 315, 4915, 144, 800},
       {"seedchip-n5", 629, 1258, 1258, 3277, 96, 1600},
       {"h200", 989, 1979, 1979, 4800, 144, 900},
+      // The vendor's 3.35 and 2.039 TB/s, with the pin rates rounded up (+0.1%, +0.4%) so that the
+      // HBM and core clocks have a common multiple (see the presets' sources).
+      {"h100-sxm", 989, 1979, 1979, 3353.6, 80, 900},
+      {"a100-80gb", 312, 0, 624, 2048, 80, 600},
       {"ascend-910b", 354, 0, 708, 1600, 64, 392},
       {"zhenwu-ppu", 315, 0, 629, 2458, 96, 700},
       {"kunlun-p800", 344, 0, 688, 1638, 64, 800},
@@ -76,7 +80,8 @@ TEST(ChipPeaks, EveryPresetMatchesItsDesignFigures) {
     EXPECT_NEAR(format_tflops(peaks, "fp8"), expected.fp8_tflops, 1);
     EXPECT_NEAR(format_tflops(peaks, "int8"), expected.int8_tops, 1);
     // Design figures are stated to 2-4 digits; presets may round a pin rate to a whole-MHz clock.
-    EXPECT_NEAR(peaks.hbm_gbytes_per_s, expected.hbm_gbytes_per_s, 0.001 * expected.hbm_gbytes_per_s);
+    EXPECT_NEAR(peaks.hbm_gbytes_per_s, expected.hbm_gbytes_per_s,
+                0.001 * expected.hbm_gbytes_per_s);
     EXPECT_DOUBLE_EQ(peaks.hbm_gbytes, expected.hbm_gbytes);
     EXPECT_DOUBLE_EQ(peaks.link_gbytes_per_s_bidirectional, expected.links_bidirectional);
   }

@@ -102,7 +102,9 @@ TEST(ChipSchema, KnowsSectionsAndTheirChildren) {
   EXPECT_EQ(macs, (std::vector<std::string>{"bf16", "fp16", "fp8", "int8", "fp32"}));
   std::vector<std::string> top = chip_param_children("");
   EXPECT_EQ(top.front(), "core");
-  EXPECT_EQ(top.back(), "die");
+  EXPECT_EQ(top.back(), "efficiency");
+  EXPECT_EQ(chip_param_children("efficiency.allreduce"),
+            (std::vector<std::string>{"link", "step_ns"}));
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+#pragma once
+// Writes a LlamaModel (from any file load_model reads) as GGUF or as a Hugging Face checkpoint, in
+// the forms load_gguf and load_safetensors read back, and that llama.cpp and transformers read.
+#include <string>
+
+#include "arch/dtype.h"
+#include "llm/gguf.h"
+#include "llm/llama2c.h"
+#include "llm/tokenizer.h"
+
+namespace seedchip::llm {
+
+// GGUF v3, general.architecture "llama", with the llama.* keys and tensor names of gguf.h, Q and
+// K as they are (interleaved pairs). `type` is that of the matrices; as llama.cpp's converters do,
+// the 1-D norm gains stay F32, and a Q8_0 / Q4_0 matrix whose rows are not a whole number of
+// 32-element blocks is written F16. A non-null tokenizer is embedded as tokenizer.ggml.* (model
+// "llama", SentencePiece pieces, token types, BOS 1, EOS 2, UNK 0). The classifier is written only
+// when it is not shared. Throws InputError when the file cannot be written or the tokenizer's size
+// differs from the model's vocabulary.
+void write_gguf(const LlamaModel& model, const Tokenizer* tokenizer, const std::string& path,
+                GgmlType type);
+
+// `dir`/model.safetensors and `dir`/config.json (dir is created), every tensor as `type` (FP32,
+// FP16 or BF16), q_proj and k_proj permuted to the rotate-half layout transformers expects; a
+// shared classifier is left out and tie_word_embeddings set. Throws InputError for another type
+// or when a file cannot be written.
+void write_safetensors(const LlamaModel& model, const std::string& dir, DataType type);
+
+}  // namespace seedchip::llm

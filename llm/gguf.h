@@ -1,0 +1,90 @@
+#pragma once
+// GGUF version 3 (ggml's docs/gguf.md), little-endian: "GGUF", uint32 version, uint64 tensor
+// count, uint64 metadata count; the metadata as key (uint64 length + bytes), uint32 value type,
+// value (the 13 GGUF value types, arrays nested or not); the tensor infos as name, uint32 n_dims,
+// n_dims uint64 extents ne[] innermost first (a row-major [out, in] matrix is ne = [in, out]),
+// uint32 ggml type, uint64 offset; then the data section, which starts at the next multiple of
+// general.alignment (default 32) and where each offset is a multiple of it.
+//
+// load_gguf reads general.architecture "llama" (what llama.cpp's converters write for Llama 1-3,
+// TinyLlama, and llama2.c exports): llama.context_length, .embedding_length, .block_count,
+// .feed_forward_length, .attention.head_count, .attention.head_count_kv (default head_count),
+// .rope.freq_base (default 10000), .attention.layer_norm_rms_epsilon, .rope.dimension_count (if
+// present, the head dimension); the tensors token_embd.weight, blk.N.{attn_norm, attn_q, attn_k,
+// attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up}.weight, output_norm.weight and
+// output.weight (absent: the classifier is token_embd). Rope scaling and experts are refused.
+//
+// RoPE layout: llama.cpp's convert_hf_to_gguf.py permutes the query and key rows of Hugging Face
+// checkpoints (rotate-half) into the interleaved pairs of Meta's original layout, which is what
+// llama.cpp's LLAMA rope (GGML_ROPE_TYPE_NORM) rotates and what llama2.c and LlamaModel use, so
+// GGUF's attn_q / attn_k are taken as they are.
+//
+// Tensor types: F32, F16, BF16, Q8_0 (blocks of 32: FP16 scale d, 32 int8 q; x = q * d) and Q4_0
+// (blocks of 32: FP16 scale d, 16 bytes whose low nibbles are elements 0..15 and high nibbles
+// 16..31; x = (q - 8) * d). The file is memory-mapped: F32 tensors are views into it; the others
+// are dequantized to FP32 once, into buffers the model owns.
+//
+// The embedded tokenizer (tokenizer.ggml.model "llama": .tokens, .scores, .token_type,
+// .bos_token_id 1, .eos_token_id 2) becomes the model's Tokenizer. SentencePiece pieces mark
+// spaces with U+2581 and name BOS/EOS "<s>"/"</s>", where llama2.c's tokenizer.bin (tokenizer.py's
+// export) has ' ' and "\n<s>\n"/"\n</s>\n": piece_from_gguf and piece_to_gguf map one to the other.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "llm/llama2c.h"
+
+namespace seedchip::llm {
+
+constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as a little-endian uint32
+constexpr uint32_t kGgufVersion = 3;
+constexpr uint64_t kGgufDefaultAlignment = 32;
+
+// Metadata value types, numbered as in the spec.
+enum GgufValueType : uint32_t {
+  kGgufU8,
+  kGgufI8,
+  kGgufU16,
+  kGgufI16,
+  kGgufU32,
+  kGgufI32,
+  kGgufF32,
+  kGgufBool,
+  kGgufString,
+  kGgufArray,
+  kGgufU64,
+  kGgufI64,
+  kGgufF64,
+  kGgufValueTypes
+};
+
+// The tensor types read (ggml_type numbers).
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30 };
+
+constexpr int64_t kQuantBlock = 32;      // elements per Q8_0 / Q4_0 block
+constexpr int64_t kQ8_0BlockBytes = 34;  // FP16 scale + 32 int8
+constexpr int64_t kQ4_0BlockBytes = 18;  // FP16 scale + 16 bytes of nibbles
+
+std::string_view ggml_type_name(GgmlType t);  // "F32", "Q8_0", ...
+// The bytes of `elements` values (a whole number of blocks for Q8_0 / Q4_0).
+uint64_t ggml_tensor_bytes(GgmlType t, uint64_t elements);
+
+// n is a multiple of kQuantBlock. The quantizers are ggml's reference ones (quantize_row_q8_0_ref:
+// d = max|x| / 127, q = round(x / d); quantize_row_q4_0_ref: d = -(the x of largest magnitude) / 8,
+// q = min(15, trunc(x / d + 8.5))).
+void dequantize_q8_0(const uint8_t* blocks, float* out, size_t n);
+void dequantize_q4_0(const uint8_t* blocks, float* out, size_t n);
+void quantize_q8_0(const float* in, uint8_t* blocks, size_t n);
+void quantize_q4_0(const float* in, uint8_t* blocks, size_t n);
+
+std::string piece_from_gguf(int id, std::string_view piece);
+std::string piece_to_gguf(int id, std::string_view piece);
+
+// Throws InputError naming the file, the field or tensor, and what was expected: truncation
+// anywhere, a bad magic, a version other than 3, an unknown value or tensor type, a duplicate key
+// or tensor, a missing key or tensor, a key of the wrong type, a misaligned or out-of-file tensor,
+// dims that disagree with the configuration, a configuration out of range.
+LlamaModel load_gguf(const std::string& path);
+
+}  // namespace seedchip::llm

@@ -1,0 +1,183 @@
+#include "llm/llama_step_graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "arch/error.h"
+#include "llm/graph_builder.h"
+
+namespace seedchip::llm {
+
+namespace {
+
+namespace ir = compiler::ir;
+using ir::ElementType;
+using ir::ValueId;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+void check_buildable(const LlamaConfig& c, const StepShape& s) {
+  if (!c.gated_ffn)
+    throw InputError(c.name +
+                     ": a plain (ungated) feed-forward has no step graph; this model is "
+                     "for the analytic model only");
+  if (s.batch < 1 || s.new_tokens < 1 || s.context < s.new_tokens)
+    throw InputError(c.name + ": a step of " + std::to_string(s.batch) + " sequences with " +
+                     std::to_string(s.new_tokens) + " new tokens over " +
+                     std::to_string(s.context) +
+                     " positions: expected batch >= 1 and 1 <= new tokens <= context");
+}
+
+}  // namespace
+
+ShardShape shard_shape(const LlamaConfig& c, const StepShape& s, int64_t tp) {
+  check_buildable(c, s);
+  if (tp < 1 || c.n_heads % tp != 0)
+    throw InputError(c.name + ": " + std::to_string(c.n_heads) +
+                     " query heads cannot be split over a tensor-parallel group of " +
+                     std::to_string(tp));
+  if (c.n_kv_heads >= tp && c.n_kv_heads % tp != 0)
+    throw InputError(c.name + ": " + std::to_string(c.n_kv_heads) +
+                     " K/V heads cannot be split over a tensor-parallel group of " +
+                     std::to_string(tp));
+  ShardShape shard;
+  shard.q_heads = c.n_heads / tp;
+  // Fewer K/V heads than chips: each chip keeps a copy of the one its query heads read.
+  shard.kv_heads = std::max<int64_t>(c.n_kv_heads / tp, 1);
+  shard.ffn = ceil_div(c.hidden_dim, tp);
+  if (c.n_experts) {
+    const int64_t m = s.batch * s.new_tokens;
+    const double e = static_cast<double>(c.n_experts),
+                 miss = std::pow(1.0 - static_cast<double>(c.experts_per_token) / e,
+                                 static_cast<double>(m));
+    shard.experts_touched = std::clamp<int64_t>(
+        std::llround(e * (1.0 - miss)), std::min(c.experts_per_token, c.n_experts), c.n_experts);
+    shard.rows_per_expert = ceil_div(m * c.experts_per_token, shard.experts_touched);
+  }
+  return shard;
+}
+
+ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64_t tp,
+                                 int64_t layers) {
+  const ShardShape shard = shard_shape(c, s, tp);
+  const int64_t hd = c.head_dim(), m = s.batch * s.new_tokens, t = s.new_tokens;
+  const int64_t qs = shard.q_heads, kvs = shard.kv_heads, groups = qs / kvs;
+  ir::Graph g;
+  g.name = c.name + "-layer-step";
+  g.opset[""] = 17;
+  GraphBuilder b(g);
+  const auto bf16 = [&](const std::string& name, std::vector<int64_t> dims) {
+    return b.input(name, ElementType::BF16, std::move(dims));
+  };
+  const auto f32 = [&](const std::string& name, std::vector<int64_t> dims) {
+    return b.input(name, ElementType::F32, std::move(dims));
+  };
+
+  ValueId x = f32("x", {m, c.dim});
+  const ValueId cos = f32("rope_cos", {m, 1, hd}), sin = f32("rope_sin", {m, 1, hd});
+  const ValueId mask = t > 1 ? f32("mask", {t * groups, s.context}) : ir::kNoValue;
+  const ValueId scale = b.floats("scale", {}, {1.0f / std::sqrt(static_cast<float>(hd))});
+  // Query rows grouped by K/V head: [batch, kv, new_tokens x groups, hd], and back.
+  const auto to_heads = [&](ValueId q) {
+    if (t == 1) return b.reshape(q, {s.batch, kvs, groups, hd});
+    return b.reshape(b.transpose(b.reshape(q, {s.batch, t, kvs, groups, hd}), {0, 2, 1, 3, 4}),
+                     {s.batch, kvs, t * groups, hd});
+  };
+  const auto from_heads = [&](ValueId o) {
+    if (t == 1) return b.reshape(o, {m, qs * hd});
+    return b.reshape(b.transpose(b.reshape(o, {s.batch, kvs, t, groups, hd}), {0, 2, 1, 3, 4}),
+                     {m, qs * hd});
+  };
+  // Products with weights read them in the MXU's tile-major layout (see lower_matmul.cpp).
+  const auto times_weights = [&](ValueId x_in, ValueId w) {
+    return b.op("MatMul", {x_in, w}, {{"b_layout", std::string("mxu_tiles")}});
+  };
+  const auto swiglu = [&](ValueId gate, ValueId up) {
+    return b.op("Mul", {b.op("Mul", {gate, b.op("Sigmoid", {gate})}), up});
+  };
+
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string p = std::to_string(l) + ".";
+    const ValueId h = b.rms_norm(x, f32(p + "attn_norm", {c.dim}), c.norm_eps);
+    // The query, key and value projections as one product (and one bias), as serving engines
+    // fuse them; their columns are then taken apart.
+    const int64_t qw = qs * hd, kvw = kvs * hd;
+    ValueId qkv = times_weights(h, bf16(p + "wqkv", {c.dim, qw + 2 * kvw}));
+    if (c.attention_bias) qkv = b.op("Add", {qkv, f32(p + "qkv_bias", {qw + 2 * kvw})});
+    ValueId q = b.columns(qkv, 0, qw), k = b.columns(qkv, qw, qw + kvw);
+    const ValueId v = b.columns(qkv, qw + kvw, qw + 2 * kvw);
+    if (c.qk_norm) {
+      q = b.reshape(b.rms_norm(b.reshape(q, {m, qs, hd}), f32(p + "q_norm", {hd}), c.norm_eps),
+                    {m, qs * hd});
+      k = b.reshape(b.rms_norm(b.reshape(k, {m, kvs, hd}), f32(p + "k_norm", {hd}), c.norm_eps),
+                    {m, kvs * hd});
+    }
+    q = b.rope_half(q, m, qs, hd, cos, sin);
+    k = b.rope_half(k, m, kvs, hd, cos, sin);
+    b.output(b.op("Identity", {k}, {}, p + "k_new"));
+    b.output(b.op("Identity", {v}, {}, p + "v_new"));
+
+    const ValueId keys = bf16(p + "k_cache", {s.batch, kvs, hd, s.context});
+    const ValueId values = bf16(p + "v_cache", {s.batch, kvs, s.context, hd});
+    ValueId scores = b.op("Mul", {b.op("MatMul", {to_heads(q), keys}), scale});
+    if (mask != ir::kNoValue) scores = b.op("Add", {scores, mask});
+    const ValueId weights = b.op("Softmax", {scores}, {{"axis", int64_t{-1}}});
+    const ValueId attended = from_heads(b.op("MatMul", {weights, values}));
+    x = b.op("Add", {x, times_weights(attended, bf16(p + "wo", {qs * hd, c.dim}))});
+
+    const ValueId f = b.rms_norm(x, f32(p + "ffn_norm", {c.dim}), c.norm_eps);
+    ValueId ffn;
+    if (!c.n_experts) {
+      // Gate and up projections as one product, as serving engines fuse them.
+      const ValueId gate_up = times_weights(f, bf16(p + "w13", {c.dim, 2 * shard.ffn}));
+      ffn = times_weights(
+          swiglu(b.columns(gate_up, 0, shard.ffn), b.columns(gate_up, shard.ffn, 2 * shard.ffn)),
+          bf16(p + "w2", {shard.ffn, c.dim}));
+    } else {
+      const int64_t e = shard.experts_touched, rows = shard.rows_per_expert,
+                    k_experts = c.experts_per_token;
+      b.output(b.op("Softmax", {times_weights(f, bf16(p + "router", {c.dim, c.n_experts}))},
+                    {{"axis", int64_t{-1}}}, p + "router_probs"));
+      const ValueId rows_of_experts = b.input(p + "expert_rows", ElementType::I32, {e * rows});
+      const ValueId mine =
+          b.reshape(b.op("Gather", {f, rows_of_experts}, {{"axis", int64_t{0}}}), {e, rows, c.dim});
+      const ValueId gate = times_weights(mine, bf16(p + "experts.w1", {e, c.dim, shard.ffn}));
+      const ValueId up = times_weights(mine, bf16(p + "experts.w3", {e, c.dim, shard.ffn}));
+      const ValueId down =
+          b.reshape(times_weights(swiglu(gate, up), bf16(p + "experts.w2", {e, shard.ffn, c.dim})),
+                    {e * rows, c.dim});
+      const ValueId back = b.input(p + "combine_rows", ElementType::I32, {m * k_experts});
+      const ValueId per_token =
+          b.reshape(b.op("Gather", {down, back}, {{"axis", int64_t{0}}}), {m, k_experts, c.dim});
+      ffn = b.op("ReduceSum",
+                 {b.op("Mul", {per_token, f32(p + "expert_weights", {m, k_experts, 1})}),
+                  b.ints("axes", {1}, {1})},
+                 {{"keepdims", int64_t{0}}});
+    }
+    x = b.op("Add", {x, ffn});
+  }
+  b.output(b.op("Identity", {x}, {}, "x_out"));
+  return g;
+}
+
+ir::Graph build_ends_step_graph(const LlamaConfig& c, const StepShape& s, int64_t tp) {
+  shard_shape(c, s, tp);
+  const int64_t m = s.batch * s.new_tokens, vocab = ceil_div(c.vocab_size, tp);
+  ir::Graph g;
+  g.name = c.name + "-ends-step";
+  g.opset[""] = 17;
+  GraphBuilder b(g);
+  const ValueId tokens = b.input("tokens", ElementType::I32, {m});
+  const ValueId embedding = b.input("embedding", ElementType::BF16, {c.vocab_size, c.dim});
+  b.output(b.op("Cast", {b.op("Gather", {embedding, tokens}, {{"axis", int64_t{0}}})},
+                {{"to", static_cast<int64_t>(1)}}, "x"));
+  const ValueId last = b.input("x_last", ElementType::F32, {s.batch, c.dim});
+  const ValueId normed =
+      b.rms_norm(last, b.input("final_norm", ElementType::F32, {c.dim}), c.norm_eps);
+  b.output(b.op("MatMul", {normed, b.input("classifier", ElementType::BF16, {c.dim, vocab})},
+                {{"b_layout", std::string("mxu_tiles")}}, "logits"));
+  return g;
+}
+
+}  // namespace seedchip::llm

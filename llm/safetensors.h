@@ -1,0 +1,43 @@
+#pragma once
+// Hugging Face checkpoints: one model.safetensors (a little-endian uint64 header length, a JSON
+// header mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end)} relative to
+// the end of the header, "__metadata__" allowed, then the data) and config.json, for
+// LlamaForCausalLM: hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+// num_key_value_heads (default num_attention_heads), vocab_size, max_position_embeddings,
+// rope_theta (default 10000), rms_norm_eps, tie_word_embeddings (default false). The tensors are
+// model.embed_tokens.weight, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
+// post_attention_layernorm, mlp.{gate,up,down}_proj}.weight, model.norm.weight and lm_head.weight
+// (not read when tied). dtypes F32, F16 and BF16. Sharded checkpoints are not read.
+//
+// RoPE layout: Hugging Face's Llama rotates halves (rotate_half pairs dimension i of a head with
+// i + head_dim/2), and transformers' convert_llama_weights_to_hf.py permutes Meta's interleaved
+// query and key rows into that order; llama.cpp's convert_hf_to_gguf.py permutes them back. The
+// loader does the same: q_proj and k_proj become interleaved pairs (what LlamaModel uses) as owned
+// FP32 copies. The other FP32 tensors are views into the memory-mapped file (copies when the data
+// is not 4-byte aligned); F16 and BF16 tensors are converted to FP32 copies the model owns.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "llm/llama2c.h"
+
+namespace seedchip::llm {
+
+// Within each head of head_dim = rows / n_heads rows (each `cols` long): the rotate-half row i
+// (i < head_dim/2) becomes interleaved row 2i, and row head_dim/2 + i becomes row 2i + 1. `in` and
+// `out` hold rows * cols floats and do not overlap.
+void rotate_half_to_interleaved(std::span<const float> in, std::span<float> out, int64_t n_heads,
+                                int64_t cols);
+// The inverse: interleaved row 2i + j becomes rotate-half row j * head_dim/2 + i.
+void interleaved_to_rotate_half(std::span<const float> in, std::span<float> out, int64_t n_heads,
+                                int64_t cols);
+
+// `path` is the .safetensors file; `config_path` defaults to config.json in its directory. Throws
+// InputError naming the file, the tensor or key, and what was expected: truncation, a header
+// length beyond the file, a header that is not JSON or lacks a field, an unsupported dtype, data
+// offsets outside the data or disagreeing with the shape, a missing tensor or a shape that
+// disagrees with the configuration, a missing or mistyped config key, an unsupported feature
+// (rope_scaling, an activation other than silu, a head_dim other than hidden_size / heads).
+LlamaModel load_safetensors(const std::string& path, const std::string& config_path = "");
+
+}  // namespace seedchip::llm

@@ -1,0 +1,84 @@
+#pragma once
+// Timing-only runs of large Llama-family models on a group of chips: prefill and decode of a batch
+// from shape presets (llm/model_preset.h), without weights. The engine steps are built by
+// llm/llama_step_graph.h, compiled for the chip and simulated with the timing model; the
+// tensor-parallel all-reduces (two per layer) and the logits all-gather run as simulated ring
+// collectives on the chip links (sim/link/collectives.h).
+//
+// What is simulated and what is reused:
+//  - One chip of a TP group is simulated; the others run the same program on their shards
+//    (symmetric by construction of the sharding).
+//  - Layer reuse (ScaleOptions::reuse_layers): one decoder layer is simulated and its time,
+//  counters
+//    and energy stand for each layer of a pipeline stage. The layers' programs are identical except
+//    for their HBM addresses, so what can differ is the HBM state a layer starts from (open rows,
+//    refresh phase, bank queues). The error this introduces is measured by simulating every layer
+//    of a stage instead (reuse_layers = false) — see docs/llm.md.
+//  - Decode: an iteration's time is affine in the context length (attention reads it, nothing else
+//    depends on it), so iterations are simulated at the first, middle and last context and the
+//    others interpolated; decode_interpolation_error reports how far the middle sample is from
+//    the straight line through the ends.
+//  - Prefill runs each sequence's prompt in chunks of prefill_chunk tokens, one chunk per engine
+//    step; chunks at the same position of different sequences have the same shape and are
+//    simulated once.
+//  - Pipeline parallelism: pp stages of n_layers / pp layers; decode splits the batch into pp
+//    micro-batches, so an iteration is pp stage times (the pipeline full), and each stage hands
+//    its activations to the next over one link.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "arch/chip_loader.h"
+#include "llm/llama2c.h"
+#include "sim/chip/energy.h"
+
+namespace seedchip::runtime {
+
+struct ScaleOptions {
+  int64_t batch = 1, input_len = 128, output_len = 128;
+  int64_t prefill_chunk = 0;  // tokens per prefill step; 0: the whole prompt
+  int64_t tp = 1, pp = 1;
+  bool reuse_layers = true;
+  std::function<void(const std::string& what)> progress;  // before each simulation
+};
+
+struct PhaseReport {
+  double seconds = 0;       // the phase for the whole batch
+  double step_seconds = 0;  // one engine step (prefill chunk / decode iteration), mean
+  int64_t steps = 0;
+  double roofline_seconds = 0;  // sum over steps of max(compute, ideal HBM traffic) + links
+  // Per chip over the phase: MXU busy share of its peak, VPU busy cycles over cores x cycles,
+  // HBM bytes over peak bandwidth x time, link bytes sent over the links' one-way peak x time.
+  double mxu_utilization = 0, vpu_utilization = 0, hbm_utilization = 0, link_utilization = 0;
+  double flops = 0, hbm_bytes = 0, link_bytes = 0;  // per chip
+  std::string bound;   // the unit nearest its peak: compute, bandwidth, link; or latency
+  sim::Energy energy;  // all chips
+};
+
+struct DecodeSample {
+  int64_t context = 0;
+  double seconds = 0;  // one iteration
+};
+
+struct ScaleReport {
+  std::string model, chip;
+  int64_t chips = 1;
+  ScaleOptions options;
+  PhaseReport prefill, decode;
+  double ttft_first = 0, ttft_mean = 0;  // seconds; the batch's prompts prefilled one by one
+  double tpot = 0;                       // mean decode iteration
+  double output_tokens_per_second = 0;   // batch x output_len over prefill + decode
+  double joules_per_output_token = 0;
+  double weight_bytes_per_chip = 0, kv_bytes_per_chip = 0, hbm_bytes_per_chip = 0;
+  std::vector<DecodeSample> decode_samples;
+  double decode_interpolation_error = 0;
+  int64_t simulations = 0;
+};
+
+// Throws InputError for options out of range, a model that cannot be split this way (naming the
+// dimension), or weights + KV cache that do not fit the chips' HBM (with both figures).
+ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& chip,
+                             const ScaleOptions& options);
+
+}  // namespace seedchip::runtime
