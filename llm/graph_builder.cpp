@@ -104,18 +104,19 @@ GraphBuilder::ValueId GraphBuilder::rope(ValueId x, int64_t rows, int64_t heads,
   return reshape(rotated, {rows, heads * head_dim});
 }
 
-GraphBuilder::ValueId GraphBuilder::rope_half(ValueId x, int64_t rows, int64_t heads,
-                                              int64_t head_dim, ValueId cos, ValueId sin) {
-  const ValueId heads_view = reshape(x, {rows, heads, head_dim});
-  const int64_t half = head_dim / 2;
-  auto part = [&](int64_t begin, int64_t end) {
-    return op("Slice", {heads_view, ints("start", {1}, {begin}), ints("end", {1}, {end}),
-                        ints("axis", {1}, {2})});
-  };
-  const ValueId swapped =
-      op("Concat", {part(half, head_dim), part(0, half)}, {{"axis", int64_t{2}}});
-  const ValueId rotated = op("Add", {op("Mul", {heads_view, cos}), op("Mul", {swapped, sin})});
-  return reshape(rotated, {rows, heads * head_dim});
+GraphBuilder::ValueId GraphBuilder::fused(const std::string& type, std::vector<ValueId> inputs,
+                                          std::map<std::string, ir::AttributeValue> attributes,
+                                          ir::TensorType output_type, const std::string& output) {
+  ir::Node n;
+  n.op = type;
+  n.domain = "seedchip";
+  n.inputs = std::move(inputs);
+  n.attributes = std::move(attributes);
+  const ValueId out =
+      g_.add_value(output.empty() ? g_.unique_name(type) : output, std::move(output_type));
+  n.outputs = {out};
+  g_.nodes.push_back(std::move(n));
+  return out;
 }
 
 GraphBuilder::ValueId GraphBuilder::columns(ValueId x, int64_t begin, int64_t end) {

@@ -48,11 +48,11 @@ class GraphBuilder {
   // (-s, s). Since x + (-y) is x - y exactly, these are run.c's numbers, in two multiplies and one
   // add.
   ValueId rope(ValueId x, int64_t rows, int64_t heads, int64_t head_dim, ValueId cos, ValueId sin);
-  // RoPE in the rotate-half layout (Hugging Face's): the pairs are (x[i], x[i + head_dim / 2]),
-  // so `swapped` is the two halves exchanged (two contiguous copies) and the table rows
-  // ([rows, 1, head_dim]) hold (c, c) and (-s, s) by halves.
-  ValueId rope_half(ValueId x, int64_t rows, int64_t heads, int64_t head_dim, ValueId cos,
-                    ValueId sin);
+  // An operator of the compiler's own domain ("seedchip"; see docs/compiler.md), which shape
+  // inference does not know: its output type is given.
+  ValueId fused(const std::string& type, std::vector<ValueId> inputs,
+                std::map<std::string, compiler::ir::AttributeValue> attributes,
+                compiler::ir::TensorType output_type, const std::string& output = "");
   // Columns [begin, end) of a [rows, columns] value.
   ValueId columns(ValueId x, int64_t begin, int64_t end);
 

@@ -105,18 +105,34 @@ ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64
     const int64_t qw = qs * hd, kvw = kvs * hd;
     ValueId qkv = times_weights(h, bf16(p + "wqkv", {c.dim, qw + 2 * kvw}));
     if (c.attention_bias) qkv = b.op("Add", {qkv, f32(p + "qkv_bias", {qw + 2 * kvw})});
-    ValueId q = b.columns(qkv, 0, qw), k = b.columns(qkv, qw, qw + kvw);
-    const ValueId v = b.columns(qkv, qw + kvw, qw + 2 * kvw);
+    // V as it is; Q and K through RoPE (rotate-half) in one pass each, read where they lie in
+    // the fused product (Qwen3 first normalises each head).
+    const ValueId v = b.op("Slice",
+                           {qkv, b.ints("start", {1}, {qw + kvw}),
+                            b.ints("end", {1}, {qw + 2 * kvw}), b.ints("axis", {1}, {1})},
+                           {}, p + "v_new");
+    b.output(v);
+    const auto rotary = [&](ValueId source, int64_t column, int64_t heads,
+                            const std::string& name) {
+      return b.fused("RotaryEmbedding", {source, cos, sin},
+                     {{"column", column}, {"heads", heads}, {"head_dim", hd}},
+                     ir::TensorType{ElementType::F32, std::vector<int64_t>{m, heads * hd}}, name);
+    };
+    ValueId q, k;
     if (c.qk_norm) {
-      q = b.reshape(b.rms_norm(b.reshape(q, {m, qs, hd}), f32(p + "q_norm", {hd}), c.norm_eps),
-                    {m, qs * hd});
-      k = b.reshape(b.rms_norm(b.reshape(k, {m, kvs, hd}), f32(p + "k_norm", {hd}), c.norm_eps),
-                    {m, kvs * hd});
+      const auto normed = [&](int64_t begin, int64_t heads, const char* name) {
+        const ValueId part = b.columns(qkv, begin, begin + heads * hd);
+        return b.reshape(
+            b.rms_norm(b.reshape(part, {m, heads, hd}), f32(p + name, {hd}), c.norm_eps),
+            {m, heads * hd});
+      };
+      q = rotary(normed(0, qs, "q_norm"), 0, qs, "");
+      k = rotary(normed(qw, kvs, "k_norm"), 0, kvs, p + "k_new");
+    } else {
+      q = rotary(qkv, 0, qs, "");
+      k = rotary(qkv, qw, kvs, p + "k_new");
     }
-    q = b.rope_half(q, m, qs, hd, cos, sin);
-    k = b.rope_half(k, m, kvs, hd, cos, sin);
-    b.output(b.op("Identity", {k}, {}, p + "k_new"));
-    b.output(b.op("Identity", {v}, {}, p + "v_new"));
+    b.output(k);
 
     const ValueId keys = bf16(p + "k_cache", {s.batch, kvs, hd, s.context});
     const ValueId values = bf16(p + "v_cache", {s.batch, kvs, s.context, hd});
@@ -131,9 +147,10 @@ ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64
     if (!c.n_experts) {
       // Gate and up projections as one product, as serving engines fuse them.
       const ValueId gate_up = times_weights(f, bf16(p + "w13", {c.dim, 2 * shard.ffn}));
-      ffn = times_weights(
-          swiglu(b.columns(gate_up, 0, shard.ffn), b.columns(gate_up, shard.ffn, 2 * shard.ffn)),
-          bf16(p + "w2", {shard.ffn, c.dim}));
+      const ValueId act =
+          b.fused("SwiGLU", {gate_up}, {},
+                  ir::TensorType{ElementType::F32, std::vector<int64_t>{m, shard.ffn}});
+      ffn = times_weights(act, bf16(p + "w2", {shard.ffn, c.dim}));
     } else {
       const int64_t e = shard.experts_touched, rows = shard.rows_per_expert,
                     k_experts = c.experts_per_token;
@@ -155,9 +172,9 @@ ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64
                   b.ints("axes", {1}, {1})},
                  {{"keepdims", int64_t{0}}});
     }
-    x = b.op("Add", {x, ffn});
+    x = b.op("Add", {x, ffn}, {}, l + 1 == layers ? "x_out" : "");
   }
-  b.output(b.op("Identity", {x}, {}, "x_out"));
+  b.output(x);
   return g;
 }
 

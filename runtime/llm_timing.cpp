@@ -344,4 +344,24 @@ ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& ch
   return report;
 }
 
+StepTiming simulate_step(const llm::LlamaConfig& model, const LoadedChip& chip,
+                         const llm::StepShape& shape, const ScaleOptions& options) {
+  if (options.tp < 1 || options.pp < 1 || options.pp > model.n_layers)
+    throw InputError("--tp must be at least 1 and --pp in [1, the model's layers]");
+  ScaleRun run(model, chip, options);
+  ChipWork stage = run.layers(shape, run.layers_per_stage());
+  stage.seconds += run.stage_handoff_seconds(shape);
+  const ChipWork ends = run.ends(shape);
+  const int64_t chips = options.tp * options.pp;
+  StepTiming t;
+  t.seconds = static_cast<double>(options.pp) * stage.seconds + ends.seconds;
+  t.energy = stage.energy.scaled(static_cast<double>(chips));
+  t.energy += ends.energy.scaled(static_cast<double>(options.tp));
+  t.energy.link_j = sim::link_energy_j(chip.config.power, stage.link_bytes + ends.link_bytes) *
+                    static_cast<double>(chips);
+  t.energy.static_j = sim::static_energy_j(chip.config.power, t.seconds, static_cast<int>(chips));
+  t.hbm_bytes_per_chip = stage.hbm_bytes + ends.hbm_bytes;
+  return t;
+}
+
 }  // namespace seedchip::runtime

@@ -31,6 +31,7 @@
 
 #include "arch/chip_loader.h"
 #include "llm/llama2c.h"
+#include "llm/llama_step_graph.h"
 #include "sim/chip/energy.h"
 
 namespace seedchip::runtime {
@@ -80,5 +81,17 @@ struct ScaleReport {
 // dimension), or weights + KV cache that do not fit the chips' HBM (with both figures).
 ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& chip,
                              const ScaleOptions& options);
+
+// One engine step of `shape` (batch x new tokens over `context` positions) through every layer
+// of a tp x pp group and the embedding and classifier: what a serving simulator's iteration costs.
+// Layer reuse as in run_llm_at_scale (options.reuse_layers); options.batch and the lengths are
+// not used. With pp stages the step passes them one after another.
+struct StepTiming {
+  double seconds = 0;
+  sim::Energy energy;  // all chips, static energy for `seconds` included
+  double hbm_bytes_per_chip = 0;
+};
+StepTiming simulate_step(const llm::LlamaConfig& model, const LoadedChip& chip,
+                         const llm::StepShape& shape, const ScaleOptions& options);
 
 }  // namespace seedchip::runtime

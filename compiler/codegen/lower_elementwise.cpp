@@ -56,6 +56,8 @@ class VpuProgram {
     return step(s);
   }
   void store(int s, ir::ValueId v) { kernel_.stores.push_back({s, ctx_.view(v)}); }
+  // A view whose elements, in row-major order, are the program's.
+  void store(int s, const TensorView& view) { kernel_.stores.push_back({s, view}); }
   void emit() {
     for (const VpuStep& s : kernel_.steps)
       if (!sim::vpu_supports(s.op, s.type))
@@ -321,6 +323,50 @@ void lower_binary(OpContext& ctx) {
   p.store(y, ctx.out(0));
   p.emit();
   ctx.mapping = "VPU stream";
+}
+
+// seedchip::RotaryEmbedding (built by llm/: RoPE in the rotate-half layout, in one pass).
+// x [rows, width] holds heads x head_dim columns from attribute `column`; cos and sin
+// [rows, 1, head_dim] hold (c, c) and (-s, s) by halves. y [rows, heads x head_dim] =
+// x cos + swapped(x) sin, where swapped exchanges each head's halves: a view of x with a negative
+// stride over the halves, so no copy is made and the rounding is that of the Mul, Mul, Add form.
+void lower_rotary_embedding(OpContext& ctx) {
+  const int64_t heads = ctx.attr_int("heads", 0), head_dim = ctx.attr_int("head_dim", 0),
+                column = ctx.attr_int("column", 0);
+  const TensorView x = ctx.view(ctx.in(0));
+  const int64_t rows = x.dims.at(0), width = x.dims.at(1), half = head_dim / 2;
+  if (heads < 1 || head_dim < 2 || head_dim % 2 || column < 0 || column + heads * head_dim > width)
+    ctx.unsupported("heads x head_dim columns from `column` must lie within x's " +
+                    std::to_string(width) + " columns, head_dim even");
+  const std::vector<int64_t> dims = {rows, heads, 2, half};
+  VpuProgram p(ctx, compute_type(ctx), dims);
+  const TensorView heads_view{
+      x.base + column * x.element_bytes, x.element_bytes, dims, {width, head_dim, half, 1}};
+  auto table = [&](ir::ValueId v) {
+    return p.load(ctx.view(v).reshaped({rows, 1, 2, half}).broadcast_to(dims));
+  };
+  const int rotated =
+      p.binary(Opcode::VPU_ADD, p.binary(Opcode::VPU_MUL, p.load(heads_view), table(ctx.in(1))),
+               p.binary(Opcode::VPU_MUL, p.load(heads_view.sliced(2, 1, 2, -1)), table(ctx.in(2))));
+  p.store(rotated, ctx.view(ctx.out(0)));
+  p.emit();
+  ctx.mapping = "VPU stream, halves swapped by a view";
+}
+
+// seedchip::SwiGLU (built by llm/): y [rows, f] = silu(gate) x up, where x [rows, 2f] holds the
+// gate in its first f columns and up in the others (the fused gate/up product), read as views.
+void lower_swiglu(OpContext& ctx) {
+  const TensorView x = ctx.view(ctx.in(0));
+  const int64_t rows = x.dims.at(0), f = x.dims.at(1) / 2;
+  if (x.dims.at(1) % 2) ctx.unsupported("an odd number of columns: gate and up must split evenly");
+  VpuProgram p(ctx, compute_type(ctx), {rows, f});
+  const TensorView gate{x.base, x.element_bytes, {rows, f}, {2 * f, 1}};
+  const TensorView up{x.base + f * x.element_bytes, x.element_bytes, {rows, f}, {2 * f, 1}};
+  const int g = p.load(gate);
+  p.store(p.binary(Opcode::VPU_MUL, p.binary(Opcode::VPU_MUL, g, p.sigmoid(g)), p.load(up)),
+          ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream over the gate and up halves";
 }
 
 void lower_variadic(OpContext& ctx) {

@@ -206,6 +206,8 @@ const std::vector<OpLowering>& lowering_table() {
       // Fused by the fuse pass.
       {"seedchip::RMSNormalization", lower_rms_norm},
       {"seedchip::Silu", lower_unary},
+      {"seedchip::RotaryEmbedding", lower_rotary_embedding},
+      {"seedchip::SwiGLU", lower_swiglu},
       // Row-wise.
       {"Softmax", lower_softmax},
       {"LogSoftmax", lower_softmax},

@@ -136,6 +136,8 @@ void lower_eye_like(OpContext&);
 // lower_elementwise.cpp: VPU programs over broadcast views.
 void lower_unary(OpContext&);
 void lower_binary(OpContext&);
+void lower_rotary_embedding(OpContext&);
+void lower_swiglu(OpContext&);
 void lower_variadic(OpContext&);
 void lower_clip(OpContext&);
 void lower_cast(OpContext&);
