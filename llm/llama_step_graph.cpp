@@ -180,7 +180,9 @@ ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64
 
 ir::Graph build_ends_step_graph(const LlamaConfig& c, const StepShape& s, int64_t tp) {
   shard_shape(c, s, tp);
-  const int64_t m = s.batch * s.new_tokens, vocab = ceil_div(c.vocab_size, tp);
+  // Each chip's share of the vocabulary padded to whole 128-column weight tiles, as serving
+  // engines pad it (the padding's bytes and products are timed).
+  const int64_t m = s.batch * s.new_tokens, vocab = ceil_div(ceil_div(c.vocab_size, tp), 128) * 128;
   ir::Graph g;
   g.name = c.name + "-ends-step";
   g.opset[""] = 17;

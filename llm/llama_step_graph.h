@@ -54,9 +54,10 @@ compiler::ir::Graph build_layer_step_graph(const LlamaConfig& config, const Step
                                            int64_t tp, int64_t layers);
 
 // The step's ends: the embedding rows of its tokens (a gather from the bf16 table) and, for the
-// last token of each sequence, the final RMSNorm and this chip's vocab / tp columns of the
-// classifier. Inputs "tokens" i32[M], "x_last" f32[batch, dim], "embedding" bf16[vocab, dim],
-// "classifier" bf16[dim, vocab / tp]; outputs "x" f32[M, dim] and "logits" f32[batch, vocab / tp].
+// last token of each sequence, the final RMSNorm and this chip's V = vocab / tp columns of the
+// classifier (rounded up to whole 128-column tiles). Inputs "tokens" i32[M], "x_last"
+// f32[batch, dim], "embedding" bf16[vocab, dim], "classifier" bf16[dim, V]; outputs "x"
+// f32[M, dim] and "logits" f32[batch, V].
 compiler::ir::Graph build_ends_step_graph(const LlamaConfig& config, const StepShape& shape,
                                           int64_t tp);
 
