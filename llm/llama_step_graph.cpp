@@ -167,10 +167,11 @@ ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64
       const ValueId back = b.input(p + "combine_rows", ElementType::I32, {m * k_experts});
       const ValueId per_token =
           b.reshape(b.op("Gather", {down, back}, {{"axis", int64_t{0}}}), {m, k_experts, c.dim});
-      ffn = b.op("ReduceSum",
-                 {b.op("Mul", {per_token, f32(p + "expert_weights", {m, k_experts, 1})}),
-                  b.ints("axes", {1}, {1})},
-                 {{"keepdims", int64_t{0}}});
+      // Each token's experts weighted by the router and summed, as one product per token
+      // ([1, k] x [k, dim]); an elementwise Mul by [m, k, 1] would broadcast along the innermost
+      // axis, one element per transfer.
+      ffn = b.reshape(b.op("MatMul", {f32(p + "expert_weights", {m, 1, k_experts}), per_token}),
+                      {m, c.dim});
     }
     x = b.op("Add", {x, ffn}, {}, l + 1 == layers ? "x_out" : "");
   }

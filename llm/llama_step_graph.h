@@ -24,8 +24,9 @@
 // the k_new / v_new outputs. A mixture of experts routes the M x experts_per_token (token,
 // expert) pairs evenly over the experts a batch of M tokens is expected to touch,
 // E (1 - (1 - k/E)^M): each of those experts reads its weights once and multiplies its share of
-// rows, gathered from x and gathered back (dma.gather); the router's top-k selection itself is not
-// modelled (its cost is one [M, E] softmax).
+// rows, gathered from x and gathered back (dma.gather), and each token's k results are weighted
+// and summed in one product; the router's top-k selection itself is not modelled (its cost is
+// one [M, E] softmax).
 #include <cstdint>
 #include <string>
 

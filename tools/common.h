@@ -48,5 +48,6 @@ void register_gemm(CLI::App& app);
 void register_mem(CLI::App& app);
 void register_model(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_serve(CLI::App& app);  // tools/cmd_serve.cpp: serve-sim
 
 }  // namespace seedchip::tools

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   seedchip::tools::register_model(app);
   seedchip::tools::register_generate(app);
   seedchip::tools::register_convert(app);
+  seedchip::tools::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
