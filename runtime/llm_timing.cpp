@@ -110,6 +110,7 @@ class ScaleRun {
 
   int64_t layers_per_stage() const { return layers_per_stage_; }
   int64_t simulations() const { return simulations_; }
+  const nlohmann::json& decode_layer_stats() const { return decode_layer_stats_; }
   const ChipPeaks& peaks() const { return peaks_; }
 
  private:
@@ -122,7 +123,11 @@ class ScaleRun {
     const compiler::CompiledModel compiled = compiler::compile_graph(std::move(g), chip_, options_);
     RunOptions run;
     run.functional = false;
+    const bool first_decode_layer =
+        shape.new_tokens == 1 && what.starts_with("layer") && decode_layer_stats_.is_null();
+    if (first_decode_layer) run.trace_path = o_.trace_path;
     const RunResult r = run_model(compiled, chip_, {}, run);
+    if (first_decode_layer) decode_layer_stats_ = r.stats;
     ChipWork w;
     w.seconds = r.sim.seconds;
     w.core_cycles = static_cast<double>(r.sim.core_cycles);
@@ -168,6 +173,7 @@ class ScaleRun {
   compiler::CompileOptions options_;
   int64_t layers_per_stage_ = 1;
   int64_t simulations_ = 0;
+  nlohmann::json decode_layer_stats_;
 };
 
 void check_options(const ScaleOptions& o, const llm::LlamaConfig& model) {
@@ -341,6 +347,7 @@ ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& ch
   report.joules_per_output_token =
       (report.prefill.energy.total_j() + report.decode.energy.total_j()) / tokens;
   report.simulations = run.simulations();
+  report.decode_layer_stats = run.decode_layer_stats();
   return report;
 }
 

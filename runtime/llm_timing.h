@@ -26,6 +26,7 @@
 //    its activations to the next over one link.
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct ScaleOptions {
   int64_t tp = 1, pp = 1;
   bool reuse_layers = true;
   std::function<void(const std::string& what)> progress;  // before each simulation
+  // The first simulated decode layer (the shortest context) writes its Perfetto trace here, when
+  // set; its stats tree is ScaleReport::decode_layer_stats.
+  std::string trace_path;
 };
 
 struct PhaseReport {
@@ -75,6 +79,7 @@ struct ScaleReport {
   std::vector<DecodeSample> decode_samples;
   double decode_interpolation_error = 0;
   int64_t simulations = 0;
+  nlohmann::json decode_layer_stats;  // the stats tree of the first simulated decode layer
 };
 
 // Throws InputError for options out of range, a model that cannot be split this way (naming the

@@ -21,13 +21,15 @@ void TraceWriter::finish() {
   out_.flush();
 }
 
-void TraceWriter::begin_event() {
+bool TraceWriter::begin_event() {
+  if (finished_) return false;  // the run is over: the trace covers the run only
   if (!first_) out_ << ",\n";
   first_ = false;
+  return true;
 }
 
 void TraceWriter::name_process(int pid, const std::string& name) {
-  begin_event();
+  if (!begin_event()) return;
   out_ << nlohmann::json{{"ph", "M"},
                          {"name", "process_name"},
                          {"pid", pid},
@@ -37,7 +39,7 @@ void TraceWriter::name_process(int pid, const std::string& name) {
 }
 
 void TraceWriter::name_track(int pid, int tid, const std::string& name) {
-  begin_event();
+  if (!begin_event()) return;
   out_ << nlohmann::json{{"ph", "M"},
                          {"name", "thread_name"},
                          {"pid", pid},
@@ -48,7 +50,7 @@ void TraceWriter::name_track(int pid, int tid, const std::string& name) {
 
 void TraceWriter::span(int pid, int tid, const std::string& name, uint64_t start,
                        uint64_t duration) {
-  begin_event();
+  if (!begin_event()) return;
   // Trace-event timestamps are microseconds.
   const double ts_us = static_cast<double>(start) * ns_per_tick_ / 1000.0;
   const double dur_us = static_cast<double>(duration) * ns_per_tick_ / 1000.0;

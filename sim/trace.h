@@ -20,10 +20,12 @@ class TraceWriter {
   void name_track(int pid, int tid, const std::string& name);
   // A complete ("X") event: `name` on track (pid, tid) from tick `start` for `duration` ticks.
   void span(int pid, int tid, const std::string& name, uint64_t start, uint64_t duration);
+  // Closes the file; events after it (HBM refreshes brought into the counts when the stats are
+  // read, say) are dropped.
   void finish();
 
  private:
-  void begin_event();
+  bool begin_event();  // false once finished
   std::ofstream out_;
   double ns_per_tick_;
   bool first_ = true;

@@ -58,9 +58,11 @@ void run_generate(const GenerateCommand& c) {
     return;
   }
   const runtime::ScaleOptions& o = c.scale.options;
-  if (o.tp != 1 || o.pp != 1 || o.batch != 1 || c.scale.chips > 1)
+  if (o.tp != 1 || o.pp != 1 || o.batch != 1 || c.scale.chips > 1 || !o.trace_path.empty() ||
+      !c.scale.stats.empty())
     throw InputError(
-        "--chips, --tp, --pp and --batch apply to timing-only runs (a model preset, "
+        "--chips, --tp, --pp, --batch, --trace and --stats apply to timing-only runs (a model "
+        "preset, "
         "or --timing-only); " +
         c.model + " generates text on one chip, one sequence");
   const LoadedChip chip = c.chip.load();
@@ -194,6 +196,10 @@ void register_generate(CLI::App& app) {
       ->default_val(0);
   cmd->add_flag("--timing-only", c->timing_only,
                 "time prefill and decode of a batch without data (implied for presets)");
+  cmd->add_option("--trace", scale.trace_path,
+                  "Perfetto trace of the first simulated decode layer (timing-only runs)");
+  cmd->add_option("--stats", c->scale.stats,
+                  "stats tree of the first simulated decode layer as JSON (timing-only runs)");
   cmd->add_flag("!--no-layer-reuse", scale.reuse_layers,
                 "simulate every layer instead of one per stage (presets only)");
   c->chip.add_to(*cmd);

@@ -112,6 +112,10 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
   std::printf("  %lld simulations%s, %.1f s wall\n", static_cast<long long>(r.simulations),
               options.reuse_layers ? " (one layer stands for each layer of a stage)" : "", wall);
 
+  if (!c.stats.empty()) write_json(c.stats, r.decode_layer_stats, &chip);
+  if (!options.trace_path.empty())
+    std::printf("  trace of the first simulated decode layer: %s (open it at ui.perfetto.dev)\n",
+                options.trace_path.c_str());
   if (!c.json.empty()) {
     nlohmann::json samples = nlohmann::json::array();
     for (const runtime::DecodeSample& s : r.decode_samples)

@@ -10,7 +10,7 @@
 namespace seedchip::tools {
 
 struct ScaleCommand {
-  std::string model, json;
+  std::string model, json, stats;
   runtime::ScaleOptions options;
   int64_t chips = 0;  // 0: tp x pp
 };

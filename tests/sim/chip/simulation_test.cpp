@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "arch/chip_loader.h"
@@ -104,6 +106,47 @@ loop:
   // Core 0's loop issues two instructions per iteration; core 1 waits at the barrier for it.
   EXPECT_GE(result.core_cycles, 400u);
   EXPECT_GE(simulation.stats().get("chip.core1.sequencer.stall_barrier"), 390.0);
+}
+
+}  // namespace
+}  // namespace seedchip::sim
+
+namespace seedchip::sim {
+namespace {
+
+// HBM that fell idle catches up on its refreshes when the stats are read, after the run closed
+// the trace: those must not land after the end of the JSON.
+TEST(Simulation, TraceStaysValidJsonWhenStatsAreReadAfterTheRun) {
+  const std::string path = ::testing::TempDir() + "seedchip_idle_refresh.trace.json";
+  {
+    SimulationOptions options;
+    options.trace_path = path;
+    Simulation simulation(two_core_chip(), options);
+    simulation.load(isa::assemble(R"(
+.core 0
+    li      x1, 0
+    li      x2, 0
+    li      x3, 1
+    li      x4, 64
+    dma.load x1, x2, x3, x4, x4, -, s0
+    sem.wait s0, 1
+    li      x5, 20000
+spin:
+    addi    x5, x5, -1
+    bne     x5, x0, spin
+    halt
+.core 1
+    halt
+)",
+                                  "idle.s"));
+    const RunResult result = simulation.run();
+    ASSERT_TRUE(result.completed);
+    ASSERT_GT(result.seconds, 10e-6);  // several refresh intervals of idle HBM
+    simulation.stats_json(result);
+  }
+  std::ifstream in(path);
+  const nlohmann::json trace = nlohmann::json::parse(in);  // throws on trailing events
+  EXPECT_GT(trace.at("traceEvents").size(), 3u);
 }
 
 }  // namespace
