@@ -145,7 +145,11 @@ TEST_F(Cli, InterruptStopsCleanlyWithValidPartialStats) {
   const std::string stats = (dir_ / "partial.json").string();
   const std::string command = std::string(SEEDCHIP_BINARY) +
                               " gemm 8192 8192 8192 --timing-only --stats " + stats +
-                              " >/dev/null 2>&1 & pid=$!; sleep 1; kill -INT $pid; wait $pid";
+                              " >/dev/null 2>&1 & pid=$!; sleep 1; kill -INT $pid; sleep 5; " +
+                              // A background job starts with SIGINT ignored until the command
+                              // installs its handler: on a loaded machine (a sanitizer build)
+                              // the first signal can come before that; then send another.
+                              "kill -0 $pid 2>/dev/null && kill -INT $pid; wait $pid";
   const int status = std::system(("bash -c '" + command + "'").c_str());
   EXPECT_EQ(WEXITSTATUS(status), 130);
   const auto json = nlohmann::json::parse(read(dir_ / "partial.json"));

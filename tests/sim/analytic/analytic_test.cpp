@@ -121,12 +121,13 @@ TEST(Analytic, MixtureOfExpertsReadsOnlyActiveExperts) {
   ChipConfig chip = load_chip("seedchip-v1").config;
   const double one_expert_up = 2.0 * mixtral.hidden_dim * mixtral.dim;  // gate + up values
   // One token routed to 2 of 8 experts reads 2 experts' weights.
-  const KernelCost& up1 = kernel(cost_step(chip, mixtral, decode(64), {1}), "ffn_up");
+  // The kernels are copied out: cost_step's result is a temporary.
+  const KernelCost up1 = kernel(cost_step(chip, mixtral, decode(64), {1}), "ffn_up");
   EXPECT_DOUBLE_EQ(up1.bytes,
                    2 * (2 * one_expert_up + 2 * mixtral.dim + 2 * 2.0 * mixtral.hidden_dim));
   EXPECT_DOUBLE_EQ(up1.flops, 2 * 2 * one_expert_up);
   // A large batch touches (nearly) all 8.
-  const KernelCost& up256 = kernel(cost_step(chip, mixtral, decode(64, 256), {1}), "ffn_up");
+  const KernelCost up256 = kernel(cost_step(chip, mixtral, decode(64, 256), {1}), "ffn_up");
   EXPECT_NEAR(up256.bytes / 2, 8 * one_expert_up + 512 * (mixtral.dim + 2.0 * mixtral.hidden_dim),
               1e-6 * up256.bytes);
 }
