@@ -103,16 +103,22 @@ void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKe
   if (k.rows == 0 || k.width == 0) return;
   const int64_t cores = program.cores();
   const int64_t share = (k.rows + cores - 1) / cores;
-  // Bytes per row, and the fixed part (kRow slots), for the double-buffered sets.
-  const int64_t one = Layout(k, 1).total(), two = Layout(k, 2).total();
-  const int64_t per_row = std::max<int64_t>(two - one, 1);
+  // Bytes per row, and the fixed part (kRow slots), for the double-buffered sets. Slots are
+  // aligned, so the growth is measured over many rows (one more row may not move the total), and
+  // the chunk is then checked against the SRAM itself.
+  constexpr int64_t kProbeRows = 4096;
+  const int64_t one = Layout(k, 1).total();
+  const int64_t per_row = std::max<int64_t>(
+      (Layout(k, 1 + kProbeRows).total() - one + kProbeRows - 1) / kProbeRows, 1);
   const int64_t fit = (chip.sram.bytes - one) / per_row;
   if (fit < 1)
     throw InputError("streaming kernel: one row of its " + std::to_string(k.slots.size()) +
                      " buffers (" + std::to_string(one) +
                      " bytes) does not fit sram.bytes=" + std::to_string(chip.sram.bytes));
   // Chunks fill the SRAM but leave each core several, so that loads and compute overlap.
-  const int64_t chunk = std::max<int64_t>(1, std::min({share, fit, share / 4 + 1}));
+  int64_t chunk = std::max<int64_t>(1, std::min({share, fit, share / 4 + 1}));
+  while (chunk > 1 && Layout(k, chunk).total() > chip.sram.bytes)
+    chunk -= std::max<int64_t>(1, chunk / 16);
   const Layout layout(k, chunk);
 
   for (int64_t core = 0; core < cores; ++core) {

@@ -40,6 +40,23 @@ std::vector<float> run(const std::string& graph, const ir::HostTensor& x) {
   return out;
 }
 
+// A streaming kernel's chunk must fit the SRAM even where aligning its slots hides how much one
+// more row costs: 4M elements by a scalar on cores of 1 MiB once planned chunks twice that size.
+TEST(Lowering, LargeStreamsChunkWithinTheSram) {
+  LoadedChip chip = load_chip("seedchip-v1");
+  chip.config.sram.bytes = 1 << 20;
+  const compiler::CompiledModel model = compiler::compile_graph(ir::parse(R"(graph "g" opset ""=13 {
+  input %x: f32[2048,2048]
+  const %two: f32[] = [2]
+  %y: f32[2048,2048] = Mul(%x, %two)
+  output %y
+})"),
+                                                                chip);
+  RunOptions timing;
+  timing.functional = false;
+  EXPECT_TRUE(run_model(model, chip, {}, timing).sim.completed);
+}
+
 TEST(Lowering, PadReflectEdgeAndWrap) {
   const ir::HostTensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   auto pad = [&](const std::string& mode) {
