@@ -1,0 +1,153 @@
+#pragma once
+// A discrete-event simulator of one serving instance (one model on K chips): iteration-level
+// continuous batching, a paged KV cache with preemption by recompute, and a batch scheduler chosen
+// by name. Every engine step is priced by a StepCostModel (serve/cost); nothing else takes time.
+//
+// The loop: requests join the waiting queue when they arrive; before each step the engine gives
+// every running sequence that decodes a KV slot for its next token, preempting the most recently
+// admitted sequences (their pages freed, their tokens to be recomputed as a prefill) while the
+// cache is full; then the scheduler picks the step's prefill chunks and decodes; the step takes
+// the cost model's time; its results (first tokens, generated tokens, finished requests) land at
+// its end. A step's time combines its parts (serve/cost's combine()): each sequence's prefill
+// chunk priced alone and the decode batch, sharing the fixed cost of one step. When nothing runs,
+// the engine idles until the next arrival. Deterministic: the same inputs give the same report.
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/chip_config.h"
+#include "llm/llama2c.h"
+#include "serve/cost/cost.h"
+#include "serve/workload/workload.h"
+
+namespace seedchip::serve {
+
+// A request in the engine.
+struct Sequence {
+  Request request;
+  int64_t cached = 0;     // positions in the KV cache
+  int64_t generated = 0;  // output tokens produced
+  int64_t pages = 0;      // KV pages held
+  int64_t preemptions = 0;
+  double first_token = -1, finish = -1;  // seconds; -1 until they happen
+  // Positions to prefill before decoding: the prompt, and after a preemption also the tokens
+  // generated so far (recomputed).
+  int64_t prefill_target() const { return request.prompt + (generated > 1 ? generated - 1 : 0); }
+  bool decoding() const { return generated > 0 && cached >= prefill_target(); }
+};
+
+// The KV cache in pages of page_tokens positions.
+class KvCache {
+ public:
+  KvCache(int64_t pages, int64_t page_tokens) : free_(pages), total_(pages), page_(page_tokens) {}
+  int64_t pages_for(int64_t positions) const { return (positions + page_ - 1) / page_; }
+  // Extra pages `s` needs to hold `positions`.
+  int64_t extra(const Sequence& s, int64_t positions) const {
+    return std::max<int64_t>(0, pages_for(positions) - s.pages);
+  }
+  bool grow(Sequence& s, int64_t positions);  // false (and nothing taken) when too few are free
+  void release(Sequence& s);
+  int64_t free_pages() const { return free_; }
+  int64_t total_pages() const { return total_; }
+  int64_t page_tokens() const { return page_; }
+
+ private:
+  int64_t free_, total_, page_;
+};
+
+struct EngineOptions {
+  int64_t max_batch = 256;      // sequences running at once
+  int64_t token_budget = 2048;  // tokens per step: chunked's chunk budget (decodes included);
+                                // continuous's prefill batch (one prompt always fits)
+  int64_t page_tokens = 16;     // KV positions per page
+  int64_t kv_pages = 0;         // cache size in pages (kv_pages_for gives it for a chip group)
+  double slo_ttft = 2.0;        // seconds: time to first token of a good request
+  double slo_tpot = 0.2;        // seconds: mean time per output token after the first
+  // Called every progress_every steps with requests finished and simulated seconds; return false
+  // from `keep_going` to stop (the report then covers what finished).
+  std::function<void(int64_t finished, double now)> progress;
+  std::function<bool()> keep_going;
+  int64_t progress_every = 1000;
+};
+
+// KV cache size of a model on a group of chips: HBM x chips minus the model's BF16 weights, over
+// the BF16 K and V of every layer for one position.
+struct KvBudget {
+  double hbm_bytes = 0, weight_bytes = 0, bytes_per_token = 0;
+  int64_t pages = 0;
+};
+KvBudget kv_pages_for(const llm::LlamaConfig& model, const ChipConfig& chip, int64_t chips,
+                      int64_t page_tokens);
+
+// What one step runs: prefill chunks (sequence, tokens) and decoding sequences.
+struct StepPlan {
+  std::vector<std::pair<Sequence*, int64_t>> prefill;
+  std::vector<Sequence*> decode;
+};
+
+// A batch scheduler. `waiting` is in arrival order (preempted sequences first); `running` holds
+// the admitted sequences in admission order, each decoding one with a KV slot for its next token
+// already reserved. A plan may admit waiting sequences (move them to running via admit()) and
+// must reserve the KV pages of every prefill chunk (KvCache::grow); it must make progress when
+// anything is running or waiting and the cache has room.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  struct State {
+    std::deque<Sequence*>& waiting;
+    std::vector<Sequence*>& running;
+    KvCache& kv;
+    const EngineOptions& options;
+    std::function<void(Sequence*)> admit;  // from waiting's front to running's back
+  };
+  virtual StepPlan plan(State& state) = 0;
+};
+
+struct SchedulerInfo {
+  std::string description;
+  std::function<std::unique_ptr<Scheduler>()> make;
+};
+// Name -> scheduler: "continuous" (whole prompts, prefill first, as vLLM's default) and "chunked"
+// (decodes first, then prefill chunks within the token budget, as Sarathi-Serve / vLLM's chunked
+// prefill).
+const std::map<std::string, SchedulerInfo>& schedulers();
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name);  // InputError listing names
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, mean = 0;
+};
+Percentiles percentiles(std::vector<double> values);  // linear between order statistics
+
+struct ServeReport {
+  int64_t requests = 0;  // in the workload
+  int64_t finished = 0;
+  int64_t rejected = 0;  // prompt + output beyond the model's context or the whole KV cache
+  bool stopped = false;  // keep_going said stop
+  double makespan = 0;   // seconds from the first arrival to the last finish
+  double busy = 0;       // seconds running steps
+  int64_t steps = 0, prefill_tokens = 0, output_tokens = 0, preemptions = 0;
+  double mean_batch = 0;  // sequences per step (prefilling or decoding), time-weighted
+  double energy_busy = 0, energy_idle = 0;  // joules
+  int64_t kv_pages = 0, kv_peak_pages = 0;
+  Percentiles ttft, tpot, e2e;  // seconds; TPOT over requests with more than one output token
+  int64_t good = 0;             // finished within both SLOs
+  double requests_per_s() const { return makespan > 0 ? finished / makespan : 0; }
+  double output_tokens_per_s() const { return makespan > 0 ? output_tokens / makespan : 0; }
+  double goodput() const { return makespan > 0 ? good / makespan : 0; }
+  double utilization() const { return makespan > 0 ? busy / makespan : 0; }
+  double joules_per_output_token() const {
+    return output_tokens ? (energy_busy + energy_idle) / static_cast<double>(output_tokens) : 0;
+  }
+};
+
+// Runs `workload` through one instance. `idle_watts` is the instance's power when no step runs
+// (power.idle_w x chips); `max_context` the model's longest sequence.
+ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
+                       const EngineOptions& options, int64_t max_context, double idle_watts);
+
+}  // namespace seedchip::serve

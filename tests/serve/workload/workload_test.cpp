@@ -1,0 +1,124 @@
+// Trace readers on the real traces and on malformed snippets, and the workload transforms.
+#include "serve/workload/workload.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/input_error.h"
+
+namespace seedchip::serve {
+namespace {
+
+using seedchip::testing::error_of;
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Workload, ReadsTheRealTraces) {
+  const Workload conv = load_workload("azure-conv");
+  const Workload code = load_workload("azure-code");
+  const Workload mooncake = load_workload("mooncake");
+  EXPECT_EQ(conv.requests.size(), 19366u);
+  EXPECT_EQ(code.requests.size(), 8819u);
+  EXPECT_EQ(mooncake.requests.size(), 12031u);
+  for (const Workload* w : {&conv, &code, &mooncake}) {
+    EXPECT_EQ(w->requests.front().arrival, 0);
+    for (size_t i = 1; i < w->requests.size(); ++i)
+      ASSERT_LE(w->requests[i - 1].arrival, w->requests[i].arrival);
+    // Each trace covers about an hour.
+    EXPECT_GT(w->requests.back().arrival, 3000);
+    EXPECT_LT(w->requests.back().arrival, 3700);
+  }
+  // The first records of the conversation trace: 18:15:46.6805900 (374, 44), 18:15:50.9951690.
+  EXPECT_EQ(conv.requests[0].prompt, 374);
+  EXPECT_EQ(conv.requests[0].output, 44);
+  EXPECT_NEAR(conv.requests[1].arrival, 50.9951690 - 46.6805900, 1e-6);
+  EXPECT_EQ(mooncake.requests[0].prompt, 6758);
+  EXPECT_EQ(mooncake.requests[0].output, 500);
+}
+
+TEST(Workload, MalformedTracesNameFileLineAndField) {
+  const std::string header = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+  const std::string good = "2023-11-16 18:15:46.6805900,374,44\n";
+  const std::string csv =
+      write_temp("bad_tokens.csv", header + good + good + "2023-11-16 18:15:47,12,x\n");
+  EXPECT_EQ(error_of([&] { read_azure_csv(csv); }),
+            csv + ":4: field GeneratedTokens: expected an integer, got 'x'");
+  const std::string date = write_temp("bad_date.csv", header + "2023-11-16 18:61:00,1,1\n");
+  EXPECT_NE(error_of([&] { read_azure_csv(date); }).find(date + ":2: field TIMESTAMP"),
+            std::string::npos);
+  const std::string zero = write_temp("zero.csv", header + "2023-11-16 18:15:00,0,1\n");
+  EXPECT_EQ(error_of([&] { read_azure_csv(zero); }),
+            zero + ":2: field ContextTokens: must be at least 1, got 0");
+  const std::string fields = write_temp("fields.csv", header + "2023-11-16 18:15:00,1\n");
+  EXPECT_NE(error_of([&] { read_azure_csv(fields); }).find(fields + ":2: field record"),
+            std::string::npos);
+  const std::string head = write_temp("head.csv", "time,in,out\n");
+  EXPECT_NE(error_of([&] { read_azure_csv(head); }).find(head + ":1: field header"),
+            std::string::npos);
+
+  const std::string line = R"({"timestamp": 0, "input_length": 10, "output_length": 3})";
+  const std::string missing =
+      write_temp("missing.jsonl", line + "\n" + R"({"timestamp": 5, "input_length": 10})" + "\n");
+  EXPECT_EQ(error_of([&] { read_mooncake_jsonl(missing); }),
+            missing + ":2: field output_length: missing");
+  const std::string type = write_temp(
+      "type.jsonl", line + "\n\n" + R"({"timestamp": "5", "input_length": 1, "output_length": 1})");
+  EXPECT_EQ(error_of([&] { read_mooncake_jsonl(type); }),
+            type + ":3: field timestamp: expected an integer, got \"5\"");
+  const std::string json = write_temp("json.jsonl", "{not json\n");
+  EXPECT_NE(error_of([&] { read_mooncake_jsonl(json); }).find(json + ":1: field record"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([] { load_workload("/nonexistent/trace.csv"); }).find("/nonexistent/trace.csv"),
+      std::string::npos);
+}
+
+TEST(Workload, RateAndTimeScaling) {
+  const Workload w = first_requests(load_workload("azure-code"), 100);
+  ASSERT_EQ(w.requests.size(), 100u);
+  const Workload fast = scale_rate(w, 2), slow = scale_time(w, 3), off = offline(w);
+  for (size_t i = 1; i < w.requests.size(); ++i) {
+    const double gap = w.requests[i].arrival - w.requests[i - 1].arrival;
+    EXPECT_NEAR(fast.requests[i].arrival - fast.requests[i - 1].arrival, gap / 2, 1e-9);
+    EXPECT_NEAR(slow.requests[i].arrival - slow.requests[i - 1].arrival, gap * 3, 1e-9);
+    EXPECT_EQ(off.requests[i].arrival, 0);
+    EXPECT_EQ(fast.requests[i].prompt, w.requests[i].prompt);
+  }
+  EXPECT_NEAR(mean_rate(fast), 2 * mean_rate(w), 1e-9);
+  EXPECT_NE(error_of([&] { scale_rate(w, 0); }), "");
+  EXPECT_NE(error_of([&] { first_requests(w, 0); }), "");
+}
+
+TEST(Workload, SyntheticArrivalsHaveTheirRateAndAreDeterministic) {
+  const Workload lengths = load_workload("azure-conv");
+  const Workload p = poisson_arrivals(lengths, 5, 20000, 7);
+  EXPECT_NEAR(mean_rate(p), 5, 5 * 0.03);  // 3 standard errors of 20,000 exponential gaps: 2.1%
+  const Workload g = gamma_arrivals(lengths, 5, 3, 20000, 7);
+  EXPECT_NEAR(mean_rate(g), 5, 5 * 0.1);  // CV 3: one standard error is 2.1%
+  // Burstier: the gaps' coefficient of variation is near 3, Poisson's near 1.
+  auto cv = [](const Workload& w) {
+    double sum = 0, sq = 0;
+    const double n = static_cast<double>(w.requests.size() - 1);
+    for (size_t i = 1; i < w.requests.size(); ++i) {
+      const double gap = w.requests[i].arrival - w.requests[i - 1].arrival;
+      sum += gap;
+      sq += gap * gap;
+    }
+    const double mean = sum / n;
+    return std::sqrt(sq / n - mean * mean) / mean;
+  };
+  EXPECT_NEAR(cv(p), 1, 0.05);
+  EXPECT_NEAR(cv(g), 3, 0.3);
+  EXPECT_EQ(p.requests, poisson_arrivals(lengths, 5, 20000, 7).requests);
+  EXPECT_NE(p.requests, poisson_arrivals(lengths, 5, 20000, 8).requests);
+}
+
+}  // namespace
+}  // namespace seedchip::serve
