@@ -97,8 +97,7 @@ struct CostGridOptions {
   int64_t decode_context_high = 2048;  // tokens
   int64_t prefill_tokens_min = 32;     // tokens
   // Tokens; a longer prefill is priced as consecutive chunks of this size run in one step
-  // (combine()), as the timing simulator cannot hold the attention scores of much longer chunks in
-  // SRAM.
+  // (combine()): whole long prompts take seconds each to simulate.
   int64_t prefill_tokens_max = 512;
   int64_t prefill_token_points = 3;     // grid points on the token axis
   int64_t prefill_context_high = 2048;  // tokens
