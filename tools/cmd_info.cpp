@@ -1,9 +1,12 @@
 // seedchip info [PRESET]: every parameter of a chip with its unit and source, the derived peaks,
 // the export-control metrics and the registered policies; --stats adds every statistic a simulation
-// of the chip reports. Without a preset, one line per preset.
+// of the chip reports. Without a preset, one line per chip preset and per model shape preset.
+#include <cstdio>
 #include <iostream>
 
 #include "arch/chip_info.h"
+#include "llm/model_preset.h"
+#include "serve/engine/engine.h"
 #include "sim/chip/simulation.h"
 #include "sim/hbm/address_mapping.h"
 #include "sim/hbm/scheduler.h"
@@ -22,7 +25,24 @@ nlohmann::json policies_json() {
   for (const auto& r : sim::mesh_routings()) p["noc.routing"][r.name] = r.description;
   for (const auto& [name, description] : sim::chip_link_topologies())
     p["links.topology"][name] = description;
+  for (const auto& [name, info] : serve::schedulers())
+    p["serve-sim --scheduler"][name] = info.description;
   return p;
+}
+
+// The model shape presets (configs/models), with their size and source.
+nlohmann::json model_presets_json() {
+  nlohmann::json models = nlohmann::json::array();
+  for (const std::string& name : llm::list_model_presets()) {
+    const llm::ModelPreset p = llm::load_model_preset(name);
+    models.push_back(
+        {{"name", name},
+         {"parameters", figure(static_cast<double>(llm::parameter_count(p.config)), "parameters")},
+         {"active_parameters",
+          figure(static_cast<double>(llm::active_parameter_count(p.config)), "parameters")},
+         {"source", p.source}});
+  }
+  return models;
 }
 
 void print_policies(const nlohmann::json& policies) {
@@ -60,7 +80,18 @@ void register_info(CLI::App& app) {
   cmd->callback([o] {
     if (o->preset.empty()) {
       std::cout << format_preset_table();
-      if (!o->json.empty()) write_json(o->json, preset_table_json(), nullptr);
+      const nlohmann::json models = model_presets_json();
+      std::cout << "\nModel shape presets (configs/models; seedchip generate --model NAME)\n";
+      for (const auto& m : models)
+        std::printf("  %-18s %8.1f B parameters, %8.1f B active  %s\n",
+                    m["name"].get<std::string>().c_str(),
+                    m["parameters"]["value"].get<double>() / 1e9,
+                    m["active_parameters"]["value"].get<double>() / 1e9,
+                    m["source"].get<std::string>().c_str());
+      if (!o->json.empty()) {
+        write_json(o->json, {{"chip_presets", preset_table_json()}, {"model_presets", models}},
+                   nullptr);
+      }
       return;
     }
     const LoadedChip chip = load_chip(o->preset, o->overrides);

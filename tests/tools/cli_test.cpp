@@ -53,7 +53,8 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, InfoListsEveryPresetAndDescribesOne) {
   const Output list = run("info");
   ASSERT_EQ(list.status, 0) << list.text;
-  for (const char* preset : {"seedchip-v1", "seedchip-v1-export", "h200", "ascend-910b"})
+  for (const char* preset : {"seedchip-v1", "seedchip-v1-export", "h200", "ascend-910b",
+                             "llama-3.1-70b", "qwen3-235b-a22b"})
     EXPECT_NE(list.text.find(preset), std::string::npos) << preset;
   const Output one = run("info seedchip-v1 --json " + (dir_ / "info.json").string());
   ASSERT_EQ(one.status, 0) << one.text;
