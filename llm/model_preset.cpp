@@ -1,7 +1,5 @@
 #include "llm/model_preset.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -9,6 +7,7 @@
 
 #include "arch/chip_loader.h"
 #include "arch/error.h"
+#include "arch/yaml_reader.h"
 
 namespace seedchip::llm {
 
@@ -17,71 +16,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::set<std::string> kArchitectures = {"llama", "qwen2", "mixtral", "qwen3-moe", "bloom"};
-
-class PresetReader {
- public:
-  PresetReader(std::string file, YAML::Node root) : file_(std::move(file)), root_(std::move(root)) {
-    if (!root_.IsMap()) throw InputError(file_ + ": expected a mapping of model keys");
-  }
-
-  std::string text(const std::string& key, bool required, const std::string& fallback = "") {
-    const YAML::Node n = take(key, required);
-    if (!n) return fallback;
-    if (!n.IsScalar()) fail(key, n, "a string");
-    return n.Scalar();
-  }
-  int64_t integer(const std::string& key, bool required, int64_t fallback, int64_t min,
-                  int64_t max) {
-    const YAML::Node n = take(key, required);
-    if (!n) return fallback;
-    int64_t v = 0;
-    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) || v < min || v > max)
-      fail(key, n, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-    return v;
-  }
-  double number(const std::string& key, double fallback, double min, double max) {
-    const YAML::Node n = take(key, false);
-    if (!n) return fallback;
-    double v = 0;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v >= min && v <= max))
-      fail(key, n, "a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-    return v;
-  }
-  bool flag(const std::string& key, bool fallback) {
-    const YAML::Node n = take(key, false);
-    if (!n) return fallback;
-    bool v = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) fail(key, n, "true or false");
-    return v;
-  }
-  // Every key of the file must have been read.
-  void reject_unknown_keys() const {
-    for (const auto& kv : root_) {
-      const std::string key = kv.first.as<std::string>();
-      if (!seen_.count(key))
-        throw InputError(file_ + ":" + std::to_string(kv.first.Mark().line + 1) +
-                         ": unknown key '" + key + "'; the keys are listed in llm/model_preset.h");
-    }
-  }
-  [[noreturn]] void fail(const std::string& key, const YAML::Node& n,
-                         const std::string& expected) const {
-    throw InputError(file_ + ":" + std::to_string(n.Mark().line + 1) + ": key '" + key +
-                     "': expected " + expected + ", got '" + (n.IsScalar() ? n.Scalar() : "?") +
-                     "'");
-  }
-
- private:
-  YAML::Node take(const std::string& key, bool required) {
-    seen_.insert(key);
-    YAML::Node n = root_[key];
-    if (!n && required) throw InputError(file_ + ": required key '" + key + "' is missing");
-    return n;
-  }
-
-  std::string file_;
-  YAML::Node root_;
-  std::set<std::string> seen_;
-};
 
 }  // namespace
 
@@ -114,15 +48,7 @@ ModelPreset load_model_preset(const std::string& name_or_path) {
     }
     path = (fs::path(model_presets_dir()) / (name_or_path + ".yaml")).string();
   }
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path + ": cannot open the model preset");
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
-  }
-  PresetReader r(path, root);
+  YamlMapReader r(path, load_yaml_file(path, "the model preset"));
   constexpr int64_t kBig = int64_t{1} << 40;
   ModelPreset p;
   p.path = path;
@@ -143,8 +69,8 @@ ModelPreset load_model_preset(const std::string& name_or_path) {
   c.vocab_size = r.integer("vocab_size", true, 0, 1, kBig);
   c.seq_len = r.integer("max_context", true, 0, 1, kBig);
   c.explicit_head_dim = r.integer("head_dim", false, 0, 2, 1 << 16);
-  c.rope_theta = static_cast<float>(r.number("rope_theta", 10000.0, 1.0, 1e12));
-  c.norm_eps = static_cast<float>(r.number("norm_eps", 1e-5, 0.0, 1.0));
+  c.rope_theta = static_cast<float>(r.number("rope_theta", false, 10000.0, 1.0, 1e12));
+  c.norm_eps = static_cast<float>(r.number("norm_eps", false, 1e-5, 0.0, 1.0));
   c.attention_bias = r.flag("attention_bias", architecture == "qwen2");
   c.qk_norm = r.flag("qk_norm", false);
   c.gated_ffn = r.flag("gated_ffn", true);
@@ -152,7 +78,7 @@ ModelPreset load_model_preset(const std::string& name_or_path) {
   c.experts_per_token =
       r.integer("experts_per_token", false, 0, 0, std::max<int64_t>(c.n_experts, 0));
   c.shared_classifier = r.flag("tie_word_embeddings", false);
-  r.reject_unknown_keys();
+  r.reject_unknown_keys("llm/model_preset.h");
   if (c.n_heads % c.n_kv_heads != 0)
     throw InputError(path + ": num_heads " + std::to_string(c.n_heads) +
                      " is not a multiple of num_kv_heads " + std::to_string(c.n_kv_heads));

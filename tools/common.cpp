@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -72,6 +73,41 @@ std::function<void(double)> progress_printer(const std::string& label) {
 
 void end_progress() {
   if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
+}
+
+namespace {
+
+// "2s", "200ms", "500us" in seconds.
+double parse_duration(const std::string& text, const std::string& what) {
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  const std::string unit = text.substr(end);
+  const double scale = unit == "s" ? 1 : unit == "ms" ? 1e-3 : unit == "us" ? 1e-6 : 0;
+  if (end == 0 || scale == 0 || !(v > 0))
+    throw InputError("--slo " + what +
+                     ": expected a positive duration with a unit (s, ms, us), got '" + text + "'");
+  return v * scale;
+}
+
+}  // namespace
+
+void parse_slo(const std::string& text, double& ttft, double& tpot) {
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || (key != "ttft" && key != "tpot"))
+      throw InputError("--slo: expected ttft=DURATION and/or tpot=DURATION, got '" + item + "'");
+    (key == "ttft" ? ttft : tpot) = parse_duration(item.substr(eq + 1), key);
+    at = comma + 1;
+  }
 }
 
 }  // namespace seedchip::tools

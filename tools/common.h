@@ -40,6 +40,9 @@ class InterruptGuard {
 std::function<void(double)> progress_printer(const std::string& label);
 void end_progress();
 
+// "ttft=2s,tpot=200ms" (either part may be left out) into seconds; InputError on bad text.
+void parse_slo(const std::string& text, double& ttft, double& tpot);
+
 // Registration of each subcommand; each adds itself to the app and sets its callback.
 void register_info(CLI::App& app);
 void register_asm(CLI::App& app);
@@ -48,6 +51,8 @@ void register_gemm(CLI::App& app);
 void register_mem(CLI::App& app);
 void register_model(CLI::App& app);
 void register_generate(CLI::App& app);
-void register_serve(CLI::App& app);  // tools/cmd_serve.cpp: serve-sim
+void register_serve(CLI::App& app);        // tools/cmd_serve.cpp: serve-sim
+void register_plan(CLI::App& app);         // tools/cmd_plan.cpp: plan
+void register_sensitivity(CLI::App& app);  // tools/cmd_plan.cpp: sensitivity
 
 }  // namespace seedchip::tools

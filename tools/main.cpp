@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   seedchip::tools::register_generate(app);
   seedchip::tools::register_convert(app);
   seedchip::tools::register_serve(app);
+  seedchip::tools::register_plan(app);
+  seedchip::tools::register_sensitivity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -69,7 +69,7 @@ TEST(ModelPreset, MalformedPresetsNameTheFileAndTheKey) {
             std::string::npos);
   EXPECT_NE(message("heads", with("num_kv_heads: 2", "num_kv_heads: 3")).find("num_kv_heads"),
             std::string::npos);
-  EXPECT_NE(message("nope", "").find("model keys"), std::string::npos);
+  EXPECT_NE(message("nope", "").find("expected a mapping of keys"), std::string::npos);
   EXPECT_THROW(load_model_preset("no-such-model"), InputError);
 }
 

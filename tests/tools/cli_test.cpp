@@ -244,3 +244,41 @@ TEST_F(Cli, GenerateStreamsTheModelsTextAndReportsBothChips) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, SensitivityMovesEachParameterBothWays) {
+  const fs::path json = dir_ / "sensitivity.json";
+  const Output out = run("sensitivity --chip h200 --requests 200 --json " + json.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("yuan/Mtok at +20.0%"), std::string::npos) << out.text;
+  const nlohmann::json j = nlohmann::json::parse(read(json));
+  EXPECT_TRUE(j["base"]["slo_met"].get<bool>());
+  EXPECT_EQ(j["rows"].size(), 14u);  // 7 parameters x -20% / +20%
+  EXPECT_EQ(j["base"]["tokens_per_s"]["unit"], "tokens/s");
+  const Output bad = run("sensitivity --chip h200 --prices " + (dir_ / "none.yaml").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("none.yaml: cannot open the prices file"), std::string::npos) << bad.text;
+}
+
+TEST_F(Cli, PlanSizesAFleetAndRejectsABadPlan) {
+  const fs::path plan = dir_ / "plan.yaml";
+  std::ofstream(plan) << "model: llama-3.1-70b\ntrace: azure-conv\nrequests: 200\n"
+                         "demand: {peak_tokens_per_s: 1e6, peak_to_mean: 2}\n"
+                         "candidates:\n  - chip: h200\n    chips: [8]\n";
+  const fs::path json = dir_ / "plan.json";
+  const Output out = run("plan " + plan.string() + " --json " + json.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("Cheapest mix"), std::string::npos) << out.text;
+  const nlohmann::json j = nlohmann::json::parse(read(json));
+  EXPECT_EQ(j["shapes"].size(), 1u);
+  EXPECT_GT(j["mix"]["yuan_per_million_tokens"]["value"].get<double>(), 0);
+  std::ofstream(plan) << "model: llama-3.1-70b\ntrace: azure-conv\n"
+                         "demand: {peak_tokens_per_s: 1e6, peak_to_mean: 2}\n"
+                         "candidates:\n  - chip: h200\n    chipz: [8]\n";
+  const Output bad = run("plan " + plan.string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("unknown key 'candidates[0].chipz'"), std::string::npos) << bad.text;
+}
+
+}  // namespace
