@@ -148,6 +148,8 @@ FleetCost InstanceEvaluation::cost(const Prices& prices, double instances,
   const YearlyCost per_chip = yearly_cost(prices, one, f.average_watts / chips);
   f.capex = one.capex() * chips;
   f.yearly = per_chip.total() * chips;
+  f.depreciation = per_chip.depreciation * chips;
+  f.operations = per_chip.operations * chips;
   f.electricity = per_chip.electricity * chips;
   return f;
 }

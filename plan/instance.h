@@ -84,10 +84,10 @@ struct InstanceShape {
 // The yearly cost of `instances` instances serving a mean load at `utilization` of their
 // capacity: each chip's power moves from idle to its power at capacity with the load.
 struct FleetCost {
-  double capex = 0;          // yuan, all chips with their hosts
-  double yearly = 0;         // yuan/year: depreciation + operations + electricity
-  double electricity = 0;    // yuan/year, part of `yearly`
-  double average_watts = 0;  // all chips, hosts and PUE excluded
+  double capex = 0;   // yuan, all chips with their hosts
+  double yearly = 0;  // yuan/year: depreciation + operations + electricity
+  double depreciation = 0, operations = 0, electricity = 0;  // yuan/year, the parts of `yearly`
+  double average_watts = 0;                                  // all chips, hosts and PUE excluded
 };
 
 struct InstanceEvaluation {

@@ -10,6 +10,8 @@ packages=(
   libopenblas-dev
   libprotobuf-dev libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev
+  openmpi-bin libopenmpi-dev
+  chromium
 )
 
 missing=()

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <vector>
 
 namespace seedchip::sim {
@@ -42,21 +41,21 @@ class EventQueue {
   bool empty() const { return heap_.empty(); }
 
  private:
-  struct Event {
+  // The heap orders small keys; callbacks stay in `slots_` and never move while queued (moving a
+  // std::function on every sift step was the queue's main cost).
+  struct Key {
     Tick tick;
-    int8_t priority;
-    uint64_t sequence;
-    Callback callback;
+    uint64_t order;  // priority (biased to unsigned) in the top byte, then the sequence number
+    uint32_t slot;
   };
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      if (a.tick != b.tick) return a.tick > b.tick;
-      if (a.priority != b.priority) return a.priority > b.priority;
-      return a.sequence > b.sequence;
+    bool operator()(const Key& a, const Key& b) const {
+      return a.tick != b.tick ? a.tick > b.tick : a.order > b.order;
     }
   };
-
-  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  std::vector<Key> heap_;
+  std::vector<Callback> slots_;
+  std::vector<uint32_t> free_slots_;
   Tick now_ = 0;
   uint64_t next_sequence_ = 0;
   uint64_t executed_ = 0;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "arch/error.h"
@@ -12,6 +13,7 @@
 #include "plan/planner.h"
 #include "plan/sensitivity.h"
 #include "tools/common.h"
+#include "tools/html_report.h"
 
 namespace seedchip::tools {
 namespace {
@@ -46,7 +48,7 @@ std::string percent(double ratio) {
 // --- seedchip plan -------------------------------------------------------------------------------
 
 struct PlanCommand {
-  std::string plan, json, cost_cache;
+  std::string plan, json, cost_cache, report;
   int jobs = 0;
 };
 
@@ -58,6 +60,80 @@ json load_point_json(const plan::LoadPoint& p) {
           {"ttft_p99", figure(p.ttft_p99, "s")},
           {"tpot_p99", figure(p.tpot_p99, "s")},
           {"watts", figure(p.watts, "W")}};
+}
+
+// The plan's plots: yearly cost by part, cost against the SLO, and each shape's latency against
+// load (the loads its capacity search tried).
+std::vector<ReportSection> plan_report_sections(const plan::PlanResult& r) {
+  std::vector<ReportSection> sections;
+  StackedBars costs{
+      "Yearly cost by part", "yuan/year", {"depreciation", "operations", "electricity"}, {}};
+  for (const plan::MixPart& p : r.mix.parts)
+    costs.groups.push_back(
+        {"mix: " + p.chip, {p.fleet.depreciation, p.fleet.operations, p.fleet.electricity}});
+  for (const plan::ShapeResult& s : r.shapes)
+    costs.groups.push_back({std::to_string(s.evaluation.shape.chips) + "x" +
+                                s.evaluation.shape.chip + " " + s.evaluation.shape.scheduler +
+                                " alone",
+                            {s.fleet.depreciation, s.fleet.operations, s.fleet.electricity}});
+  sections.push_back({"Cost breakdown", svg_stacked_bars(costs)});
+
+  Chart slo{"Cost against the SLO (both targets scaled)",
+            "TPOT target (ms)",
+            "yuan per million tokens",
+            false,
+            false,
+            false,
+            {}};
+  ChartSeries mix{"cheapest mix", {}};
+  std::map<std::string, ChartSeries> alone;
+  for (const plan::SloPoint& p : r.slo_curve) {
+    const double tpot_ms = r.config.slo.tpot * p.scale * 1e3;
+    if (p.met) mix.points.emplace_back(tpot_ms, p.yuan_per_million_tokens);
+    for (const auto& [chip, cost] : p.by_chip) {
+      alone[chip].name = chip + " alone";
+      alone[chip].points.emplace_back(tpot_ms, cost);
+    }
+  }
+  slo.series.push_back(mix);
+  for (auto& [chip, series] : alone) slo.series.push_back(series);
+  sections.push_back({"Cost against the SLO", svg_chart(slo)});
+
+  Chart ttft{"p99 TTFT against load",
+             "offered load (tokens/s per instance)",
+             "p99 TTFT (s)",
+             false,
+             true,
+             false,
+             {}};
+  Chart tpot{"p99 TPOT against load",
+             "offered load (tokens/s per instance)",
+             "p99 TPOT (s)",
+             false,
+             true,
+             false,
+             {}};
+  Chart attainment{"Requests meeting the SLO against load",
+                   "offered load (tokens/s per instance)",
+                   "share of requests",
+                   false,
+                   false,
+                   false,
+                   {}};
+  for (const plan::ShapeResult& s : r.shapes) {
+    ChartSeries a{s.evaluation.shape.describe(), {}}, b = a, g = a;
+    for (const plan::LoadPoint& p : s.evaluation.capacity.curve) {
+      a.points.emplace_back(p.tokens_per_s, p.ttft_p99);
+      b.points.emplace_back(p.tokens_per_s, p.tpot_p99);
+      g.points.emplace_back(p.tokens_per_s, p.attainment);
+    }
+    ttft.series.push_back(a);
+    tpot.series.push_back(b);
+    attainment.series.push_back(g);
+  }
+  sections.push_back(
+      {"Latency against load", svg_chart(ttft) + svg_chart(tpot) + svg_chart(attainment)});
+  return sections;
 }
 
 void run_plan_command(const PlanCommand& c) {
@@ -182,7 +258,7 @@ void run_plan_command(const PlanCommand& c) {
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\nwall time %.1f s\n", wall);
-  if (!c.json.empty()) {
+  if (!c.json.empty() || !c.report.empty()) {
     json out = {{"plan", config.file},
                 {"model", config.model},
                 {"trace", in.workload.name},
@@ -208,7 +284,11 @@ void run_plan_command(const PlanCommand& c) {
                 {"cost_vs_slo", slo_curve},
                 {"sources", config.sources},
                 {"wall", figure(wall, "s")}};
-    write_json(c.json, out, nullptr);
+    if (!c.json.empty()) write_json(c.json, out, nullptr);
+    if (!c.report.empty()) {
+      write_html_report(c.report, "seedchip plan: " + config.file, plan_report_sections(r), out);
+      std::printf("report: %s/index.html\n", c.report.c_str());
+    }
   }
 }
 
@@ -345,6 +425,9 @@ void register_plan(CLI::App& app) {
                   "folder of measured step tables, reused when the chip, model and TP match");
   cmd->add_option("--jobs", c->jobs, "threads measuring steps (0: one per core)")->default_val(0);
   cmd->add_option("--json", c->json, "write every figure with its unit as JSON");
+  cmd->add_option(
+      "--report", c->report,
+      "write a self-contained HTML page with the plots (DIR/index.html, DIR/data.json)");
   cmd->callback([c] { run_plan_command(*c); });
 }
 

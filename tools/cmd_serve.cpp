@@ -13,13 +13,15 @@
 #include "serve/engine/engine.h"
 #include "serve/workload/workload.h"
 #include "tools/common.h"
+#include "tools/html_report.h"
 #include "tools/report.h"
 
 namespace seedchip::tools {
 namespace {
 
 struct ServeCommand {
-  std::string model, trace, scheduler = "continuous", slo = "ttft=2s,tpot=200ms", json, cost_table;
+  std::string model, trace, scheduler = "continuous", slo = "ttft=2s,tpot=200ms", json, cost_table,
+                            report;
   ChipOptions chip;
   int64_t chips = 1, tp = 0, limit = 0, consistency_samples = 4;
   int jobs = 0;
@@ -29,38 +31,79 @@ struct ServeCommand {
   serve::CostGridOptions grid;
 };
 
-// "2s", "200ms", "500us" in seconds.
-double parse_duration(const std::string& text, const std::string& what) {
-  size_t end = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &end);
-  } catch (const std::exception&) {
-    end = 0;
+// The --report page: latency CDFs, utilization over time, and a throughput-latency curve from the
+// same trace replayed at other rates (cheap: the steps are priced from the measured grid).
+void write_serve_report(const std::string& dir, const std::string& title,
+                        const serve::ServeReport& r, const serve::EngineOptions& options,
+                        const serve::Workload& w, const serve::StepCostModel& cost,
+                        const std::string& scheduler, int64_t max_context, double idle_watts,
+                        nlohmann::json data) {
+  std::vector<ReportSection> sections;
+  auto latency_cdf = [](const std::string& name, const std::vector<double>& seconds) {
+    Chart chart{name + " CDF", name + " (s)", "share of requests", true, false, true, {}};
+    chart.series.push_back({name, cdf(seconds)});
+    return svg_chart(chart);
+  };
+  sections.push_back({"Latency CDFs", latency_cdf("TTFT", r.ttft_samples) +
+                                          latency_cdf("TPOT", r.tpot_samples) +
+                                          latency_cdf("end-to-end latency", r.e2e_samples)});
+  Chart busy{"Utilization over time",
+             "simulated time (s)",
+             "share of time running steps",
+             false,
+             false,
+             false,
+             {{"busy", {}}}};
+  Chart batch{
+      "Batch over time", "simulated time (s)", "mean sequences per step", false, false, false,
+      {{"batch", {}}}};
+  nlohmann::json timeline = nlohmann::json::array();
+  for (size_t i = 0; i < r.timeline.size(); ++i) {
+    const double t = static_cast<double>(i) * options.timeline_interval;
+    const auto& b = r.timeline[i];
+    busy.series[0].points.emplace_back(t, b.busy / options.timeline_interval);
+    batch.series[0].points.emplace_back(t, b.busy > 0 ? b.batch_seconds / b.busy : 0);
+    timeline.push_back({{"start_s", t},
+                        {"busy", b.busy / options.timeline_interval},
+                        {"mean_batch", b.busy > 0 ? b.batch_seconds / b.busy : 0}});
   }
-  const std::string unit = text.substr(end);
-  const double scale = unit == "s" ? 1 : unit == "ms" ? 1e-3 : unit == "us" ? 1e-6 : 0;
-  if (end == 0 || scale == 0 || !(v > 0))
-    throw InputError("--slo " + what +
-                     ": expected a positive duration with a unit (s, ms, us), "
-                     "got '" +
-                     text + "'");
-  return v * scale;
-}
+  sections.push_back({"Utilization", svg_chart(busy) + svg_chart(batch)});
 
-// "ttft=2s,tpot=200ms" into the engine's SLO.
-void parse_slo(const std::string& text, serve::EngineOptions& o) {
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    const size_t eq = item.find('=');
-    const std::string key = item.substr(0, eq);
-    if (eq == std::string::npos || (key != "ttft" && key != "tpot"))
-      throw InputError("--slo: expected ttft=DURATION and/or tpot=DURATION, got '" + item + "'");
-    (key == "ttft" ? o.slo_ttft : o.slo_tpot) = parse_duration(item.substr(eq + 1), key);
-    at = comma + 1;
+  Chart ttft{"p99 TTFT against throughput",
+             "output tokens/s",
+             "p99 TTFT (s)",
+             false,
+             true,
+             false,
+             {{"p99 TTFT", {}}}};
+  Chart tpot{"TPOT against throughput", "output tokens/s", "TPOT (s)", false, true, false,
+             {{"p50", {}}, {"p99", {}}}};
+  nlohmann::json curve = nlohmann::json::array();
+  serve::EngineOptions quiet = options;
+  quiet.keep_samples = false;
+  quiet.timeline_interval = 0;
+  quiet.progress = nullptr;
+  for (const double scale : {0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0}) {
+    std::unique_ptr<serve::Scheduler> s = serve::make_scheduler(scheduler);
+    const serve::ServeReport q =
+        serve::run_engine(serve::scale_rate(w, scale), cost, *s, quiet, max_context, idle_watts);
+    ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
+    tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
+    tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
+    curve.push_back({{"rate_scale", scale},
+                     {"output_tokens_per_s", q.output_tokens_per_s()},
+                     {"ttft_p99_s", q.ttft.p99},
+                     {"tpot_p50_s", q.tpot.p50},
+                     {"tpot_p99_s", q.tpot.p99},
+                     {"goodput_requests_per_s", q.goodput()}});
   }
+  sections.push_back({"Throughput against latency (the trace at 0.25x to 3x its rate)",
+                      svg_chart(ttft) + svg_chart(tpot)});
+  data["samples"] = {
+      {"ttft_s", r.ttft_samples}, {"tpot_s", r.tpot_samples}, {"e2e_s", r.e2e_samples}};
+  data["timeline"] = {{"interval_s", options.timeline_interval}, {"intervals", timeline}};
+  data["throughput_latency"] = curve;
+  write_html_report(dir, title, sections, data);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -77,7 +120,7 @@ void run_serve(ServeCommand c) {
                      std::to_string(c.chips) +
                      ": an instance is one tensor-parallel group (pipeline and data parallelism "
                      "inside an instance are not modelled yet)");
-  parse_slo(c.slo, c.engine);
+  parse_slo(c.slo, c.engine.slo_ttft, c.engine.slo_tpot);
   std::unique_ptr<serve::Scheduler> scheduler = serve::make_scheduler(c.scheduler);
 
   serve::Workload w = serve::load_workload(c.trace);
@@ -90,11 +133,12 @@ void run_serve(ServeCommand c) {
   c.engine.kv_pages = kv.pages;
   std::fprintf(stderr,
                "%s on %lld x %s (TP %lld), %zu requests of %s, scheduler %s; KV cache %.1f GB "
-               "(%lld pages of %lld tokens)\n",
+               "(%lld pages of %lld tokens)%s\n",
                preset.config.name.c_str(), static_cast<long long>(c.chips),
                chip.config.name.c_str(), static_cast<long long>(c.tp), w.requests.size(),
                w.name.c_str(), c.scheduler.c_str(), (kv.hbm_bytes - kv.weight_bytes) / 1e9,
-               static_cast<long long>(kv.pages), static_cast<long long>(c.engine.page_tokens));
+               static_cast<long long>(kv.pages), static_cast<long long>(c.engine.page_tokens),
+               c.engine.prefix_caching ? ", prefix caching" : "");
 
   // The step costs: the grid measured once (or read from --cost-table), then interpolated.
   const auto direct = serve::make_direct_cost(preset.config, chip, c.tp);
@@ -113,7 +157,11 @@ void run_serve(ServeCommand c) {
                    static_cast<long long>(total), serve::describe(shape).c_str());
     };
   };
-  cost.measure(jobs, progress("measuring grid step"));
+  // The consistency check's shapes are measured with the grid, so that every thread stays busy.
+  std::vector<serve::CostShape> shapes = cost.grid_shapes();
+  for (const serve::CostShape& s : serve::consistency_shapes(c.grid, c.consistency_samples, 1))
+    shapes.push_back(s);
+  cost.measure(shapes, jobs, progress("measuring step"));
   const serve::ConsistencyReport check = serve::check_consistency(
       cost, c.consistency_samples, /*seed=*/1, jobs, progress("consistency check, direct step"));
   const double measure_wall = seconds_since(measure_start);
@@ -131,6 +179,11 @@ void run_serve(ServeCommand c) {
     std::fprintf(stderr, "\rserving: %lld/%zu requests finished, %.1f s simulated (Ctrl-C stops)",
                  static_cast<long long>(finished), total, now);
   };
+  if (!c.report.empty() && !w.requests.empty()) {
+    c.engine.keep_samples = true;
+    c.engine.timeline_interval =
+        std::max(1e-3, (w.requests.back().arrival - w.requests.front().arrival) / 200);
+  }
   const auto engine_start = std::chrono::steady_clock::now();
   const serve::ServeReport r =
       serve::run_engine(w, cost, *scheduler, c.engine, preset.config.seq_len,
@@ -139,9 +192,12 @@ void run_serve(ServeCommand c) {
   end_progress();
 
   const bool gpu = chip.config.kind == "gpu";
-  Report rep(preset.config.name + " on " + std::to_string(c.chips) + " x " + chip.config.name +
-             " (TP " + std::to_string(c.tp) + "), " + w.name + ", scheduler " + c.scheduler +
-             (c.offline ? ", offline" : "") + (r.stopped ? " (stopped early)" : ""));
+  const std::string title = preset.config.name + " on " + std::to_string(c.chips) + " x " +
+                            chip.config.name + " (TP " + std::to_string(c.tp) + "), " + w.name +
+                            ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
+                            (c.engine.prefix_caching ? ", prefix caching" : "") +
+                            (r.stopped ? " (stopped early)" : "");
+  Report rep(title);
   rep.text("model", preset.config.name);
   rep.text("chip", chip.config.name);
   rep.text("trace", w.name);
@@ -177,7 +233,20 @@ void run_serve(ServeCommand c) {
   rep.add("steps", "engine steps", static_cast<double>(r.steps), "steps");
   rep.add("tokens.prefill", "prefill tokens (recomputation included)",
           static_cast<double>(r.prefill_tokens), "tokens");
+  rep.add("tokens.prompt", "prompt tokens (finished requests)",
+          static_cast<double>(r.prompt_tokens), "tokens");
   rep.add("tokens.output", "output tokens", static_cast<double>(r.output_tokens), "tokens");
+  if (c.engine.prefix_caching) {
+    rep.add("prefix_cache.hit_tokens", "prefix cache: prompt tokens served from it",
+            static_cast<double>(r.prefix_hit_tokens), "tokens");
+    rep.add("prefix_cache.hit_ratio", "prefix cache: hit ratio (of prompt tokens)",
+            r.prefix_hit_ratio(), "ratio");
+    // The bound: every block of an earlier request still cached and ready when a request comes.
+    rep.add("prefix_cache.trace_reuse", "prefix cache: reuse the trace implies (unbounded)",
+            serve::prefix_reuse(w, c.engine.prefix_block).ratio(), "ratio");
+    rep.add("prefix_cache.evicted_blocks", "prefix cache: blocks evicted",
+            static_cast<double>(r.prefix_evicted_blocks), "blocks");
+  }
   rep.add("preemptions", "preemptions (recompute)", static_cast<double>(r.preemptions),
           "preemptions");
   rep.add("kv.capacity", "KV cache capacity",
@@ -203,6 +272,11 @@ void run_serve(ServeCommand c) {
   rep.add("wall.total", "wall time, total", seconds_since(start), "s");
   rep.print();
   if (!c.json.empty()) write_json(c.json, rep.json(), &chip);
+  if (!c.report.empty()) {
+    write_serve_report(c.report, title, r, c.engine, w, cost, c.scheduler, preset.config.seq_len,
+                       chip.config.power.idle_w * static_cast<double>(c.chips), rep.json());
+    std::printf("report: %s/index.html\n", c.report.c_str());
+  }
 }
 
 }  // namespace
@@ -220,7 +294,8 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--trace", c->trace,
                   traces +
                       ", or a file: Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens) or "
-                      "Mooncake JSONL (.jsonl: timestamp ms, input_length, output_length)")
+                      "Mooncake JSONL (.jsonl: timestamp ms, input_length, output_length, "
+                      "optional hash_ids)")
       ->required();
   cmd->add_option("--rate-scale", c->rate_scale, "multiply the arrival rate")->default_val(1);
   cmd->add_option("--time-scale", c->time_scale, "multiply the arrival times")->default_val(1);
@@ -237,6 +312,13 @@ void register_serve(CLI::App& app) {
       ->default_val(c->engine.token_budget);
   cmd->add_option("--page-tokens", c->engine.page_tokens, "KV cache page size (tokens)")
       ->default_val(c->engine.page_tokens);
+  cmd->add_flag(
+      "--prefix-caching", c->engine.prefix_caching,
+      "keep computed prompt blocks in the KV cache and share them with later requests "
+      "that start with the same blocks (the trace's hash_ids; Mooncake traces have them)");
+  cmd->add_option("--prefix-block", c->engine.prefix_block,
+                  "tokens per block of the trace's hash_ids, a multiple of --page-tokens (tokens)")
+      ->default_val(c->engine.prefix_block);
   cmd->add_flag("--offline", c->offline,
                 "every request arrives at time 0: maximum throughput (MLPerf's offline scenario)");
   cmd->add_option("--cost-table", c->cost_table,
@@ -247,6 +329,9 @@ void register_serve(CLI::App& app) {
                   "random steps priced both cached and directly (0: no check)")
       ->default_val(c->consistency_samples);
   cmd->add_option("--json", c->json, "write every figure with its unit as JSON");
+  cmd->add_option(
+      "--report", c->report,
+      "write a self-contained HTML page with the plots (DIR/index.html, DIR/data.json)");
   cmd->callback([c] { run_serve(*c); });
 }
 

@@ -207,6 +207,11 @@ void CachedStepCost::measure(const std::vector<CostShape>& shapes, int jobs,
   for (const CostShape& s : shapes)
     if (!measured_.contains(s) && std::find(todo.begin(), todo.end(), s) == todo.end())
       todo.push_back(s);
+  // Longest first (a step's work grows with its tokens times its context), so that on several
+  // threads the largest steps do not start last and leave the others idle.
+  std::stable_sort(todo.begin(), todo.end(), [](const CostShape& a, const CostShape& b) {
+    return a.size * std::max<int64_t>(a.context, 256) > b.size * std::max<int64_t>(b.context, 256);
+  });
   std::vector<StepCost> results(todo.size());
   std::atomic<size_t> next{0};
   std::mutex mutex;  // progress calls and the first error
@@ -301,9 +306,8 @@ std::string CachedStepCost::method() const {
          " measured steps";
 }
 
-ConsistencyReport check_consistency(CachedStepCost& cache, int64_t samples, uint64_t seed, int jobs,
-                                    const CachedStepCost::Progress& progress) {
-  const CostGridOptions& g = cache.grid();
+std::vector<CostShape> consistency_shapes(const CostGridOptions& g, int64_t samples,
+                                          uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto log_uniform = [&](int64_t lo, int64_t hi) {
     std::uniform_real_distribution<double> u(std::log(static_cast<double>(lo)),
@@ -323,6 +327,12 @@ ConsistencyReport check_consistency(CachedStepCost& cache, int64_t samples, uint
     }
     shapes.push_back(s);
   }
+  return shapes;
+}
+
+ConsistencyReport check_consistency(CachedStepCost& cache, int64_t samples, uint64_t seed, int jobs,
+                                    const CachedStepCost::Progress& progress) {
+  const std::vector<CostShape> shapes = consistency_shapes(cache.grid(), samples, seed);
   cache.measure(shapes, jobs, progress);
   ConsistencyReport r;
   for (const CostShape& s : shapes) {

@@ -153,6 +153,10 @@ struct ConsistencyReport {
   double mean_error = 0, max_error = 0;
   std::string worst;  // the shape of the largest error
 };
+// The random shapes check_consistency prices (measure them together with the grid to keep every
+// thread busy: the cache interpolates from its grid only, whatever else it has measured).
+std::vector<CostShape> consistency_shapes(const CostGridOptions& grid, int64_t samples,
+                                          uint64_t seed);
 ConsistencyReport check_consistency(CachedStepCost& cache, int64_t samples, uint64_t seed,
                                     int jobs = 1,
                                     const CachedStepCost::Progress& progress = nullptr);

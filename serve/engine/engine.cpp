@@ -9,17 +9,87 @@
 
 namespace seedchip::serve {
 
+KvCache::KvCache(int64_t pages, int64_t page_tokens, int64_t block_tokens)
+    : free_(pages), total_(pages), page_(page_tokens), block_(block_tokens) {
+  if (page_ < 1) throw InputError("KV cache: the page must be at least 1 token");
+  if (block_ < 0 || block_ % page_ != 0)
+    throw InputError("KV cache: the prefix block (" + std::to_string(block_) +
+                     " tokens) must be a multiple of the page (" + std::to_string(page_) +
+                     " tokens)");
+}
+
 bool KvCache::grow(Sequence& s, int64_t positions) {
   const int64_t n = extra(s, positions);
-  if (n > free_) return false;
+  if (n > free_ + evictable_) return false;
+  while (free_ < n) {
+    Block& b = blocks_.at(lru_.front());
+    free_ += b.pages;
+    cached_ -= b.pages;
+    evictable_ -= b.pages;
+    ++evicted_;
+    blocks_.erase(lru_.front());
+    lru_.pop_front();
+  }
   free_ -= n;
   s.pages += n;
   return true;
 }
 
+void KvCache::ref(Block& b) {
+  if (b.refs++ > 0) return;
+  lru_.erase(b.lru);
+  evictable_ -= b.pages;
+}
+
+void KvCache::unref(uint64_t id, Block& b) {
+  if (--b.refs > 0) return;
+  b.lru = lru_.insert(lru_.end(), id);
+  evictable_ += b.pages;
+}
+
+void KvCache::share_prefix(Sequence& s) {
+  if (block_ == 0) return;
+  const Request& q = s.request;
+  for (const int64_t blocks = q.blocks(block_); s.blocks < blocks; ++s.blocks) {
+    const auto it = blocks_.find(q.hash_ids[s.blocks]);
+    const int64_t tokens = q.block_tokens(s.blocks, block_);
+    if (it == blocks_.end() || it->second.tokens != tokens) break;
+    ref(it->second);
+    s.shared += tokens;
+  }
+  s.cached = std::min(s.shared, s.prefill_target() - 1);
+}
+
+void KvCache::publish(Sequence& s, bool partial) {
+  if (block_ == 0) return;
+  const Request& q = s.request;
+  for (const int64_t blocks = q.blocks(block_); s.blocks < blocks; ++s.blocks) {
+    const int64_t tokens = q.block_tokens(s.blocks, block_);
+    if (s.shared + tokens > s.cached || (tokens < block_ && !partial)) return;
+    const int64_t pages = pages_for(tokens);
+    const auto [it, added] = blocks_.try_emplace(q.hash_ids[s.blocks], Block{tokens, pages, 1, {}});
+    if (added) {
+      cached_ += pages;
+    } else {
+      // Computed twice (admitted before the other copy was cached): keep the cached one. An id
+      // cached with other tokens is no block of this prompt; its blocks after it stay its own.
+      if (it->second.tokens != tokens) return;
+      ref(it->second);
+      free_ += pages;
+    }
+    s.pages -= pages;
+    s.shared += tokens;
+  }
+}
+
 void KvCache::release(Sequence& s) {
+  publish(s, true);
   free_ += s.pages;
-  s.pages = 0;
+  for (int64_t i = s.blocks - 1; i >= 0; --i) {
+    const uint64_t id = s.request.hash_ids[i];
+    unref(id, blocks_.at(id));
+  }
+  s.pages = s.blocks = s.shared = s.cached = 0;
 }
 
 KvBudget kv_pages_for(const llm::LlamaConfig& model, const ChipConfig& chip, int64_t chips,
@@ -60,10 +130,12 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
                        const EngineOptions& o, int64_t max_context, double idle_watts) {
   if (o.max_batch < 1 || o.token_budget < 1 || o.page_tokens < 1 || o.kv_pages < 1)
     throw InputError("engine: max batch, token budget, page size and KV pages must be at least 1");
+  if (o.prefix_caching && o.prefix_block < 1)
+    throw InputError("engine: the prefix block must be at least 1 token");
   ServeReport r;
   r.requests = static_cast<int64_t>(workload.requests.size());
   r.kv_pages = o.kv_pages;
-  KvCache kv(o.kv_pages, o.page_tokens);
+  KvCache kv(o.kv_pages, o.page_tokens, o.prefix_caching ? o.prefix_block : 0);
   std::vector<Sequence> seqs;
   seqs.reserve(workload.requests.size());
   for (const Request& q : workload.requests) seqs.push_back({q});
@@ -72,6 +144,7 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
   Scheduler::State state{waiting, running, kv, o, [&](Sequence* s) {
                            waiting.pop_front();
                            running.push_back(s);
+                           if (s->preemptions == 0) s->hit = s->cached;
                          }};
 
   const StepCost shared = cost.decode(1, 1);
@@ -83,6 +156,8 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
     s->finish = now;
     kv.release(*s);
     ++r.finished;
+    r.prompt_tokens += s->request.prompt;
+    r.prefix_hit_tokens += s->hit;
     const double first = s->first_token - s->request.arrival;
     ttft.push_back(first);
     e2e.push_back(s->finish - s->request.arrival);
@@ -96,7 +171,6 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
   };
   auto preempt = [&](Sequence* s) {
     kv.release(*s);
-    s->cached = 0;
     ++s->preemptions;
     ++r.preemptions;
     waiting.push_front(s);
@@ -106,9 +180,11 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
     for (; next < seqs.size() && seqs[next].request.arrival <= now; ++next) {
       Sequence& s = seqs[next];
       // The longest it gets: the prompt and every generated token but the last in the cache,
-      // and at least one slot beyond the prompt (continuous admission reserves one).
+      // and at least one slot beyond the prompt (continuous admission reserves one); with prefix
+      // caching one page more, for the positions after a shared partial block, which start a page.
       const int64_t positions = s.request.prompt + s.request.output;
-      if (positions > max_context || kv.pages_for(positions) > kv.total_pages())
+      if (positions > max_context ||
+          kv.pages_for(positions) + (o.prefix_caching ? 1 : 0) > kv.total_pages())
         ++r.rejected;
       else
         waiting.push_back(&s);
@@ -153,12 +229,24 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
       parts.push_back(cost.decode(batch, contexts / static_cast<double>(batch)));
     }
     const StepCost step = combine(parts, shared);
+    const double sequences = static_cast<double>(plan.prefill.size() + plan.decode.size());
+    if (o.timeline_interval > 0) {
+      // Spread the step over the intervals it covers.
+      for (double t = now; t < now + step.seconds;) {
+        const auto i = static_cast<size_t>((t - start) / o.timeline_interval);
+        const double end = std::min(now + step.seconds, start + (i + 1) * o.timeline_interval);
+        if (r.timeline.size() <= i) r.timeline.resize(i + 1);
+        r.timeline[i].busy += end - t;
+        r.timeline[i].batch_seconds += sequences * (end - t);
+        t = end > t ? end : std::nextafter(t, now + step.seconds);
+      }
+    }
     now += step.seconds;
     r.busy += step.seconds;
     r.energy_busy += step.joules;
     ++r.steps;
-    batch_seconds += static_cast<double>(plan.prefill.size() + plan.decode.size()) * step.seconds;
-    r.kv_peak_pages = std::max(r.kv_peak_pages, kv.total_pages() - kv.free_pages());
+    batch_seconds += sequences * step.seconds;
+    r.kv_peak_pages = std::max(r.kv_peak_pages, kv.used_pages());
 
     bool any_finished = false;
     auto produce = [&](Sequence* s) {
@@ -173,6 +261,7 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
     for (const auto& [s, n] : plan.prefill) {
       s->cached += n;
       r.prefill_tokens += n;
+      kv.publish(*s, false);
       if (s->generated == 0 && s->cached == s->prefill_target()) produce(s);
     }
     for (Sequence* s : plan.decode) {
@@ -183,9 +272,14 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
     if (o.progress && r.steps % o.progress_every == 0) o.progress(r.finished, now - start);
   }
 
+  r.kv_free_pages_end = kv.free_pages();
+  r.kv_cached_pages_end = kv.cached_pages();
+  r.kv_used_pages_end = kv.used_pages();
+  r.prefix_evicted_blocks = kv.evicted_blocks();
   r.makespan = now - start;
   r.mean_batch = r.busy > 0 ? batch_seconds / r.busy : 0;
   r.energy_idle = idle_watts * (r.makespan - r.busy);
+  if (o.keep_samples) r.ttft_samples = ttft, r.tpot_samples = tpot, r.e2e_samples = e2e;
   r.ttft = percentiles(std::move(ttft));
   r.tpot = percentiles(std::move(tpot));
   r.e2e = percentiles(std::move(e2e));

@@ -11,13 +11,20 @@
 // its end. A step's time combines its parts (serve/cost's combine()): each sequence's prefill
 // chunk priced alone and the decode batch, sharing the fixed cost of one step. When nothing runs,
 // the engine idles until the next arrival. Deterministic: the same inputs give the same report.
+//
+// Prefix caching (EngineOptions::prefix_caching, as vLLM's automatic prefix caching and
+// Mooncake's KV reuse): the prompt blocks a sequence computes stay in the KV cache, keyed by the
+// request's hash_ids, and a sequence admitted later that starts with the same blocks shares their
+// pages instead of prefilling them (KvCache).
 #include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "arch/chip_config.h"
@@ -32,7 +39,10 @@ struct Sequence {
   Request request;
   int64_t cached = 0;     // positions in the KV cache
   int64_t generated = 0;  // output tokens produced
-  int64_t pages = 0;      // KV pages held
+  int64_t pages = 0;      // KV pages held alone: positions past `shared`, from a fresh page
+  int64_t blocks = 0;     // leading prompt blocks it shares with the prefix cache
+  int64_t shared = 0;     // the prompt positions in those blocks
+  int64_t hit = 0;        // prompt positions the prefix cache gave it at its first admission
   int64_t preemptions = 0;
   double first_token = -1, finish = -1;  // seconds; -1 until they happen
   // Positions to prefill before decoding: the prompt, and after a preemption also the tokens
@@ -42,22 +52,57 @@ struct Sequence {
 };
 
 // The KV cache in pages of page_tokens positions.
+//
+// With prefix caching it also keeps prompt blocks of block_tokens positions (a whole number of
+// pages) under their Request::hash_ids, once a sequence has them in the cache: a full block as
+// soon as its positions are prefilled, the prompt's last, partial block when the sequence releases
+// it (the sequence writes its next tokens into that block's last page). A cached block holds its
+// pages and is referenced by the sequences that share it; one that no sequence references stays
+// cached until a sequence needs its pages, and blocks are evicted least recently used first (a
+// sequence drops its blocks last first, so a prefix loses its tail before its head).
 class KvCache {
  public:
-  KvCache(int64_t pages, int64_t page_tokens) : free_(pages), total_(pages), page_(page_tokens) {}
+  // block_tokens: 0 turns prefix caching off; otherwise a multiple of page_tokens.
+  KvCache(int64_t pages, int64_t page_tokens, int64_t block_tokens = 0);
   int64_t pages_for(int64_t positions) const { return (positions + page_ - 1) / page_; }
-  // Extra pages `s` needs to hold `positions`.
+  // Extra pages `s` needs to hold `positions` (the blocks it shares hold theirs).
   int64_t extra(const Sequence& s, int64_t positions) const {
-    return std::max<int64_t>(0, pages_for(positions) - s.pages);
+    return std::max<int64_t>(0, pages_for(std::max<int64_t>(0, positions - s.shared)) - s.pages);
   }
-  bool grow(Sequence& s, int64_t positions);  // false (and nothing taken) when too few are free
+  // Takes the extra pages, evicting unreferenced cached blocks when too few are free; false, with
+  // nothing taken or evicted, when even evicting all of them would not free enough.
+  bool grow(Sequence& s, int64_t positions);
+  // For a sequence that holds nothing (a waiting one): shares the longest leading run of its
+  // prompt blocks found cached (same id, same tokens) and starts it with their positions cached,
+  // less one where they cover everything it has to prefill (its last prefilled position produces
+  // its next token). The references hold the blocks until it is released, so admitting it cannot
+  // evict them. Nothing without prefix caching.
+  void share_prefix(Sequence& s);
+  // Caches the prompt blocks of `s` that are all in the KV cache and not cached yet, in order
+  // (the last, partial one only when `partial`); one whose id another sequence cached first is
+  // shared instead, and the pages `s` computed it in are freed.
+  void publish(Sequence& s, bool partial);
+  // Everything `s` holds goes back (its computed blocks, the partial one included, stay cached),
+  // and it has nothing cached any more.
   void release(Sequence& s);
-  int64_t free_pages() const { return free_; }
+  int64_t free_pages() const { return free_; }                        // neither held nor cached
+  int64_t cached_pages() const { return cached_; }                    // in cached blocks
+  int64_t used_pages() const { return total_ - free_ - evictable_; }  // held or shared
+  int64_t evicted_blocks() const { return evicted_; }
   int64_t total_pages() const { return total_; }
   int64_t page_tokens() const { return page_; }
 
  private:
-  int64_t free_, total_, page_;
+  struct Block {
+    int64_t tokens = 0, pages = 0, refs = 0;
+    std::list<uint64_t>::iterator lru;  // where it is in lru_ while refs is 0
+  };
+  void ref(Block& b);
+  void unref(uint64_t id, Block& b);
+  int64_t free_, total_, page_, block_;
+  int64_t cached_ = 0, evictable_ = 0, evicted_ = 0;  // pages, pages, blocks
+  std::unordered_map<uint64_t, Block> blocks_;
+  std::list<uint64_t> lru_;  // unreferenced blocks, least recently used first
 };
 
 struct EngineOptions {
@@ -68,6 +113,14 @@ struct EngineOptions {
   int64_t kv_pages = 0;         // cache size in pages (kv_pages_for gives it for a chip group)
   double slo_ttft = 2.0;        // seconds: time to first token of a good request
   double slo_tpot = 0.2;        // seconds: mean time per output token after the first
+  // Prefix caching (KvCache) over blocks of prefix_block tokens: the trace's block (its hash_ids
+  // name blocks of that size; 512 in the Mooncake traces), a multiple of page_tokens.
+  bool prefix_caching = false;
+  int64_t prefix_block = kMooncakeBlockTokens;
+  // For plots (--report): keep every finished request's latencies, and the busy share and mean
+  // batch of each interval of timeline_interval seconds (0: no timeline).
+  bool keep_samples = false;
+  double timeline_interval = 0;
   // Called every progress_every steps with requests finished and simulated seconds; return false
   // from `keep_going` to stop (the report then covers what finished).
   std::function<void(int64_t finished, double now)> progress;
@@ -90,10 +143,12 @@ struct StepPlan {
   std::vector<Sequence*> decode;
 };
 
-// A batch scheduler. `waiting` is in arrival order (preempted sequences first); `running` holds
-// the admitted sequences in admission order, each decoding one with a KV slot for its next token
-// already reserved. A plan may admit waiting sequences (move them to running via admit()) and
-// must reserve the KV pages of every prefill chunk (KvCache::grow); it must make progress when
+// A batch scheduler. `waiting` is in arrival order (preempted sequences first), each holding
+// nothing; `running` holds the admitted sequences in admission order, each decoding one with a KV
+// slot for its next token already reserved. A plan may admit waiting sequences (move them to
+// running via admit()): it sizes a waiting sequence's prefill after KvCache::share_prefix (which
+// may start it with positions cached) and releases one it then does not admit (KvCache::release).
+// It must reserve the KV pages of every prefill chunk (KvCache::grow) and make progress when
 // anything is running or waiting and the cache has room.
 class Scheduler {
  public:
@@ -133,12 +188,34 @@ struct ServeReport {
   int64_t steps = 0, prefill_tokens = 0, output_tokens = 0, preemptions = 0;
   double mean_batch = 0;  // sequences per step (prefilling or decoding), time-weighted
   double energy_busy = 0, energy_idle = 0;  // joules
-  int64_t kv_pages = 0, kv_peak_pages = 0;
+  int64_t kv_pages = 0;
+  int64_t kv_peak_pages =
+      0;  // held or shared by sequences (unreferenced cached blocks not counted)
+  // When the run ended: pages free, in cached blocks, and held or shared by sequences (once every
+  // request finished, none is held or shared: free + cached = kv_pages).
+  int64_t kv_free_pages_end = 0, kv_cached_pages_end = 0, kv_used_pages_end = 0;
+  // Prefix caching: prompt tokens of the finished requests, those of them the prefix cache served
+  // at their first admission (what a readmission after a preemption takes from it again is not
+  // counted: that is recomputation saved, and shows in prefill_tokens), and blocks evicted.
+  int64_t prompt_tokens = 0, prefix_hit_tokens = 0, prefix_evicted_blocks = 0;
   Percentiles ttft, tpot, e2e;  // seconds; TPOT over requests with more than one output token
-  int64_t good = 0;             // finished within both SLOs
+  // With EngineOptions::keep_samples: the values behind ttft, tpot and e2e, in finishing order.
+  std::vector<double> ttft_samples, tpot_samples, e2e_samples;
+  // With EngineOptions::timeline_interval: per interval from the first arrival, the share of it
+  // spent running steps and the mean sequences per step over that time.
+  struct Interval {
+    double busy = 0, batch_seconds = 0;  // seconds; sequence-seconds
+  };
+  std::vector<Interval> timeline;
+  int64_t good = 0;  // finished within both SLOs
   double requests_per_s() const { return makespan > 0 ? finished / makespan : 0; }
   double output_tokens_per_s() const { return makespan > 0 ? output_tokens / makespan : 0; }
   double goodput() const { return makespan > 0 ? good / makespan : 0; }
+  double prefix_hit_ratio() const {
+    return prompt_tokens
+               ? static_cast<double>(prefix_hit_tokens) / static_cast<double>(prompt_tokens)
+               : 0;
+  }
   double utilization() const { return makespan > 0 ? busy / makespan : 0; }
   double joules_per_output_token() const {
     return output_tokens ? (energy_busy + energy_idle) / static_cast<double>(output_tokens) : 0;

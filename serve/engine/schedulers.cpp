@@ -19,11 +19,15 @@ class ContinuousScheduler : public Scheduler {
     int64_t tokens = 0;
     while (!s.waiting.empty() && room(s)) {
       Sequence* q = s.waiting.front();
+      s.kv.share_prefix(*q);
       const int64_t n = q->prefill_target() - q->cached;
-      if (!p.prefill.empty() && tokens + n > s.options.token_budget) break;
       // With the slot of its first decode: a prompt that fits only without it would be
       // preempted at that decode and readmitted, over and over, while nothing else decodes.
-      if (!s.kv.grow(*q, q->prefill_target() + 1)) break;
+      if ((!p.prefill.empty() && tokens + n > s.options.token_budget) ||
+          !s.kv.grow(*q, q->prefill_target() + 1)) {
+        s.kv.release(*q);
+        break;
+      }
       s.admit(q);
       p.prefill.push_back({q, n});
       tokens += n;
@@ -57,8 +61,12 @@ class ChunkedScheduler : public Scheduler {
     }
     while (budget > 0 && !s.waiting.empty() && room(s)) {
       Sequence* q = s.waiting.front();
+      s.kv.share_prefix(*q);
       const int64_t n = std::min(budget, q->prefill_target() - q->cached);
-      if (!s.kv.grow(*q, q->cached + n)) break;
+      if (!s.kv.grow(*q, q->cached + n)) {
+        s.kv.release(*q);
+        break;
+      }
       s.admit(q);
       p.prefill.push_back({q, n});
       budget -= n;

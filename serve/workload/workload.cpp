@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string_view>
+#include <unordered_map>
 
 #include "arch/error.h"
 
@@ -120,7 +121,7 @@ Workload sampled(const Workload& lengths, int64_t count, uint64_t seed, const st
   for (int64_t i = 0; i < count; ++i) {
     if (i > 0) t += gap(rng);
     const Request& r = lengths.requests[pick(rng)];
-    w.requests.push_back({i, t, r.prompt, r.output});
+    w.requests.push_back({i, t, r.prompt, r.output, {}});  // lengths only: no shared prefixes
   }
   return w;
 }
@@ -197,7 +198,20 @@ Workload read_mooncake_jsonl(const std::string& path) {
     r.output = integer("output_length");
     check_positive(r.prompt, path, n, "input_length");
     check_positive(r.output, path, n, "output_length");
-    requests.push_back(r);
+    if (j.contains("hash_ids")) {
+      const nlohmann::json& ids = j["hash_ids"];
+      if (!ids.is_array())
+        bad(path, n, "hash_ids", "expected an array of non-negative integers, got " + ids.dump());
+      r.hash_ids.reserve(ids.size());
+      for (const nlohmann::json& id : ids) {
+        if (!id.is_number_integer() || (!id.is_number_unsigned() && id.get<int64_t>() < 0))
+          bad(path, n, "hash_ids",
+              "expected an array of non-negative integers, element " +
+                  std::to_string(r.hash_ids.size()) + " is " + id.dump());
+        r.hash_ids.push_back(id.get<uint64_t>());
+      }
+    }
+    requests.push_back(std::move(r));
   }
   return finish(path, std::move(requests), path);
 }
@@ -255,6 +269,24 @@ Workload gamma_arrivals(const Workload& lengths, double rate_per_s, double cv, i
   return sampled(lengths, count, seed,
                  "gamma(" + std::to_string(rate_per_s) + "/s, cv " + std::to_string(cv) + ")",
                  [&](std::mt19937_64& rng) { return gap(rng); });
+}
+
+PrefixReuse prefix_reuse(const Workload& w, int64_t block) {
+  if (block < 1) throw InputError("prefix reuse: the block must be at least 1 token");
+  PrefixReuse p;
+  std::unordered_map<uint64_t, int64_t> seen;  // id -> tokens of its block
+  for (const Request& r : w.requests) {
+    p.prompt_tokens += r.prompt;
+    const int64_t blocks = r.blocks(block);
+    for (int64_t i = 0; i < blocks; ++i) {
+      const auto it = seen.find(r.hash_ids[i]);
+      if (it == seen.end() || it->second != r.block_tokens(i, block)) break;
+      p.reused_tokens += it->second;
+    }
+    // After the run: a request reuses only what came before it.
+    for (int64_t i = 0; i < blocks; ++i) seen.emplace(r.hash_ids[i], r.block_tokens(i, block));
+  }
+  return p;
 }
 
 double mean_rate(const Workload& w) {

@@ -6,20 +6,40 @@
 //  - Azure LLM inference trace 2023 (CSV): a header `TIMESTAMP,ContextTokens,GeneratedTokens`,
 //    then `YYYY-MM-DD HH:MM:SS[.fraction]`, prompt tokens, generated tokens.
 //  - Mooncake FAST'25 traces (JSONL): one object per line with `timestamp` (ms), `input_length`,
-//    `output_length` (other fields, such as `hash_ids`, are not used yet).
+//    `output_length` and, optionally, `hash_ids`: the prompt's blocks of 512 tokens, each named by
+//    an id that stands for its tokens and every token before it (Request::hash_ids). Other fields
+//    are ignored.
 // Arrival times are made relative to the first request. Any malformed record throws InputError
 // naming the file, the line and the field.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace seedchip::serve {
 
+// The block of the Mooncake traces' hash_ids, in tokens.
+constexpr int64_t kMooncakeBlockTokens = 512;
+
 struct Request {
   int64_t id = 0;      // position in the trace
   double arrival = 0;  // seconds from the first request
   int64_t prompt = 1;  // prompt tokens, at least 1
   int64_t output = 1;  // tokens to generate, at least 1 (the first comes out of prefill)
+  // The prompt in blocks of B tokens (B = 512 in the Mooncake traces): hash_ids[i] names prompt
+  // tokens [i B, min((i + 1) B, prompt)) together with every token before them, so two requests
+  // whose first k ids agree share their first k blocks, and the KV cache of one serves the other.
+  // Ids past the prompt's end are ignored; empty where the trace has none (Azure, generated
+  // arrivals). (`= {}` lets an initializer list of the four lengths leave it out.)
+  std::vector<uint64_t> hash_ids = {};
+  // The blocks of `block` tokens that hash_ids names inside the prompt, and the prompt tokens in
+  // block i of them (all but the last hold `block`).
+  int64_t blocks(int64_t block) const {
+    return std::min(static_cast<int64_t>(hash_ids.size()), (prompt + block - 1) / block);
+  }
+  int64_t block_tokens(int64_t i, int64_t block) const {
+    return std::min(block, prompt - i * block);
+  }
   bool operator==(const Request&) const = default;
 };
 
@@ -53,6 +73,24 @@ Workload offline(Workload w);
 Workload poisson_arrivals(const Workload& lengths, double rate_per_s, int64_t count, uint64_t seed);
 Workload gamma_arrivals(const Workload& lengths, double rate_per_s, double cv, int64_t count,
                         uint64_t seed);
+
+// What prefix caching could save on a workload with an unbounded cache. Requests are taken in
+// their order; a block of a request (Request::blocks, of `block` tokens) is reused when an earlier
+// request had the same id for a block of as many tokens; a request's reused tokens are those of
+// its leading run of reused blocks (matching stops at the first block that is not: a prefix cache
+// finds a block through the blocks before it, as vLLM's and Mooncake's do), its last block
+// counting its real tokens. The ratio is reused tokens over all prompt tokens. An engine saves at
+// most this: it prefills the last token of a wholly reused prompt to produce the first output
+// token, and computes again the blocks a request shares with one still prefilling them, or that
+// were evicted.
+struct PrefixReuse {
+  int64_t prompt_tokens = 0, reused_tokens = 0;
+  double ratio() const {
+    return prompt_tokens ? static_cast<double>(reused_tokens) / static_cast<double>(prompt_tokens)
+                         : 0;
+  }
+};
+PrefixReuse prefix_reuse(const Workload& w, int64_t block = kMooncakeBlockTokens);  // block >= 1
 
 // Mean arrival rate: (count - 1) / span of the arrival times; 0 with fewer than two arrivals or a
 // zero span.

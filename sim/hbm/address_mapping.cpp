@@ -1,6 +1,7 @@
 #include "sim/hbm/address_mapping.h"
 
 #include <array>
+#include <bit>
 
 #include "arch/error.h"
 
@@ -26,8 +27,7 @@ enum class Hash : uint8_t {
 // units of hbm.access_bytes, then `hash` permutes the digits.
 class FieldOrderMapping : public HbmAddressMapping {
  public:
-  FieldOrderMapping(const HbmConfig& config, const std::vector<Field>& most_to_least,
-                    Hash hash)
+  FieldOrderMapping(const HbmConfig& config, const std::vector<Field>& most_to_least, Hash hash)
       : access_bytes_(static_cast<uint64_t>(config.access_bytes)),
         row_bytes_(static_cast<uint64_t>(config.row_bytes)),
         hash_(hash),
@@ -53,15 +53,18 @@ class FieldOrderMapping : public HbmAddressMapping {
                rows,
                row_bytes_ / access_bytes_};
     capacity_ = static_cast<uint64_t>(config.stacks) * rows * row_set_bytes;
+    for (size_t i = 0; i < counts_.size(); ++i)
+      if (std::has_single_bit(counts_[i])) mask_[i] = counts_[i] - 1;
+    if (std::has_single_bit(access_bytes_)) access_shift_ = std::countr_zero(access_bytes_);
   }
 
   HbmAddress decode(uint64_t addr) const override {
     std::array<uint64_t, 7> value{};
-    uint64_t rest = addr / access_bytes_;
+    uint64_t rest = access_shift_ >= 0 ? addr >> access_shift_ : addr / access_bytes_;
     for (Field field : order_) {
-      const uint64_t count = counts_[static_cast<size_t>(field)];
-      value[static_cast<size_t>(field)] = rest % count;
-      rest /= count;
+      const auto i = static_cast<size_t>(field);
+      value[i] = mod(rest, i);
+      rest = mask_[i] ? rest >> std::countr_one(mask_[i]) : rest / counts_[i];
     }
     if (hash_ == Hash::kSpread) {
       // `above` is the number formed by the digits more significant than the field; a
@@ -71,7 +74,7 @@ class FieldOrderMapping : public HbmAddressMapping {
         const auto i = static_cast<size_t>(*f);
         const uint64_t digit = value[i];
         if (*f != Field::kRow && *f != Field::kColumn)
-          value[i] = (digit + ((above * 0x9E3779B97F4A7C15ull) >> 40)) % counts_[i];
+          value[i] = mod(digit + ((above * 0x9E3779B97F4A7C15ull) >> 40), i);
         above = above * counts_[i] + digit;
       }
     }
@@ -85,8 +88,8 @@ class FieldOrderMapping : public HbmAddressMapping {
     uint64_t bank = value[4];
     if (hash_ == Hash::kBanks) {
       const uint64_t groups = counts_[3];
-      bank_group = (bank_group + value[5]) % groups;
-      bank = (bank + value[5] / groups) % counts_[4];
+      bank_group = mod(bank_group + value[5], 3);
+      bank = mod(bank + value[5] / groups, 4);
     }
     a.bank_group = static_cast<int>(bank_group);
     a.bank = static_cast<int>(bank);
@@ -101,11 +104,17 @@ class FieldOrderMapping : public HbmAddressMapping {
   uint64_t capacity_bytes() const override { return capacity_; }
 
  private:
+  // x mod the count of field i: a mask for the usual power-of-two counts (decode runs for every
+  // HBM request, and 64-bit division dominated it).
+  uint64_t mod(uint64_t x, size_t i) const { return mask_[i] ? x & mask_[i] : x % counts_[i]; }
+
   uint64_t access_bytes_;
   uint64_t row_bytes_;
   Hash hash_;
   std::vector<Field> order_;  // least significant first
   std::array<uint64_t, 7> counts_{};
+  std::array<uint64_t, 7> mask_{};  // count - 1 where the count is a power of two (> 1), else 0
+  int access_shift_ = -1;           // log2(access_bytes) when a power of two
   uint64_t capacity_ = 0;
 };
 

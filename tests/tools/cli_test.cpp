@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -279,6 +280,78 @@ TEST_F(Cli, PlanSizesAFleetAndRejectsABadPlan) {
   const Output bad = run("plan " + plan.string());
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.text.find("unknown key 'candidates[0].chipz'"), std::string::npos) << bad.text;
+}
+
+}  // namespace
+
+namespace {
+
+// Loads a report page in headless Chromium (Debian's, from scripts/install-deps.sh) and returns
+// the DOM it built; also takes a screenshot, which must not be empty.
+std::string render(const fs::path& page, const fs::path& dir) {
+  const std::string flags =
+      "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      "--disable-background-networking --disable-component-update --disable-sync "
+      "--user-data-dir=" +
+      (dir / "chromium-profile").string();
+  const std::string url = "file://" + fs::absolute(page).string();
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(
+      popen(("chromium " + flags + " --dump-dom " + url + " 2>/dev/null").c_str(), "r"), pclose);
+  std::string dom;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) dom.append(buf.data(), n);
+  pipe.reset();
+  const fs::path png = dir / "page.png";
+  const std::string shot = "chromium " + flags +
+                           " --window-size=1280,2000 --screenshot=" + png.string() + " " + url +
+                           " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(shot.c_str()), 0) << shot;
+  EXPECT_TRUE(fs::exists(png) && fs::file_size(png) > 10000) << "no screenshot of " << url;
+  return dom;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(Cli, ServeReportRendersInHeadlessChromium) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
+      << "chromium is missing: scripts/install-deps.sh installs it";
+  const fs::path report = dir_ / "serve-report";
+  const Output out =
+      run("serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace azure-conv "
+          "--limit 300 --report " +
+          report.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  const nlohmann::json data = nlohmann::json::parse(read(report / "data.json"));
+  EXPECT_EQ(data["samples"]["ttft_s"].size(), 300u);
+  EXPECT_EQ(data["throughput_latency"].size(), 8u);
+  const std::string dom = render(report / "index.html", dir_);
+  for (const char* title : {"TTFT CDF", "Utilization over time", "p99 TTFT against throughput"})
+    EXPECT_NE(dom.find(title), std::string::npos) << title;
+  EXPECT_EQ(count(dom, "<svg"), 7u);
+  EXPECT_EQ(dom.find("no data"), std::string::npos);
+}
+
+TEST_F(Cli, PlanReportRendersInHeadlessChromium) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
+      << "chromium is missing: scripts/install-deps.sh installs it";
+  const fs::path plan = dir_ / "plan.yaml";
+  std::ofstream(plan) << "model: llama-3.1-70b\ntrace: azure-conv\nrequests: 200\n"
+                         "demand: {peak_tokens_per_s: 1e6, peak_to_mean: 2}\n"
+                         "candidates:\n  - chip: h200\n    chips: [4, 8]\n"
+                         "slo_scales: [0.5, 1, 2]\n";
+  const fs::path report = dir_ / "plan-report";
+  const Output out = run("plan " + plan.string() + " --report " + report.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  const std::string dom = render(report / "index.html", dir_);
+  for (const char* title : {"Yearly cost by part", "Cost against the SLO", "p99 TTFT against load"})
+    EXPECT_NE(dom.find(title), std::string::npos) << title;
+  EXPECT_EQ(count(dom, "<svg"), 5u);
+  EXPECT_EQ(dom.find("no data"), std::string::npos);
 }
 
 }  // namespace

@@ -25,10 +25,11 @@ EngineOptions options(int64_t kv_pages = 1000) {
   return o;
 }
 
-ServeReport run(const Workload& w, const std::string& scheduler, const EngineOptions& o) {
+ServeReport run(const Workload& w, const std::string& scheduler, const EngineOptions& o,
+                int64_t max_context = 100000) {
   const ConstantCost cost;
   auto s = make_scheduler(scheduler);
-  return run_engine(w, cost, *s, o, 100000, 10);
+  return run_engine(w, cost, *s, o, max_context, 10);
 }
 
 TEST(Engine, OneRequestTakesPrefillThenDecodes) {
@@ -118,6 +119,169 @@ TEST(Engine, DeterministicAndStoppable) {
   EXPECT_TRUE(stopped.stopped);
   EXPECT_LT(stopped.finished, 300);
   EXPECT_EQ(stopped.steps, 99);
+}
+
+// Prefix caching over blocks of 32 tokens (2 pages of 16).
+EngineOptions prefix_options(int64_t kv_pages) {
+  EngineOptions o = options(kv_pages);
+  o.prefix_caching = true;
+  o.prefix_block = 32;
+  return o;
+}
+
+// Every page is free or in a cached block no sequence references.
+void expect_all_pages_back(const ServeReport& r) {
+  EXPECT_EQ(r.kv_used_pages_end, 0);
+  EXPECT_EQ(r.kv_free_pages_end + r.kv_cached_pages_end, r.kv_pages);
+}
+
+TEST(Engine, PrefixCachingSkipsTheCachedBlocks) {
+  // One after another: A = [1, 2, 3] (80 tokens: 32 + 32 + 16), B = [1, 2, 4] (90), C = [5] (20),
+  // D = A again. B finds blocks 1 and 2 (64 tokens) and prefills 26; C finds nothing; D finds all
+  // of A, its partial last block cached when A finished, and prefills its last token to produce
+  // its first output token: 79 tokens served from the cache.
+  const Workload w{"prefixes",
+                   {{0, 0, 80, 2, {1, 2, 3}},
+                    {1, 10, 90, 2, {1, 2, 4}},
+                    {2, 20, 20, 2, {5}},
+                    {3, 30, 80, 2, {1, 2, 3}}}};
+  for (const char* scheduler : {"continuous", "chunked"}) {
+    const ServeReport r = run(w, scheduler, prefix_options(100));
+    EXPECT_EQ(r.finished, 4) << scheduler;
+    EXPECT_EQ(r.prefill_tokens, 80 + 26 + 20 + 1) << scheduler;
+    EXPECT_EQ(r.prefix_hit_tokens, 64 + 79) << scheduler;
+    EXPECT_EQ(r.prompt_tokens, 270) << scheduler;
+    EXPECT_DOUBLE_EQ(r.prefix_hit_ratio(), 143.0 / 270) << scheduler;
+    EXPECT_EQ(r.prefix_evicted_blocks, 0) << scheduler;
+    // Blocks 1, 2 (2 pages each), 3 (16 tokens: 1), 4 (26: 2) and 5 (20: 2) stay cached.
+    EXPECT_EQ(r.kv_cached_pages_end, 9) << scheduler;
+    expect_all_pages_back(r);
+    // Without prefix caching every prompt is prefilled whole and nothing stays.
+    EngineOptions off = prefix_options(100);
+    off.prefix_caching = false;
+    const ServeReport plain = run(w, scheduler, off);
+    EXPECT_EQ(plain.prefill_tokens, 270) << scheduler;
+    EXPECT_EQ(plain.prefix_hit_tokens, 0) << scheduler;
+    EXPECT_EQ(plain.kv_cached_pages_end, 0) << scheduler;
+    EXPECT_EQ(plain.kv_free_pages_end, 100) << scheduler;
+  }
+  // Arriving together, A and B are admitted in the same step: both compute blocks 1 and 2 (no
+  // hit), and the cache keeps one copy of them (B's pages of them freed).
+  const Workload together{"together", {{0, 0, 80, 2, {1, 2, 3}}, {1, 0, 90, 2, {1, 2, 4}}}};
+  for (const char* scheduler : {"continuous", "chunked"}) {
+    const ServeReport r = run(together, scheduler, prefix_options(100));
+    EXPECT_EQ(r.prefill_tokens, 170) << scheduler;
+    EXPECT_EQ(r.prefix_hit_tokens, 0) << scheduler;
+    EXPECT_EQ(r.kv_cached_pages_end, 2 + 2 + 1 + 2) << scheduler;
+    expect_all_pages_back(r);
+  }
+}
+
+TEST(Engine, PrefixCachingEvictsLeastRecentlyUsedBlocksTailFirst) {
+  // Ten pages; prompts of one or two blocks, one output token, one request at a time. The
+  // continuous scheduler reserves the prompt and one slot: 5 pages for 64 tokens, 3 for 32.
+  //   [1,2]  nothing cached; caches 1, 2              LRU (oldest first): 2 1
+  //   [3,4]  5 of the 6 free pages; caches 3, 4        2 1 4 3
+  //   [1,2]  hit: 63 tokens, 1 page for the rest       4 3 2 1
+  //   [5]    3 pages, 2 free: evicts 4, the tail of 3-4 3 2 1 5
+  //   [3,4]  hit on 3 (32 tokens); evicts 2            1 5 4 3
+  //   [1,2]  hit on 1 (32 tokens); evicts 5            4 3 2 1
+  const Workload w{"evict",
+                   {{0, 0, 64, 1, {1, 2}},
+                    {1, 1, 64, 1, {3, 4}},
+                    {2, 2, 64, 1, {1, 2}},
+                    {3, 3, 32, 1, {5}},
+                    {4, 4, 64, 1, {3, 4}},
+                    {5, 5, 64, 1, {1, 2}}}};
+  const ServeReport r = run(w, "continuous", prefix_options(10));
+  EXPECT_EQ(r.finished, 6);
+  EXPECT_EQ(r.prefix_hit_tokens, 63 + 32 + 32);
+  EXPECT_EQ(r.prefix_evicted_blocks, 3);
+  EXPECT_EQ(r.prefill_tokens, 64 + 64 + 1 + 32 + 32 + 32);
+  EXPECT_EQ(r.kv_cached_pages_end, 8);
+  expect_all_pages_back(r);
+  // With room for every block, each of the three repeated prompts is served but for its last
+  // token.
+  const ServeReport roomy = run(w, "continuous", prefix_options(100));
+  EXPECT_EQ(roomy.prefix_hit_tokens, 3 * 63);
+  EXPECT_EQ(roomy.prefix_evicted_blocks, 0);
+
+  // The first 300 requests of the Mooncake conversation trace at its own pace in a cache of 2,000
+  // pages of 16 tokens (32 k tokens; a request takes 14.6 k on average, and 29 of them more than
+  // the whole cache): blocks are evicted and sequences preempted, everything that fits finishes,
+  // and every page comes back.
+  const Workload mooncake = first_requests(load_workload("mooncake"), 300);
+  for (const char* scheduler : {"continuous", "chunked"}) {
+    EngineOptions o = options(2000);
+    o.prefix_caching = true;
+    const ServeReport small = run(mooncake, scheduler, o);
+    EXPECT_EQ(small.finished + small.rejected, 300) << scheduler;
+    EXPECT_GT(small.prefix_evicted_blocks, 0) << scheduler;
+    EXPECT_GT(small.preemptions, 0) << scheduler;
+    expect_all_pages_back(small);
+    o.kv_pages = 1000000;
+    const ServeReport large = run(mooncake, scheduler, o);
+    EXPECT_EQ(large.prefix_evicted_blocks, 0) << scheduler;
+    EXPECT_LT(small.prefix_hit_tokens, large.prefix_hit_tokens) << scheduler;
+    expect_all_pages_back(large);
+  }
+}
+
+TEST(Engine, PrefixCachingOnTheMooncakeTraceSavesTheReuseItImplies) {
+  // The first 2,000 requests of the Mooncake conversation trace in a cache that never evicts.
+  const Workload trace = first_requests(load_workload("mooncake"), 2000);
+  const PrefixReuse reuse = prefix_reuse(trace);
+  EngineOptions o = options(4000000);  // 64 M tokens: more than all the prompts together
+  o.prefix_caching = true;
+  EngineOptions off = o;
+  off.prefix_caching = false;
+  // One request at a time (each arriving after the last finished): every block an earlier
+  // request computed is cached when the next is admitted, as prefix_reuse assumes. The engine
+  // saves the reused tokens but one token per fully reused prompt (it prefills that prompt's
+  // last token to produce the first output token): at most one token per request, 2,000 in 27 M
+  // prompt tokens, 0.01% of the ratio.
+  Workload one_by_one = trace;
+  for (Request& q : one_by_one.requests) q.arrival = 1000.0 * static_cast<double>(q.id);
+  for (const char* scheduler : {"continuous", "chunked"}) {
+    const ServeReport on = run(one_by_one, scheduler, o, 200000);
+    const ServeReport plain = run(one_by_one, scheduler, off, 200000);
+    ASSERT_EQ(on.finished, 2000) << scheduler;
+    EXPECT_EQ(on.preemptions + plain.preemptions + on.prefix_evicted_blocks, 0) << scheduler;
+    EXPECT_EQ(on.prompt_tokens, reuse.prompt_tokens) << scheduler;
+    EXPECT_EQ(plain.prefill_tokens, reuse.prompt_tokens) << scheduler;
+    EXPECT_EQ(plain.prefill_tokens - on.prefill_tokens, on.prefix_hit_tokens) << scheduler;
+    EXPECT_LE(on.prefix_hit_tokens, reuse.reused_tokens) << scheduler;
+    EXPECT_GE(on.prefix_hit_tokens, reuse.reused_tokens - 2000) << scheduler;
+    EXPECT_NEAR(on.prefix_hit_ratio(), reuse.ratio(),
+                2000.0 / static_cast<double>(reuse.prompt_tokens))
+        << scheduler;
+    expect_all_pages_back(on);
+  }
+  // At the trace's own pace a request admitted while the blocks it shares are still being
+  // prefilled (the chunked scheduler admits new prompts beside the chunks of others) computes
+  // them again: at most the reuse comes from the cache (here nearly all of it: these steps are
+  // short next to the gaps between arrivals), and with no eviction or preemption the prefill
+  // still goes down by exactly what did.
+  for (const char* scheduler : {"continuous", "chunked"}) {
+    const ServeReport on = run(trace, scheduler, o, 200000);
+    const ServeReport plain = run(trace, scheduler, off, 200000);
+    ASSERT_EQ(on.finished, 2000) << scheduler;
+    EXPECT_EQ(on.preemptions + plain.preemptions + on.prefix_evicted_blocks, 0) << scheduler;
+    EXPECT_EQ(plain.prefill_tokens - on.prefill_tokens, on.prefix_hit_tokens) << scheduler;
+    EXPECT_LE(on.prefix_hit_tokens, reuse.reused_tokens) << scheduler;
+    EXPECT_GT(on.prefix_hit_ratio(), 0.9 * reuse.ratio()) << scheduler;
+  }
+}
+
+TEST(Engine, PrefixBlockMustBeWholePages) {
+  EngineOptions o = prefix_options(100);
+  o.prefix_block = 24;
+  EXPECT_EQ(seedchip::testing::error_of([&] {
+              run({"one", {{0, 0, 10, 1}}}, "chunked", o);
+            }),
+            "KV cache: the prefix block (24 tokens) must be a multiple of the page (16 tokens)");
+  o.prefix_caching = false;  // the block matters only with prefix caching
+  EXPECT_EQ(run({"one", {{0, 0, 10, 1}}}, "chunked", o).finished, 1);
 }
 
 TEST(Engine, KvBudgetAndSchedulerRegistry) {
