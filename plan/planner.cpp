@@ -12,6 +12,7 @@
 #include "arch/export_control.h"
 #include "arch/yaml_reader.h"
 #include "serve/engine/engine.h"
+#include "serve/workload/servegen.h"
 
 namespace seedchip::plan {
 namespace {
@@ -102,7 +103,16 @@ PlanConfig load_plan(const std::string& path) {
   YamlMapReader demand = r.child("demand");
   const double peak = demand.number("peak_tokens_per_s", false, 0, 1, 1e15);
   const double per_day = demand.number("tokens_per_day", false, 0, 1, 1e20);
-  const double peak_to_mean = demand.number("peak_to_mean", false, 0, 1, 1000);
+  double peak_to_mean = demand.number("peak_to_mean", false, 0, 1, 1000);
+  const std::string curve = demand.text("curve", false);
+  if (!curve.empty()) {
+    if (peak_to_mean > 0) throw InputError(path + ": demand: give peak_to_mean or curve, not both");
+    const std::string prefix = "servegen:";
+    if (curve.rfind(prefix, 0) != 0)
+      throw InputError(path + ": key 'demand.curve': expected servegen:MODEL, got '" + curve + "'");
+    const serve::RateCurve rates = serve::read_servegen_rates(curve.substr(prefix.size()));
+    peak_to_mean = rates.peak() / rates.mean();
+  }
   demand.reject_unknown_keys(kKeysListedIn);
   if (peak > 0 && per_day > 0) {
     c.demand = {peak, per_day / 86400};

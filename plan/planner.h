@@ -11,7 +11,8 @@
 // PLAN.yaml keys (every one but model, trace, demand and candidates has a default):
 //   model: a model preset (configs/models)
 //   trace: azure-conv | azure-code | mooncake | FILE; requests: N (first N; 0 = all)
-//   demand: peak_tokens_per_s and/or tokens_per_day, with peak_to_mean when only one is given
+//   demand: peak_tokens_per_s and/or tokens_per_day, with peak_to_mean when only one is given,
+//     or curve: servegen:MODEL (peak over mean of that ServeGen rate curve's 14 days)
 //   slo: ttft_s, tpot_s, attainment
 //   budget_yuan_per_year (default 160e9), prices (default configs/prices.yaml; relative paths are
 //   read from the plan's folder)

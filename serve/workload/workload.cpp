@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "arch/error.h"
+#include "serve/workload/servegen.h"
 
 namespace seedchip::serve {
 
@@ -134,6 +135,10 @@ std::vector<std::string> builtin_traces() {
   return names;
 }
 
+std::string shared_data_path(const std::string& relative) {
+  return shared_data_dir() + "/" + relative;
+}
+
 std::string builtin_trace_path(const std::string& name) {
   const auto it = builtin_files().find(name);
   if (it == builtin_files().end()) throw InputError("no built-in trace named " + name);
@@ -217,6 +222,8 @@ Workload read_mooncake_jsonl(const std::string& path) {
 }
 
 Workload load_workload(const std::string& name_or_path) {
+  if (name_or_path.starts_with("servegen:"))
+    return servegen_workload(parse_servegen_spec(name_or_path));
   if (builtin_files().contains(name_or_path)) {
     const std::string path = builtin_trace_path(name_or_path);
     Workload w = path.ends_with(".jsonl") ? read_mooncake_jsonl(path) : read_azure_csv(path);

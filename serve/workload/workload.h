@@ -51,10 +51,13 @@ struct Workload {
 // The built-in traces under the shared data folder.
 std::vector<std::string> builtin_traces();  // "azure-conv", "azure-code", "mooncake"
 std::string builtin_trace_path(const std::string& name);
+// A file under the shared data folder ($SEEDCHIP_SHARED_DATA_DIR, else the one found at build).
+std::string shared_data_path(const std::string& relative);
 
 Workload read_azure_csv(const std::string& path);
 Workload read_mooncake_jsonl(const std::string& path);
-// A built-in trace name, or a file: .jsonl is read as Mooncake, anything else as Azure CSV.
+// A built-in trace name, a ServeGen spec ("servegen:model=...", serve/workload/servegen.h), or a
+// file: .jsonl is read as Mooncake, anything else as Azure CSV.
 Workload load_workload(const std::string& name_or_path);
 
 // Arrival times multiplied by `factor` (> 0): 2 stretches the trace to twice its length.

@@ -7,6 +7,7 @@
 
 #include "arch/chip_loader.h"
 #include "llm/model_preset.h"
+#include "serve/workload/servegen.h"
 #include "tests/input_error.h"
 
 namespace seedchip::plan {
@@ -83,6 +84,17 @@ TEST(Planner, SizesTheFleetForThePeakAndHonoursSpendShares) {
   const PlanResult p = run_plan(poor, inputs_for(poor), nullptr);
   EXPECT_FALSE(p.mix.within_budget);
   EXPECT_NEAR(p.shortfall_tokens_per_s, 2e6 * (1 - 1e6 / p.mix.yearly), 1e-6);
+}
+
+TEST(Planner, DemandCurveFromServeGen) {
+  std::string text = kGpuPlan;
+  text.replace(text.find("demand: {peak_tokens_per_s: 2e6, tokens_per_day: 86.4e9}"), 56,
+               "demand: {tokens_per_day: 86.4e9, curve: \"servegen:language/m-mid\"}");
+  const PlanConfig c = load_plan(write_plan("plan_curve.yaml", text));
+  const serve::RateCurve curve = serve::read_servegen_rates("language/m-mid");
+  EXPECT_DOUBLE_EQ(c.demand.mean_tokens_per_s, 1e6);
+  EXPECT_DOUBLE_EQ(c.demand.peak_tokens_per_s, 1e6 * curve.peak() / curve.mean());
+  EXPECT_NEAR(c.demand.peak_tokens_per_s / 1e6, 1.924, 1e-3);  // 3444.76 / 1790.06 requests/s
 }
 
 TEST(Planner, UnreachableSloNamesTheClosestShape) {
