@@ -293,10 +293,10 @@ PlanResult run_plan(const PlanConfig& config, const EvaluationInputs& inputs,
           scale_price(p, key, 1 + change);
           moved = cheapest_mix(config, p, by_chip, 1.0);
         }
-        const double value = key == "utilization" ? moved->yuan_per_million_tokens /
-                                                        result.mix.yuan_per_million_tokens
-                                                  : moved->yearly / result.mix.yearly;
-        (change < 0 ? row.minus : row.plus) = value - 1;
+        // NaN when no mix respects the spend shares under the moved input.
+        (change < 0 ? row.minus : row.plus) =
+            moved ? moved->yuan_per_million_tokens / result.mix.yuan_per_million_tokens - 1
+                  : std::numeric_limits<double>::quiet_NaN();
       }
       result.sensitivity.push_back(row);
     }

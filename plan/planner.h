@@ -86,8 +86,8 @@ struct SloPoint {
 // Relative change of the chosen mix's yuan per million tokens when one input moves by +-20% (the
 // cheapest mix is chosen again under the moved input).
 struct PlanSensitivity {
-  std::string input;  // "chip_price.h200", "hbm_yuan_per_gbyte", "utilization"
-  double minus = 0, plus = 0;
+  std::string input;           // "chip_price.h200", "hbm_yuan_per_gbyte", "utilization"
+  double minus = 0, plus = 0;  // NaN where no mix respects the spend shares
 };
 
 struct PlanResult {

@@ -54,5 +54,6 @@ void register_generate(CLI::App& app);
 void register_serve(CLI::App& app);        // tools/cmd_serve.cpp: serve-sim
 void register_plan(CLI::App& app);         // tools/cmd_plan.cpp: plan
 void register_sensitivity(CLI::App& app);  // tools/cmd_plan.cpp: sensitivity
+void register_sweep(CLI::App& app);        // tools/cmd_sweep.cpp: sweep (MPI)
 
 }  // namespace seedchip::tools

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   seedchip::tools::register_serve(app);
   seedchip::tools::register_plan(app);
   seedchip::tools::register_sensitivity(app);
+  seedchip::tools::register_sweep(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,8 +1,11 @@
 #include "serve/cost/cost.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -360,10 +363,21 @@ void save_cost_table(const std::string& path, const std::string& identity,
                      {"context", s.context},
                      {"seconds", c.seconds},
                      {"joules", c.joules}});
-  std::ofstream out(path);
-  if (!out) throw InputError(path + ": cannot open the cost table for writing");
-  out << nlohmann::json{{"identity", identity}, {"steps", steps}}.dump(1) << "\n";
-  if (!out) throw InputError(path + ": write failed");
+  // Written beside the target and renamed over it, so that a reader (another process of a sweep
+  // sharing the folder) sees the old table or the new one, never half of one.
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary);
+    if (!out) throw InputError(temporary + ": cannot open the cost table for writing");
+    out << nlohmann::json{{"identity", identity}, {"steps", steps}}.dump(1) << "\n";
+    if (!out) throw InputError(temporary + ": write failed");
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw InputError(path + ": cannot replace the cost table: " + error.message());
+  }
 }
 
 std::map<CostShape, StepCost> load_cost_table(const std::string& path,
