@@ -38,21 +38,30 @@ struct ChipWork {
   }
 };
 
-// Bytes of the graph's inputs: BF16 weights, and the KV cache (inputs named *_cache).
+// Bytes of the graph's inputs: BF16 weights, and the KV cache (inputs named *_cache). A mixture of
+// experts' step graph holds only the experts its tokens reach (the leading dimension of its
+// *experts.w* inputs); all `n_experts` of them live in HBM (`resident_weights`).
 struct InputBytes {
-  double weights = 0, kv = 0;
+  double weights = 0, resident_weights = 0, kv = 0;
 };
 
-InputBytes input_bytes(const ir::Graph& g) {
+InputBytes input_bytes(const ir::Graph& g, int64_t n_experts) {
   InputBytes b;
   for (ir::ValueId v : g.inputs) {
     const ir::Value& value = g.value(v);
     const double bytes = static_cast<double>(value.type.element_count()) *
                          static_cast<double>(ir::element_bytes(value.type.element));
-    if (value.name.ends_with("_cache"))
+    if (value.name.ends_with("_cache")) {
       b.kv += bytes;
-    else if (value.type.element == ir::ElementType::BF16)
+    } else if (value.type.element == ir::ElementType::BF16) {
       b.weights += bytes;
+      const auto& dims = value.type.dims;
+      const bool experts = value.name.find("experts.w") != std::string::npos && n_experts > 0 &&
+                           dims && !dims->empty() && dims->front() > 0;
+      b.resident_weights +=
+          experts ? bytes * static_cast<double>(n_experts) / static_cast<double>(dims->front())
+                  : bytes;
+    }
   }
   return b;
 }
@@ -69,7 +78,7 @@ class ScaleRun {
   ChipWork layers(const llm::StepShape& shape, int64_t layers) {
     const int64_t simulated = o_.reuse_layers ? 1 : layers;
     ir::Graph g = llm::build_layer_step_graph(model_, shape, o_.tp, simulated);
-    const InputBytes bytes = input_bytes(g);
+    const InputBytes bytes = input_bytes(g, model_.n_experts);
     ChipWork w = simulate(std::move(g), "layer" + std::string(simulated > 1 ? "s" : ""), shape);
     w.ideal_hbm_bytes = bytes.weights + bytes.kv;
     // Two all-reduces per layer (after attention and after the feed-forward) of the residual
@@ -88,7 +97,7 @@ class ScaleRun {
   // The embedding gather and the classifier of a step, with the logits all-gather.
   ChipWork ends(const llm::StepShape& shape) {
     ir::Graph g = llm::build_ends_step_graph(model_, shape, o_.tp);
-    const InputBytes bytes = input_bytes(g);
+    const InputBytes bytes = input_bytes(g, model_.n_experts);
     ChipWork w = simulate(std::move(g), "embedding and classifier", shape);
     // The embedding rows are read, not the whole table.
     w.ideal_hbm_bytes = bytes.weights - static_cast<double>(model_.vocab_size * model_.dim * 2) +
@@ -249,9 +258,12 @@ ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& ch
   // Memory: the stage's weights and the whole batch's cache at the longest context must fit.
   {
     const llm::StepShape full{options.batch, 1, max_context};
-    const InputBytes one = input_bytes(llm::build_layer_step_graph(model, full, options.tp, 1));
-    const InputBytes ends = input_bytes(llm::build_ends_step_graph(model, full, options.tp));
-    report.weight_bytes_per_chip = one.weights * static_cast<double>(stage_layers) + ends.weights;
+    const InputBytes one =
+        input_bytes(llm::build_layer_step_graph(model, full, options.tp, 1), model.n_experts);
+    const InputBytes ends =
+        input_bytes(llm::build_ends_step_graph(model, full, options.tp), model.n_experts);
+    report.weight_bytes_per_chip =
+        one.resident_weights * static_cast<double>(stage_layers) + ends.resident_weights;
     report.kv_bytes_per_chip = one.kv * static_cast<double>(stage_layers);
     report.hbm_bytes_per_chip = run.peaks().hbm_gbytes * 1e9;
     const double need = report.weight_bytes_per_chip + report.kv_bytes_per_chip;

@@ -96,6 +96,16 @@ TEST(LlmTiming, MixturesOfExpertsAndTheVariantsBuild) {
   const ScaleReport r = run_llm_at_scale(moe, chip, o);
   EXPECT_GT(r.tpot, 0);
   EXPECT_GT(r.prefill.mxu_utilization, 0);
+  // Every expert lives in HBM, though a batch-1 step reads only the two it is routed to.
+  o.batch = 1;
+  const ScaleReport one = run_llm_at_scale(moe, chip, o);
+  EXPECT_NEAR(one.weight_bytes_per_chip / (2.0 * static_cast<double>(llm::parameter_count(moe))),
+              1, 0.01);
+  // qwen3-235b-a22b's 470 GB of BF16 weights need more than two chips even at batch 1.
+  ScaleOptions two = small_run();
+  two.tp = 2;
+  EXPECT_THROW(run_llm_at_scale(llm::load_model_preset("qwen3-235b-a22b").config, chip, two),
+               InputError);
 }
 
 TEST(LlmTiming, BadOptionsAndModelsThatDoNotFitAreRefused) {
