@@ -7,6 +7,7 @@
 #include "arch/chip_info.h"
 #include "llm/model_preset.h"
 #include "serve/engine/engine.h"
+#include "serve/fleet/fleet.h"
 #include "sim/chip/simulation.h"
 #include "sim/hbm/address_mapping.h"
 #include "sim/hbm/scheduler.h"
@@ -27,6 +28,8 @@ nlohmann::json policies_json() {
     p["links.topology"][name] = description;
   for (const auto& [name, info] : serve::schedulers())
     p["serve-sim --scheduler"][name] = info.description;
+  for (const auto& [name, info] : serve::routers())
+    p["serve-sim --router"][name] = info.description;
   return p;
 }
 

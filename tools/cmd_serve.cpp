@@ -1,6 +1,6 @@
-// seedchip serve-sim: a trace-driven serving simulation of one model instance (serve/): the
-// trace's requests through a continuous-batching engine whose every step is priced by the chip
-// model, through a small table of measured steps.
+// seedchip serve-sim: a trace-driven serving simulation (serve/): the trace's requests through a
+// continuous-batching engine whose every step is priced by the chip model, through a small table
+// of measured steps; one instance, or a fleet of instances behind a router (serve/fleet).
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +11,8 @@
 #include "llm/model_preset.h"
 #include "serve/cost/cost.h"
 #include "serve/engine/engine.h"
+#include "serve/fleet/fleet.h"
+#include "serve/fleet/fleet_config.h"
 #include "serve/workload/workload.h"
 #include "tools/common.h"
 #include "tools/html_report.h"
@@ -24,6 +26,11 @@ struct ServeCommand {
                             report;
   ChipOptions chip;
   int64_t chips = 1, tp = 0, limit = 0, consistency_samples = 4;
+  // A fleet: --instances, --router, --fleet, --slo-class (any of them).
+  int64_t instances = 1;
+  std::string router, fleet;
+  std::vector<std::string> slo_classes;
+  std::vector<std::string> pool_options;  // the one-pool options given (they conflict with --fleet)
   int jobs = 0;
   double rate_scale = 1, time_scale = 1;
   bool offline = false;
@@ -106,11 +113,120 @@ void write_serve_report(const std::string& dir, const std::string& title,
   write_html_report(dir, title, sections, data);
 }
 
+void add_percentiles(Report& rep, const std::string& key, const std::string& label,
+                     const serve::Percentiles& p, double scale, const std::string& unit,
+                     bool mean = true) {
+  rep.add(key + ".p50", label + " p50", p.p50 * scale, unit);
+  rep.add(key + ".p90", label + " p90", p.p90 * scale, unit);
+  rep.add(key + ".p99", label + " p99", p.p99 * scale, unit);
+  if (mean) rep.add(key + ".mean", label + " mean", p.mean * scale, unit);
+}
+
+// What one instance and a fleet report alike: requests, latencies and throughput.
+void add_latency_figures(Report& rep, const serve::ServeReport& r, double chips) {
+  rep.add("requests.total", "requests in the trace", static_cast<double>(r.requests), "requests");
+  rep.add("requests.finished", "requests finished", static_cast<double>(r.finished), "requests");
+  rep.add("requests.rejected", "requests rejected (too long)", static_cast<double>(r.rejected),
+          "requests");
+  rep.add("time.simulated", "simulated time", r.makespan, "s");
+  add_percentiles(rep, "ttft", "TTFT", r.ttft, 1e3, "ms");
+  add_percentiles(rep, "tpot", "TPOT", r.tpot, 1e3, "ms");
+  add_percentiles(rep, "max_tbt", "longest time between tokens", r.max_tbt, 1e3, "ms");
+  add_percentiles(rep, "e2e", "end-to-end latency", r.e2e, 1, "s");
+  rep.add("throughput.requests", "throughput", r.requests_per_s(), "requests/s");
+  rep.add("throughput.output_tokens", "output tokens/s", r.output_tokens_per_s(), "tokens/s");
+  rep.add("throughput.output_tokens_per_chip", "output tokens/s per chip",
+          r.output_tokens_per_s() / chips, "tokens/s");
+}
+
+// Tokens, the prefix cache and preemptions; `reuse_note` qualifies the reuse the trace implies.
+void add_token_figures(Report& rep, const serve::ServeReport& r, const serve::Workload& w,
+                       const serve::EngineOptions& engine, const std::string& reuse_note) {
+  rep.add("tokens.prefill", "prefill tokens (recomputation included)",
+          static_cast<double>(r.prefill_tokens), "tokens");
+  rep.add("tokens.prompt", "prompt tokens (finished requests)",
+          static_cast<double>(r.prompt_tokens), "tokens");
+  rep.add("tokens.output", "output tokens", static_cast<double>(r.output_tokens), "tokens");
+  if (engine.prefix_caching) {
+    rep.add("prefix_cache.hit_tokens", "prefix cache: prompt tokens served from it",
+            static_cast<double>(r.prefix_hit_tokens), "tokens");
+    rep.add("prefix_cache.hit_ratio", "prefix cache: hit ratio (of prompt tokens)",
+            r.prefix_hit_ratio(), "ratio");
+    // The bound: every block of an earlier request still cached and ready when a request comes.
+    rep.add("prefix_cache.trace_reuse",
+            "prefix cache: reuse the trace implies (" + reuse_note + ")",
+            serve::prefix_reuse(w, engine.prefix_block).ratio(), "ratio");
+    rep.add("prefix_cache.evicted_blocks", "prefix cache: blocks evicted",
+            static_cast<double>(r.prefix_evicted_blocks), "blocks");
+  }
+  rep.add("preemptions", "preemptions (recompute)", static_cast<double>(r.preemptions),
+          "preemptions");
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The step costs of one instance shape: the grid measured once (or read from `table`), then
+// interpolated, with the consistency check against the direct model.
+struct MeasuredCost {
+  std::unique_ptr<serve::StepCostModel> direct;
+  std::unique_ptr<serve::CachedStepCost> cached;  // prices through `direct`
+  serve::ConsistencyReport check;
+  int64_t measured_now = 0;  // steps measured in this run
+  double wall = 0;           // seconds measuring
+};
+
+MeasuredCost measure_cost(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
+                          const serve::CostGridOptions& grid, const std::string& table,
+                          int64_t consistency_samples, int jobs) {
+  MeasuredCost m;
+  m.direct = serve::make_direct_cost(model, chip, tp);
+  m.cached = std::make_unique<serve::CachedStepCost>(*m.direct, grid);
+  serve::CachedStepCost& cost = *m.cached;
+  const std::string identity = serve::cost_identity(model, chip, tp, *m.direct);
+  if (!table.empty())
+    for (const auto& [shape, step] : serve::load_cost_table(table, identity))
+      cost.add_measured(shape, step);
+  const size_t known = cost.measured().size();
+  const auto measure_start = std::chrono::steady_clock::now();
+  if (jobs <= 0) jobs = static_cast<int>(std::thread::hardware_concurrency());
+  auto progress = [](const char* what) {
+    return [what](int64_t done, int64_t total, const serve::CostShape& shape) {
+      std::fprintf(stderr, "%s %lld/%lld: %s\n", what, static_cast<long long>(done + 1),
+                   static_cast<long long>(total), serve::describe(shape).c_str());
+    };
+  };
+  // The consistency check's shapes are measured with the grid, so that every thread stays busy.
+  std::vector<serve::CostShape> shapes = cost.grid_shapes();
+  for (const serve::CostShape& s : serve::consistency_shapes(grid, consistency_samples, 1))
+    shapes.push_back(s);
+  cost.measure(shapes, jobs, progress("measuring step"));
+  m.check = serve::check_consistency(cost, consistency_samples, /*seed=*/1, jobs,
+                                     progress("consistency check, direct step"));
+  m.wall = seconds_since(measure_start);
+  m.measured_now = static_cast<int64_t>(cost.measured().size() - known);
+  if (!table.empty()) serve::save_cost_table(table, identity, cost.measured());
+  return m;
+}
+
+void add_cost_figures(Report& rep, const std::string& prefix, const std::string& label,
+                      const MeasuredCost& m) {
+  rep.add(prefix + "measured_now", label + "steps measured in this run",
+          static_cast<double>(m.measured_now), "steps");
+  rep.add(prefix + "consistency.samples", label + "consistency check: random steps",
+          static_cast<double>(m.check.samples), "steps");
+  rep.add(prefix + "consistency.mean_error", label + "consistency: mean |cached - direct| / direct",
+          m.check.mean_error, "ratio");
+  rep.add(prefix + "consistency.max_error", label + "consistency: max error", m.check.max_error,
+          "ratio");
+}
+
+void run_fleet_command(ServeCommand c);
+
 void run_serve(ServeCommand c) {
+  if (c.instances > 1 || !c.router.empty() || !c.fleet.empty() || !c.slo_classes.empty())
+    return run_fleet_command(std::move(c));
   const auto start = std::chrono::steady_clock::now();
   const llm::ModelPreset preset = llm::load_model_preset(c.model);
   const LoadedChip chip = c.chip.load();
@@ -141,32 +257,10 @@ void run_serve(ServeCommand c) {
                c.engine.prefix_caching ? ", prefix caching" : "");
 
   // The step costs: the grid measured once (or read from --cost-table), then interpolated.
-  const auto direct = serve::make_direct_cost(preset.config, chip, c.tp);
   c.grid.decode_batch_max = c.engine.max_batch;
-  serve::CachedStepCost cost(*direct, c.grid);
-  const std::string identity = serve::cost_identity(preset.config, chip, c.tp, *direct);
-  if (!c.cost_table.empty())
-    for (const auto& [shape, step] : serve::load_cost_table(c.cost_table, identity))
-      cost.add_measured(shape, step);
-  const size_t known = cost.measured().size();
-  const auto measure_start = std::chrono::steady_clock::now();
-  const int jobs = c.jobs > 0 ? c.jobs : static_cast<int>(std::thread::hardware_concurrency());
-  auto progress = [](const char* what) {
-    return [what](int64_t done, int64_t total, const serve::CostShape& shape) {
-      std::fprintf(stderr, "%s %lld/%lld: %s\n", what, static_cast<long long>(done + 1),
-                   static_cast<long long>(total), serve::describe(shape).c_str());
-    };
-  };
-  // The consistency check's shapes are measured with the grid, so that every thread stays busy.
-  std::vector<serve::CostShape> shapes = cost.grid_shapes();
-  for (const serve::CostShape& s : serve::consistency_shapes(c.grid, c.consistency_samples, 1))
-    shapes.push_back(s);
-  cost.measure(shapes, jobs, progress("measuring step"));
-  const serve::ConsistencyReport check = serve::check_consistency(
-      cost, c.consistency_samples, /*seed=*/1, jobs, progress("consistency check, direct step"));
-  const double measure_wall = seconds_since(measure_start);
-  const int64_t measured_now = static_cast<int64_t>(cost.measured().size() - known);
-  if (!c.cost_table.empty()) serve::save_cost_table(c.cost_table, identity, cost.measured());
+  const MeasuredCost measured =
+      measure_cost(preset.config, chip, c.tp, c.grid, c.cost_table, c.consistency_samples, c.jobs);
+  const serve::CachedStepCost& cost = *measured.cached;
 
   InterruptGuard guard([] {});
   const bool terminal = isatty(STDERR_FILENO);
@@ -203,25 +297,7 @@ void run_serve(ServeCommand c) {
   rep.text("trace", w.name);
   rep.text("scheduler", c.scheduler);
   rep.add("chips", "chips", static_cast<double>(c.chips), "chips");
-  rep.add("requests.total", "requests in the trace", static_cast<double>(r.requests), "requests");
-  rep.add("requests.finished", "requests finished", static_cast<double>(r.finished), "requests");
-  rep.add("requests.rejected", "requests rejected (too long)", static_cast<double>(r.rejected),
-          "requests");
-  rep.add("time.simulated", "simulated time", r.makespan, "s");
-  auto pct = [&](const std::string& key, const std::string& label, const serve::Percentiles& p,
-                 double scale, const std::string& unit) {
-    rep.add(key + ".p50", label + " p50", p.p50 * scale, unit);
-    rep.add(key + ".p90", label + " p90", p.p90 * scale, unit);
-    rep.add(key + ".p99", label + " p99", p.p99 * scale, unit);
-    rep.add(key + ".mean", label + " mean", p.mean * scale, unit);
-  };
-  pct("ttft", "TTFT", r.ttft, 1e3, "ms");
-  pct("tpot", "TPOT", r.tpot, 1e3, "ms");
-  pct("e2e", "end-to-end latency", r.e2e, 1, "s");
-  rep.add("throughput.requests", "throughput", r.requests_per_s(), "requests/s");
-  rep.add("throughput.output_tokens", "output tokens/s", r.output_tokens_per_s(), "tokens/s");
-  rep.add("throughput.output_tokens_per_chip", "output tokens/s per chip",
-          r.output_tokens_per_s() / static_cast<double>(c.chips), "tokens/s");
+  add_latency_figures(rep, r, static_cast<double>(c.chips));
   rep.add("slo.ttft", "SLO: TTFT at most", c.engine.slo_ttft * 1e3, "ms");
   rep.add("slo.tpot", "SLO: TPOT at most", c.engine.slo_tpot * 1e3, "ms");
   rep.add("goodput", "goodput (requests meeting the SLO)", r.goodput(), "requests/s");
@@ -231,24 +307,7 @@ void run_serve(ServeCommand c) {
   rep.add("utilization.mean_batch", "mean batch (sequences per step, time-weighted)", r.mean_batch,
           "sequences");
   rep.add("steps", "engine steps", static_cast<double>(r.steps), "steps");
-  rep.add("tokens.prefill", "prefill tokens (recomputation included)",
-          static_cast<double>(r.prefill_tokens), "tokens");
-  rep.add("tokens.prompt", "prompt tokens (finished requests)",
-          static_cast<double>(r.prompt_tokens), "tokens");
-  rep.add("tokens.output", "output tokens", static_cast<double>(r.output_tokens), "tokens");
-  if (c.engine.prefix_caching) {
-    rep.add("prefix_cache.hit_tokens", "prefix cache: prompt tokens served from it",
-            static_cast<double>(r.prefix_hit_tokens), "tokens");
-    rep.add("prefix_cache.hit_ratio", "prefix cache: hit ratio (of prompt tokens)",
-            r.prefix_hit_ratio(), "ratio");
-    // The bound: every block of an earlier request still cached and ready when a request comes.
-    rep.add("prefix_cache.trace_reuse", "prefix cache: reuse the trace implies (unbounded)",
-            serve::prefix_reuse(w, c.engine.prefix_block).ratio(), "ratio");
-    rep.add("prefix_cache.evicted_blocks", "prefix cache: blocks evicted",
-            static_cast<double>(r.prefix_evicted_blocks), "blocks");
-  }
-  rep.add("preemptions", "preemptions (recompute)", static_cast<double>(r.preemptions),
-          "preemptions");
+  add_token_figures(rep, r, w, c.engine, "unbounded");
   rep.add("kv.capacity", "KV cache capacity",
           static_cast<double>(r.kv_pages * c.engine.page_tokens), "tokens");
   rep.add("kv.peak", "KV cache peak use",
@@ -259,15 +318,9 @@ void run_serve(ServeCommand c) {
   rep.add("energy.busy", "energy, steps", r.energy_busy, "J");
   rep.add("energy.idle", "energy, idle", r.energy_idle, "J");
   rep.text("cost_method", cost.method());
-  rep.add("cost_model.measured_now", "steps measured in this run",
-          static_cast<double>(measured_now), "steps");
-  rep.add("cost_model.consistency.samples", "consistency check: random steps",
-          static_cast<double>(check.samples), "steps");
-  rep.add("cost_model.consistency.mean_error", "consistency: mean |cached - direct| / direct",
-          check.mean_error, "ratio");
-  rep.add("cost_model.consistency.max_error", "consistency: max error", check.max_error, "ratio");
-  if (!check.worst.empty()) rep.text("consistency_worst", check.worst);
-  rep.add("wall.cost_model", "wall time, measuring steps", measure_wall, "s");
+  add_cost_figures(rep, "cost_model.", "", measured);
+  if (!measured.check.worst.empty()) rep.text("consistency_worst", measured.check.worst);
+  rep.add("wall.cost_model", "wall time, measuring steps", measured.wall, "s");
   rep.add("wall.engine", "wall time, serving simulation", engine_wall, "s");
   rep.add("wall.total", "wall time, total", seconds_since(start), "s");
   rep.print();
@@ -279,12 +332,268 @@ void run_serve(ServeCommand c) {
   }
 }
 
+// A table file per cost model when a fleet has several: FILE.json -> FILE.h200-x8.json.
+std::string table_for(const std::string& table, const std::string& chip, int64_t chips,
+                      bool several) {
+  if (table.empty() || !several) return table;
+  const size_t dot = table.find_last_of('.');
+  const size_t slash = table.find_last_of('/');
+  const std::string tag = "." + chip + "-x" + std::to_string(chips);
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return table + tag;
+  return table.substr(0, dot) + tag + table.substr(dot);
+}
+
+// ", prefill" or ", decode" for a pool of a disaggregated fleet.
+std::string role_note(serve::PoolRole role) {
+  return role == serve::PoolRole::kPrefill  ? ", prefill"
+         : role == serve::PoolRole::kDecode ? ", decode"
+                                            : "";
+}
+
+void run_fleet_command(ServeCommand c) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!c.fleet.empty() && !c.pool_options.empty())
+    throw InputError("--fleet: the pools come from the file; drop " + c.pool_options.front());
+  if (!c.report.empty())
+    throw InputError(
+        "--report: the HTML report covers one instance; drop it, or --instances, "
+        "--router, --fleet and --slo-class");
+  if (c.tp != 0 && c.tp != c.chips)
+    throw InputError("--tp " + std::to_string(c.tp) + " differs from --chips " +
+                     std::to_string(c.chips) + ": an instance is one tensor-parallel group");
+  const std::string router_name = c.router.empty() ? "round-robin" : c.router;
+  std::unique_ptr<serve::Router> router = serve::make_router(router_name);
+  if (router_name == "prefix-affinity" && !c.engine.prefix_caching)
+    throw InputError(
+        "--router prefix-affinity: needs --prefix-caching (without it no instance "
+        "caches a prefix)");
+  const llm::ModelPreset preset = llm::load_model_preset(c.model);
+  parse_slo(c.slo, c.engine.slo_ttft, c.engine.slo_tpot);
+  const serve::SloClass defaults{"default", c.engine.slo_ttft, c.engine.slo_tpot};
+
+  serve::Workload w = serve::load_workload(c.trace);
+  if (c.limit > 0) w = serve::first_requests(std::move(w), c.limit);
+  w = serve::scale_rate(serve::scale_time(std::move(w), c.time_scale), c.rate_scale);
+  if (c.offline) w = serve::offline(std::move(w));
+  serve::FleetOptions options;
+  if (!c.slo_classes.empty()) {
+    std::vector<serve::SloRule> rules;
+    for (const std::string& text : c.slo_classes)
+      rules.push_back(serve::parse_slo_rule(text, defaults));
+    serve::assign_slo_classes(w, rules);
+    options.slo_classes.clear();
+    for (const serve::SloRule& r : rules) options.slo_classes.push_back(r.slo);
+  } else {
+    options.slo_classes = {defaults};
+  }
+
+  std::vector<serve::PoolSpec> specs;
+  if (!c.fleet.empty()) {
+    specs = serve::load_fleet_file(c.fleet);
+  } else {
+    serve::PoolSpec s;
+    s.chip = c.chip.preset;
+    s.overrides = c.chip.overrides;
+    s.chips = c.chips;
+    s.instances = c.instances;
+    s.scheduler = c.scheduler;
+    s.max_batch = c.engine.max_batch;
+    serve::make_scheduler(s.scheduler);  // an unknown name fails before anything is measured
+    specs.push_back(s);
+  }
+
+  // Pools of one chip configuration on as many chips share a cost model, measured over the
+  // largest batch among them.
+  std::vector<LoadedChip> chips;
+  std::vector<std::string> identities;
+  std::map<std::string, int64_t> batch_max;
+  for (const serve::PoolSpec& s : specs) {
+    chips.push_back(load_chip(s.chip, s.overrides));
+    const auto direct = serve::make_direct_cost(preset.config, chips.back(), s.chips);
+    identities.push_back(serve::cost_identity(preset.config, chips.back(), s.chips, *direct));
+    batch_max[identities.back()] = std::max(batch_max[identities.back()], s.max_batch);
+  }
+  std::map<std::string, MeasuredCost> costs;
+  std::vector<std::string> cost_order;  // first use
+  std::vector<serve::Pool> pools;
+  int64_t total_instances = 0, total_chips = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const serve::PoolSpec& s = specs[i];
+    const LoadedChip& chip = chips[i];
+    const serve::KvBudget kv =
+        serve::kv_pages_for(preset.config, chip.config, s.chips, c.engine.page_tokens);
+    if (!costs.contains(identities[i])) {
+      serve::CostGridOptions grid = c.grid;
+      grid.decode_batch_max = batch_max[identities[i]];
+      costs.emplace(identities[i], measure_cost(preset.config, chip, s.chips, grid,
+                                                table_for(c.cost_table, chip.config.name, s.chips,
+                                                          batch_max.size() > 1),
+                                                c.consistency_samples, c.jobs));
+      cost_order.push_back(identities[i]);
+    }
+    serve::Pool p;
+    p.name = chip.config.name + " x" + std::to_string(s.chips);
+    p.cost = costs.at(identities[i]).cached.get();
+    p.scheduler = s.scheduler;
+    p.engine = c.engine;
+    p.engine.max_batch = s.max_batch;
+    p.engine.kv_pages = kv.pages;
+    p.instances = s.instances;
+    p.chips = s.chips;
+    p.max_context = preset.config.seq_len;
+    p.idle_watts = chip.config.power.idle_w * static_cast<double>(s.chips);
+    p.role = s.role;
+    p.kv_bytes_per_token = kv.bytes_per_token;
+    p.link_bytes_per_s = static_cast<double>(s.chips * chip.config.links.count) *
+                         chip.config.links.gbytes_per_s * 1e9;
+    pools.push_back(p);
+    total_instances += s.instances;
+    total_chips += s.instances * s.chips;
+    std::fprintf(stderr,
+                 "pool %zu: %lld x (%s on %lld x %s), scheduler %s%s, max batch %lld; KV cache "
+                 "%.1f GB per instance (%lld pages of %lld tokens)%s\n",
+                 i, static_cast<long long>(s.instances), preset.config.name.c_str(),
+                 static_cast<long long>(s.chips), chip.config.name.c_str(), s.scheduler.c_str(),
+                 role_note(s.role).c_str(), static_cast<long long>(s.max_batch),
+                 (kv.hbm_bytes - kv.weight_bytes) / 1e9, static_cast<long long>(kv.pages),
+                 static_cast<long long>(c.engine.page_tokens),
+                 c.engine.prefix_caching ? ", prefix caching" : "");
+  }
+  std::fprintf(stderr, "%zu requests of %s through %lld instances, router %s\n", w.requests.size(),
+               w.name.c_str(), static_cast<long long>(total_instances), router_name.c_str());
+
+  InterruptGuard guard([] {});
+  const bool terminal = isatty(STDERR_FILENO);
+  options.keep_going = [] { return !InterruptGuard::interrupted(); };
+  auto last = std::chrono::steady_clock::now();
+  const size_t total = w.requests.size();
+  options.progress = [&](int64_t finished, double now) {
+    if (!terminal || seconds_since(last) < 0.2) return;
+    last = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "\rserving: %lld/%zu requests finished, %.1f s simulated (Ctrl-C stops)",
+                 static_cast<long long>(finished), total, now);
+  };
+  const auto engine_start = std::chrono::steady_clock::now();
+  const serve::FleetReport f = serve::run_fleet(w, pools, *router, options);
+  const double engine_wall = seconds_since(engine_start);
+  end_progress();
+
+  const serve::ServeReport& r = f.total;
+  std::string title = preset.config.name + " on a fleet of";
+  for (size_t i = 0; i < specs.size(); ++i)
+    title += std::string(i ? " +" : "") + " " + std::to_string(specs[i].instances) + " x (" +
+             pools[i].name + ", " + specs[i].scheduler + role_note(specs[i].role) + ")";
+  title += ", router " + router_name + ", " + w.name + (c.offline ? ", offline" : "") +
+           (c.engine.prefix_caching ? ", prefix caching" : "") +
+           (r.stopped ? " (stopped early)" : "");
+  Report rep(title);
+  rep.text("model", preset.config.name);
+  rep.text("trace", w.name);
+  rep.text("router", router_name);
+  for (size_t i = 0; i < specs.size(); ++i)
+    rep.text("pool" + std::to_string(i), std::to_string(specs[i].instances) + " x " +
+                                             pools[i].name + role_note(specs[i].role) +
+                                             ", scheduler " + specs[i].scheduler + ", max batch " +
+                                             std::to_string(specs[i].max_batch));
+  rep.add("instances", "instances", static_cast<double>(total_instances), "instances");
+  rep.add("chips", "chips", static_cast<double>(total_chips), "chips");
+  add_latency_figures(rep, r, static_cast<double>(total_chips));
+  rep.add("goodput", "goodput (requests meeting their class's SLO)", r.goodput(), "requests/s");
+  rep.add("slo.attainment", "finished requests meeting their SLO",
+          r.finished ? static_cast<double>(r.good) / static_cast<double>(r.finished) : 0, "ratio");
+  if (c.slo_classes.empty()) {
+    rep.add("slo.ttft", "SLO: TTFT at most", defaults.ttft * 1e3, "ms");
+    rep.add("slo.tpot", "SLO: TPOT at most", defaults.tpot * 1e3, "ms");
+  }
+  for (const serve::ClassReport& k :
+       c.slo_classes.empty() ? std::vector<serve::ClassReport>{} : f.classes) {
+    const std::string key = "classes." + k.slo.name, label = "class " + k.slo.name + ": ";
+    rep.add(key + ".slo.ttft", label + "SLO TTFT at most", k.slo.ttft * 1e3, "ms");
+    rep.add(key + ".slo.tpot", label + "SLO TPOT at most", k.slo.tpot * 1e3, "ms");
+    rep.add(key + ".requests", label + "requests", static_cast<double>(k.requests), "requests");
+    rep.add(key + ".finished", label + "finished", static_cast<double>(k.finished), "requests");
+    rep.add(key + ".goodput", label + "goodput", k.goodput, "requests/s");
+    rep.add(key + ".attainment", label + "finished meeting the SLO",
+            k.finished ? static_cast<double>(k.good) / static_cast<double>(k.finished) : 0,
+            "ratio");
+    add_percentiles(rep, key + ".ttft", label + "TTFT", k.ttft, 1e3, "ms", false);
+    add_percentiles(rep, key + ".tpot", label + "TPOT", k.tpot, 1e3, "ms", false);
+  }
+  rep.add("utilization.busy", "busy (mean over instances of the time running steps)",
+          r.utilization(), "ratio");
+  rep.add("utilization.mean_batch", "mean batch (sequences per step, time-weighted)", r.mean_batch,
+          "sequences");
+  rep.add("steps", "engine steps (all instances)", static_cast<double>(r.steps), "steps");
+  add_token_figures(rep, r, w, c.engine, "unbounded, one cache");
+  if (f.kv_transfers > 0) {
+    rep.add("kv_transfers.count", "sequences moved with their KV, prefill to decode",
+            static_cast<double>(f.kv_transfers), "sequences");
+    rep.add("kv_transfers.seconds.p50", "KV transfer time p50", f.kv_transfer_seconds.p50 * 1e3,
+            "ms");
+    rep.add("kv_transfers.seconds.p99", "KV transfer time p99", f.kv_transfer_seconds.p99 * 1e3,
+            "ms");
+  }
+  rep.add("kv.capacity", "KV cache capacity (all instances)",
+          static_cast<double>(r.kv_pages * c.engine.page_tokens), "tokens");
+  rep.add("kv.peak", "KV cache peak use (sum of each instance's peak)",
+          static_cast<double>(r.kv_peak_pages) / static_cast<double>(r.kv_pages), "ratio");
+  const bool gpu = std::any_of(chips.begin(), chips.end(),
+                               [](const LoadedChip& chip) { return chip.config.kind == "gpu"; });
+  const std::string energy_note = gpu ? " (GPU pools estimated: TDP x busy + idle)" : "";
+  rep.add("energy.per_output_token", "energy per output token" + energy_note,
+          r.joules_per_output_token(), "J/token");
+  rep.add("energy.busy", "energy, steps", r.energy_busy, "J");
+  rep.add("energy.idle", "energy, idle", r.energy_idle, "J");
+  if (f.pools.size() > 1)
+    for (size_t i = 0; i < f.pools.size(); ++i) {
+      const serve::ServeReport& p = f.pools[i].total;
+      const std::string key = "pools." + std::to_string(i),
+                        label = "pool " + std::to_string(i) + " (" + f.pools[i].name +
+                                role_note(f.pools[i].role) + "): ";
+      rep.add(key + ".requests", label + "requests taken", static_cast<double>(p.requests),
+              "requests");
+      rep.add(key + ".finished", label + "finished", static_cast<double>(p.finished), "requests");
+      if (p.finished > 0) {  // latencies count where a request finishes
+        add_percentiles(rep, key + ".ttft", label + "TTFT", p.ttft, 1e3, "ms", false);
+        add_percentiles(rep, key + ".tpot", label + "TPOT", p.tpot, 1e3, "ms", false);
+      }
+      rep.add(key + ".throughput.output_tokens", label + "output tokens/s", p.output_tokens_per_s(),
+              "tokens/s");
+      rep.add(key + ".goodput", label + "goodput", p.goodput(), "requests/s");
+      rep.add(key + ".utilization", label + "busy (mean over its instances)", p.utilization(),
+              "ratio");
+      rep.add(key + ".tokens.prefill", label + "prefill tokens",
+              static_cast<double>(p.prefill_tokens), "tokens");
+      rep.add(key + ".energy.per_output_token", label + "energy per output token",
+              p.joules_per_output_token(), "J/token");
+    }
+  double measure_wall = 0;
+  for (size_t k = 0; k < cost_order.size(); ++k) {
+    const MeasuredCost& m = costs.at(cost_order[k]);
+    const bool one = cost_order.size() == 1;
+    const std::string tag = one ? "" : std::to_string(k);
+    rep.text(one ? "cost_method" : "cost_method" + tag, m.cached->method());
+    add_cost_figures(rep, one ? "cost_model." : "cost_model." + tag + ".",
+                     one ? "" : "cost model " + tag + ": ", m);
+    if (!m.check.worst.empty())
+      rep.text(one ? "consistency_worst" : "consistency_worst" + tag, m.check.worst);
+    measure_wall += m.wall;
+  }
+  rep.add("wall.cost_model", "wall time, measuring steps", measure_wall, "s");
+  rep.add("wall.engine", "wall time, serving simulation", engine_wall, "s");
+  rep.add("wall.total", "wall time, total", seconds_since(start), "s");
+  rep.print();
+  if (!c.json.empty()) write_json(c.json, rep.json(), chips.size() == 1 ? &chips.front() : nullptr);
+}
+
 }  // namespace
 
 void register_serve(CLI::App& app) {
   auto c = std::make_shared<ServeCommand>();
   CLI::App* cmd = app.add_subcommand(
-      "serve-sim", "trace-driven serving simulation of one model instance on a group of chips");
+      "serve-sim",
+      "trace-driven serving simulation of one model instance on a group of chips, or of a fleet "
+      "of instances behind a router");
   cmd->add_option("--model", c->model, "model shape preset or preset YAML file")->required();
   c->chip.add_to(*cmd);
   cmd->add_option("--chips", c->chips, "chips of the instance")->default_val(1);
@@ -332,7 +641,31 @@ void register_serve(CLI::App& app) {
   cmd->add_option(
       "--report", c->report,
       "write a self-contained HTML page with the plots (DIR/index.html, DIR/data.json)");
-  cmd->callback([c] { run_serve(*c); });
+  cmd->add_option("--instances", c->instances,
+                  "identical instances of --chips x --chip behind --router (a fleet)")
+      ->default_val(c->instances)
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  std::string router_names;
+  for (const auto& [n, info] : serve::routers())
+    router_names += (router_names.empty() ? "" : "; ") + n + ": " + info.description;
+  cmd->add_option("--router", c->router,
+                  "how a fleet routes each request (default round-robin): " + router_names);
+  cmd->add_option("--fleet", c->fleet,
+                  "YAML file of pools of instances (chip, set, chips, instances, scheduler, "
+                  "max_batch, role: both, or prefill / decode for a disaggregated fleet; see "
+                  "serve/fleet/fleet_config.h), instead of --chip, --set, --chips, --instances, "
+                  "--scheduler and --max-batch");
+  cmd->add_option("--slo-class", c->slo_classes,
+                  "a class of requests with its own SLO, NAME:ITEM,... where an ITEM is "
+                  "ttft=DURATION, tpot=DURATION (left out: --slo's) or a condition on prompt or "
+                  "output tokens (prompt>4096, output<=8); repeat for each class; a request "
+                  "belongs to the last class whose conditions it meets");
+  cmd->callback([c, cmd] {
+    for (const char* o :
+         {"--chip", "--set", "--chips", "--instances", "--scheduler", "--max-batch", "--tp"})
+      if (cmd->count(o) > 0) c->pool_options.push_back(o);
+    run_serve(*c);
+  });
 }
 
 }  // namespace seedchip::tools

@@ -1,6 +1,7 @@
 #include "serve/engine/engine.h"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "arch/chip_peaks.h"
@@ -18,7 +19,7 @@ KvCache::KvCache(int64_t pages, int64_t page_tokens, int64_t block_tokens)
                      " tokens)");
 }
 
-bool KvCache::grow(Sequence& s, int64_t positions) {
+bool KvCache::grow_pages(Sequence& s, int64_t positions) {
   const int64_t n = extra(s, positions);
   if (n > free_ + evictable_) return false;
   while (free_ < n) {
@@ -58,6 +59,18 @@ void KvCache::share_prefix(Sequence& s) {
     s.shared += tokens;
   }
   s.cached = std::min(s.shared, s.prefill_target() - 1);
+}
+
+int64_t KvCache::cached_prefix(const Request& q) const {
+  if (block_ == 0) return 0;
+  int64_t positions = 0;
+  for (int64_t i = 0, blocks = q.blocks(block_); i < blocks; ++i) {
+    const auto it = blocks_.find(q.hash_ids[i]);
+    const int64_t tokens = q.block_tokens(i, block_);
+    if (it == blocks_.end() || it->second.tokens != tokens) break;
+    positions += tokens;
+  }
+  return positions;
 }
 
 void KvCache::publish(Sequence& s, bool partial) {
@@ -126,163 +139,300 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 
-ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
-                       const EngineOptions& o, int64_t max_context, double idle_watts) {
+namespace {
+
+EngineOptions checked(EngineOptions o) {
   if (o.max_batch < 1 || o.token_budget < 1 || o.page_tokens < 1 || o.kv_pages < 1)
     throw InputError("engine: max batch, token budget, page size and KV pages must be at least 1");
   if (o.prefix_caching && o.prefix_block < 1)
     throw InputError("engine: the prefix block must be at least 1 token");
-  ServeReport r;
-  r.requests = static_cast<int64_t>(workload.requests.size());
-  r.kv_pages = o.kv_pages;
-  KvCache kv(o.kv_pages, o.page_tokens, o.prefix_caching ? o.prefix_block : 0);
-  std::vector<Sequence> seqs;
-  seqs.reserve(workload.requests.size());
-  for (const Request& q : workload.requests) seqs.push_back({q});
-  std::deque<Sequence*> waiting;
-  std::vector<Sequence*> running;
-  Scheduler::State state{waiting, running, kv, o, [&](Sequence* s) {
-                           waiting.pop_front();
-                           running.push_back(s);
-                           if (s->preemptions == 0) s->hit = s->cached;
-                         }};
+  return o;
+}
 
-  const StepCost shared = cost.decode(1, 1);
-  const double start = seqs.empty() ? 0 : seqs.front().request.arrival;
-  double now = start, batch_seconds = 0;
-  size_t next = 0;
-  std::vector<double> ttft, tpot, e2e;
-  auto finish = [&](Sequence* s) {
-    s->finish = now;
-    kv.release(*s);
-    ++r.finished;
-    r.prompt_tokens += s->request.prompt;
-    r.prefix_hit_tokens += s->hit;
-    const double first = s->first_token - s->request.arrival;
-    ttft.push_back(first);
-    e2e.push_back(s->finish - s->request.arrival);
-    bool good = first <= o.slo_ttft;
-    if (s->request.output > 1) {
-      const double t = (s->finish - s->first_token) / static_cast<double>(s->request.output - 1);
-      tpot.push_back(t);
-      good = good && t <= o.slo_tpot;
-    }
-    if (good) ++r.good;
-  };
-  auto preempt = [&](Sequence* s) {
-    kv.release(*s);
-    ++s->preemptions;
-    ++r.preemptions;
-    waiting.push_front(s);
-  };
+}  // namespace
 
-  while (true) {
-    for (; next < seqs.size() && seqs[next].request.arrival <= now; ++next) {
-      Sequence& s = seqs[next];
-      // The longest it gets: the prompt and every generated token but the last in the cache,
-      // and at least one slot beyond the prompt (continuous admission reserves one); with prefix
-      // caching one page more, for the positions after a shared partial block, which start a page.
-      const int64_t positions = s.request.prompt + s.request.output;
-      if (positions > max_context ||
-          kv.pages_for(positions) + (o.prefix_caching ? 1 : 0) > kv.total_pages())
-        ++r.rejected;
-      else
-        waiting.push_back(&s);
-    }
-    if (running.empty() && waiting.empty()) {
-      if (next == seqs.size()) break;
-      now = seqs[next].request.arrival;  // idle until the next arrival
-      continue;
-    }
-    if (o.keep_going && !o.keep_going()) {
-      r.stopped = true;
-      break;
-    }
-    // A KV slot for every decoding sequence's next token, oldest first; the newest give way.
-    for (size_t i = 0; i < running.size(); ++i) {
-      Sequence* s = running[i];
-      if (!s->decoding()) continue;
-      while (!kv.grow(*s, s->cached + 1)) {
-        Sequence* victim = running.back();
-        running.pop_back();
-        preempt(victim);
-        if (victim == s) break;
-      }
-    }
-    StepPlan plan = scheduler.plan(state);
-    // Partly prefilled sequences can fill the cache with none of them able to go on: the newest
-    // gives way until something runs.
-    while (plan.prefill.empty() && plan.decode.empty() && !running.empty()) {
-      preempt(running.back());
-      running.pop_back();
-      plan = scheduler.plan(state);
-    }
-    if (plan.prefill.empty() && plan.decode.empty())
-      throw std::logic_error("serving engine: the scheduler planned an empty step");
+Engine::Engine(const StepCostModel& cost, Scheduler& scheduler, EngineOptions options,
+               int64_t max_context, double idle_watts, double start)
+    : cost_(cost),
+      scheduler_(scheduler),
+      o_(checked(std::move(options))),
+      max_context_(max_context),
+      idle_watts_(idle_watts),
+      start_(start),
+      now_(start),
+      kv_(o_.kv_pages, o_.page_tokens, o_.prefix_caching ? o_.prefix_block : 0),
+      shared_(cost.decode(1, 1)) {
+  r_.kv_pages = o_.kv_pages;
+}
 
-    std::vector<StepCost> parts;
-    for (const auto& [s, n] : plan.prefill) parts.push_back(cost.prefill(n, s->cached + n));
-    if (!plan.decode.empty()) {
-      double contexts = 0;
-      for (const Sequence* s : plan.decode) contexts += static_cast<double>(s->cached + 1);
-      const auto batch = static_cast<int64_t>(plan.decode.size());
-      parts.push_back(cost.decode(batch, contexts / static_cast<double>(batch)));
-    }
-    const StepCost step = combine(parts, shared);
-    const double sequences = static_cast<double>(plan.prefill.size() + plan.decode.size());
-    if (o.timeline_interval > 0) {
-      // Spread the step over the intervals it covers.
-      for (double t = now; t < now + step.seconds;) {
-        const auto i = static_cast<size_t>((t - start) / o.timeline_interval);
-        const double end = std::min(now + step.seconds, start + (i + 1) * o.timeline_interval);
-        if (r.timeline.size() <= i) r.timeline.resize(i + 1);
-        r.timeline[i].busy += end - t;
-        r.timeline[i].batch_seconds += sequences * (end - t);
-        t = end > t ? end : std::nextafter(t, now + step.seconds);
-      }
-    }
-    now += step.seconds;
-    r.busy += step.seconds;
-    r.energy_busy += step.joules;
-    ++r.steps;
-    batch_seconds += sequences * step.seconds;
-    r.kv_peak_pages = std::max(r.kv_peak_pages, kv.used_pages());
-
-    bool any_finished = false;
-    auto produce = [&](Sequence* s) {
-      ++s->generated;
-      ++r.output_tokens;
-      if (s->generated == 1) s->first_token = now;
-      if (s->generated == s->request.output) {
-        finish(s);
-        any_finished = true;
-      }
-    };
-    for (const auto& [s, n] : plan.prefill) {
-      s->cached += n;
-      r.prefill_tokens += n;
-      kv.publish(*s, false);
-      if (s->generated == 0 && s->cached == s->prefill_target()) produce(s);
-    }
-    for (Sequence* s : plan.decode) {
-      ++s->cached;
-      produce(s);
-    }
-    if (any_finished) std::erase_if(running, [](const Sequence* s) { return s->finish >= 0; });
-    if (o.progress && r.steps % o.progress_every == 0) o.progress(r.finished, now - start);
+bool Engine::reject_unfit(const Request& q) {
+  // The longest it gets: the prompt and every generated token but the last in the cache, and at
+  // least one slot beyond the prompt (continuous admission reserves one); with prefix caching one
+  // page more, for the positions after a shared partial block, which start a page.
+  const int64_t positions = q.prompt + q.output;
+  if (positions > max_context_ ||
+      kv_.pages_for(positions) + (o_.prefix_caching ? 1 : 0) > kv_.total_pages()) {
+    ++r_.rejected;
+    return true;
   }
+  if (!o_.slo_classes.empty() &&
+      (q.slo_class < 0 || q.slo_class >= static_cast<int64_t>(o_.slo_classes.size())))
+    throw InputError("engine: request " + std::to_string(q.id) + " is of SLO class " +
+                     std::to_string(q.slo_class) + "; the classes are 0 to " +
+                     std::to_string(o_.slo_classes.size() - 1));
+  return false;
+}
 
-  r.kv_free_pages_end = kv.free_pages();
-  r.kv_cached_pages_end = kv.cached_pages();
-  r.kv_used_pages_end = kv.used_pages();
-  r.prefix_evicted_blocks = kv.evicted_blocks();
-  r.makespan = now - start;
-  r.mean_batch = r.busy > 0 ? batch_seconds / r.busy : 0;
-  r.energy_idle = idle_watts * (r.makespan - r.busy);
-  if (o.keep_samples) r.ttft_samples = ttft, r.tpot_samples = tpot, r.e2e_samples = e2e;
+Sequence* Engine::take_slot(Sequence s) {
+  if (free_.empty()) return &pool_.emplace_back(std::move(s));
+  Sequence* slot = free_.back();
+  free_.pop_back();
+  *slot = std::move(s);
+  return slot;
+}
+
+void Engine::add(Request q) {
+  ++r_.requests;
+  if (idle()) now_ = std::max(now_, q.arrival);
+  if (reject_unfit(q)) return;
+  outstanding_ += q.prompt + q.output;
+  waiting_.push_back(take_slot(Sequence{std::move(q)}));
+}
+
+void Engine::add_prefilled(Sequence s, double arrival) {
+  ++r_.requests;
+  if (idle()) now_ = std::max(now_, arrival);
+  if (reject_unfit(s.request)) return;
+  s.handed_off = false;
+  outstanding_ += s.request.output - s.generated;
+  arrived_.push_back(take_slot(std::move(s)));
+}
+
+double Engine::next_step() const { return idle() ? std::numeric_limits<double>::infinity() : now_; }
+
+void Engine::run_until(double t) {
+  while (!idle() && now_ < t) step();
+}
+
+void Engine::finish(Sequence* s) {
+  s->finish = now_;
+  kv_.release(*s);
+  ++r_.finished;
+  r_.prompt_tokens += s->request.prompt;
+  r_.prefix_hit_tokens += s->hit;
+  Outcome out;
+  out.ttft = s->first_token - s->request.arrival;
+  out.e2e = s->finish - s->request.arrival;
+  out.slo_class = s->request.slo_class;
+  const bool classed = !o_.slo_classes.empty();
+  const double ttft =
+      classed ? o_.slo_classes[static_cast<size_t>(out.slo_class)].ttft : o_.slo_ttft;
+  const double tpot =
+      classed ? o_.slo_classes[static_cast<size_t>(out.slo_class)].tpot : o_.slo_tpot;
+  out.good = out.ttft <= ttft;
+  if (s->request.output > 1) {
+    out.tpot = (s->finish - s->first_token) / static_cast<double>(s->request.output - 1);
+    out.max_tbt = s->max_gap;
+    out.good = out.good && out.tpot <= tpot;
+  }
+  if (out.good) ++r_.good;
+  outcomes_.push_back(out);
+  any_finished_ = true;
+}
+
+void Engine::hand_off(Sequence* s) {
+  outstanding_ -= s->request.output - s->generated;  // generated elsewhere
+  kv_.release(*s);
+  s->handed_off = true;
+  Sequence moved = *s;
+  moved.cached = moved.prefill_target();  // what its KV holds
+  handoffs_.push_back(std::move(moved));
+  any_finished_ = true;  // it leaves the running sequences
+}
+
+void Engine::preempt(Sequence* s) {
+  outstanding_ += s->cached;  // to compute again
+  kv_.release(*s);
+  ++s->preemptions;
+  ++r_.preemptions;
+  waiting_.push_front(s);
+}
+
+void Engine::produce(Sequence* s) {
+  ++s->generated;
+  ++r_.output_tokens;
+  --outstanding_;
+  if (s->generated == 1) s->first_token = now_;
+  if (s->last_token >= 0) s->max_gap = std::max(s->max_gap, now_ - s->last_token);
+  s->last_token = now_;
+  if (s->generated == s->request.output) finish(s);
+}
+
+void Engine::step() {
+  if (idle()) throw std::logic_error("serving engine: step() on an idle engine");
+  // In a fleet the sequences have left the cache since this engine's last step: ask for them all
+  // at once rather than miss them one at a time in the loops below.
+  for (const Sequence* s : running_) {
+    __builtin_prefetch(s);
+    __builtin_prefetch(reinterpret_cast<const char*>(s) + 64);
+    __builtin_prefetch(reinterpret_cast<const char*>(s) + 128);
+  }
+  // Sequences whose KV arrived from a prefill instance take their pages as soon as there is room.
+  while (!arrived_.empty() && static_cast<int64_t>(running_.size()) < o_.max_batch &&
+         kv_.grow(*arrived_.front(), arrived_.front()->cached)) {
+    running_.push_back(arrived_.front());
+    arrived_.pop_front();
+  }
+  // A KV slot for every decoding sequence's next token, oldest first; the newest give way.
+  for (size_t i = 0; i < running_.size(); ++i) {
+    Sequence* s = running_[i];
+    if (!s->decoding()) continue;
+    while (!kv_.grow(*s, s->cached + 1)) {
+      Sequence* victim = running_.back();
+      running_.pop_back();
+      preempt(victim);
+      if (victim == s) break;
+    }
+  }
+  Scheduler::State state{waiting_, running_, kv_, o_};
+  // The sequences a plan admits join running's back: what the prefix cache gave them is work
+  // they skip.
+  StepPlan& plan = plan_;
+  auto replan = [&] {
+    plan.prefill.clear();
+    plan.decode.clear();
+    const size_t before = running_.size();
+    scheduler_.plan(state, plan);
+    for (size_t i = before; i < running_.size(); ++i) {
+      Sequence* s = running_[i];
+      if (s->preemptions == 0) s->hit = s->cached;
+      outstanding_ -= s->cached;
+    }
+  };
+  replan();
+  // Partly prefilled sequences can fill the cache with none of them able to go on: the newest
+  // gives way until something runs.
+  while (plan.prefill.empty() && plan.decode.empty() && !running_.empty()) {
+    preempt(running_.back());
+    running_.pop_back();
+    replan();
+  }
+  if (plan.prefill.empty() && plan.decode.empty())
+    throw std::logic_error("serving engine: the scheduler planned an empty step");
+
+  parts_.clear();
+  for (const auto& [s, n] : plan.prefill) parts_.push_back(cost_.prefill(n, s->cached + n));
+  if (!plan.decode.empty()) {
+    // Summed as integers (exact, as a sum of doubles below 2^53 is, and without the latency of
+    // a chain of floating-point additions).
+    int64_t contexts = 0;
+    for (const Sequence* s : plan.decode) contexts += s->cached + 1;
+    const auto batch = static_cast<int64_t>(plan.decode.size());
+    parts_.push_back(
+        cost_.decode(batch, static_cast<double>(contexts) / static_cast<double>(batch)));
+  }
+  const StepCost step = combine(parts_, shared_);
+  const double sequences = static_cast<double>(plan.prefill.size() + plan.decode.size());
+  if (o_.timeline_interval > 0) {
+    // Spread the step over the intervals it covers.
+    for (double t = now_; t < now_ + step.seconds;) {
+      const auto i = static_cast<size_t>((t - start_) / o_.timeline_interval);
+      const double end = std::min(now_ + step.seconds, start_ + (i + 1) * o_.timeline_interval);
+      if (r_.timeline.size() <= i) r_.timeline.resize(i + 1);
+      r_.timeline[i].busy += end - t;
+      r_.timeline[i].batch_seconds += sequences * (end - t);
+      t = end > t ? end : std::nextafter(t, now_ + step.seconds);
+    }
+  }
+  now_ += step.seconds;
+  r_.busy += step.seconds;
+  r_.energy_busy += step.joules;
+  ++r_.steps;
+  batch_seconds_ += sequences * step.seconds;
+  r_.kv_peak_pages = std::max(r_.kv_peak_pages, kv_.used_pages());
+
+  any_finished_ = false;
+  for (const auto& [s, n] : plan.prefill) {
+    s->cached += n;
+    r_.prefill_tokens += n;
+    outstanding_ -= n;
+    kv_.publish(*s, false);
+    if (s->generated == 0 && s->cached == s->prefill_target()) {
+      produce(s);
+      if (o_.hand_off && s->finish < 0) hand_off(s);
+    }
+  }
+  // produce() for each decode (never a first token), the counters added once: the compiler keeps
+  // every update in memory otherwise, and re-reads what it just stored.
+  for (Sequence* s : plan.decode) {
+    const int64_t generated = s->generated + 1;
+    ++s->cached;
+    s->generated = generated;
+    s->max_gap = std::max(s->max_gap, now_ - s->last_token);
+    s->last_token = now_;
+    if (generated == s->request.output) finish(s);
+  }
+  r_.output_tokens += static_cast<int64_t>(plan.decode.size());
+  outstanding_ -= static_cast<int64_t>(plan.decode.size());
+  if (any_finished_)
+    std::erase_if(running_, [this](Sequence* s) {
+      if (s->finish < 0 && !s->handed_off) return false;
+      free_.push_back(s);
+      return true;
+    });
+}
+
+ServeReport Engine::report(double end) const {
+  ServeReport r = r_;
+  r.kv_free_pages_end = kv_.free_pages();
+  r.kv_cached_pages_end = kv_.cached_pages();
+  r.kv_used_pages_end = kv_.used_pages();
+  r.prefix_evicted_blocks = kv_.evicted_blocks();
+  r.makespan = end - start_;
+  r.mean_batch = r.busy > 0 ? batch_seconds_ / r.busy : 0;
+  r.energy_idle = idle_watts_ * (r.makespan - r.busy);
+  std::vector<double> ttft, tpot, e2e, max_tbt;
+  ttft.reserve(outcomes_.size());
+  tpot.reserve(outcomes_.size());
+  e2e.reserve(outcomes_.size());
+  for (const Outcome& out : outcomes_) {
+    ttft.push_back(out.ttft);
+    e2e.push_back(out.e2e);
+    if (out.tpot >= 0) tpot.push_back(out.tpot), max_tbt.push_back(out.max_tbt);
+  }
+  r.max_tbt = percentiles(std::move(max_tbt));
+  if (o_.keep_samples) r.ttft_samples = ttft, r.tpot_samples = tpot, r.e2e_samples = e2e;
   r.ttft = percentiles(std::move(ttft));
   r.tpot = percentiles(std::move(tpot));
   r.e2e = percentiles(std::move(e2e));
+  return r;
+}
+
+ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
+                       const EngineOptions& o, int64_t max_context, double idle_watts) {
+  const std::vector<Request>& requests = workload.requests;
+  const double start = requests.empty() ? 0 : requests.front().arrival;
+  Engine engine(cost, scheduler, o, max_context, idle_watts, start);
+  bool stopped = false;
+  for (size_t next = 0;;) {
+    for (; next < requests.size() && requests[next].arrival <= engine.clock(); ++next)
+      engine.add(requests[next]);
+    if (engine.idle()) {
+      if (next == requests.size()) break;
+      engine.add(requests[next++]);  // idle until it arrives
+      continue;
+    }
+    if (o.keep_going && !o.keep_going()) {
+      stopped = true;
+      break;
+    }
+    engine.step();
+    if (o.progress && engine.steps() % o.progress_every == 0)
+      o.progress(engine.finished(), engine.clock() - start);
+  }
+  ServeReport r = engine.report(engine.clock());
+  r.requests = static_cast<int64_t>(requests.size());
+  r.stopped = stopped;
   return r;
 }
 

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "arch/chip_config.h"
@@ -45,6 +46,9 @@ struct Sequence {
   int64_t hit = 0;        // prompt positions the prefix cache gave it at its first admission
   int64_t preemptions = 0;
   double first_token = -1, finish = -1;  // seconds; -1 until they happen
+  double last_token = -1;                // seconds: when its latest token came out
+  double max_gap = 0;                    // seconds: its longest time between two tokens so far
+  bool handed_off = false;               // left for another instance after its first token
   // Positions to prefill before decoding: the prompt, and after a preemption also the tokens
   // generated so far (recomputed).
   int64_t prefill_target() const { return request.prompt + (generated > 1 ? generated - 1 : 0); }
@@ -70,14 +74,20 @@ class KvCache {
     return std::max<int64_t>(0, pages_for(std::max<int64_t>(0, positions - s.shared)) - s.pages);
   }
   // Takes the extra pages, evicting unreferenced cached blocks when too few are free; false, with
-  // nothing taken or evicted, when even evicting all of them would not free enough.
-  bool grow(Sequence& s, int64_t positions);
+  // nothing taken or evicted, when even evicting all of them would not free enough. (Inline for
+  // the common case of a decode step, whose next position mostly fits the pages it holds.)
+  bool grow(Sequence& s, int64_t positions) {
+    return positions - s.shared <= s.pages * page_ || grow_pages(s, positions);
+  }
   // For a sequence that holds nothing (a waiting one): shares the longest leading run of its
   // prompt blocks found cached (same id, same tokens) and starts it with their positions cached,
   // less one where they cover everything it has to prefill (its last prefilled position produces
   // its next token). The references hold the blocks until it is released, so admitting it cannot
   // evict them. Nothing without prefix caching.
   void share_prefix(Sequence& s);
+  // The prompt positions share_prefix would give a waiting sequence of `q` now: its longest
+  // leading run of blocks cached (not less one; 0 without prefix caching).
+  int64_t cached_prefix(const Request& q) const;
   // Caches the prompt blocks of `s` that are all in the KV cache and not cached yet, in order
   // (the last, partial one only when `partial`); one whose id another sequence cached first is
   // shared instead, and the pages `s` computed it in are freed.
@@ -97,12 +107,21 @@ class KvCache {
     int64_t tokens = 0, pages = 0, refs = 0;
     std::list<uint64_t>::iterator lru;  // where it is in lru_ while refs is 0
   };
+  bool grow_pages(Sequence& s, int64_t positions);
   void ref(Block& b);
   void unref(uint64_t id, Block& b);
   int64_t free_, total_, page_, block_;
   int64_t cached_ = 0, evictable_ = 0, evicted_ = 0;  // pages, pages, blocks
   std::unordered_map<uint64_t, Block> blocks_;
   std::list<uint64_t> lru_;  // unreferenced blocks, least recently used first
+};
+
+// The latency objectives of a class of requests: a request is good when it finishes with its
+// time to first token and its mean time per output token after the first within them.
+struct SloClass {
+  std::string name = "default";
+  double ttft = 2.0;  // seconds
+  double tpot = 0.2;  // seconds
 };
 
 struct EngineOptions {
@@ -113,16 +132,24 @@ struct EngineOptions {
   int64_t kv_pages = 0;         // cache size in pages (kv_pages_for gives it for a chip group)
   double slo_ttft = 2.0;        // seconds: time to first token of a good request
   double slo_tpot = 0.2;        // seconds: mean time per output token after the first
+  // Per Request::slo_class, when not empty (each request's class must be listed); otherwise every
+  // request is judged by slo_ttft and slo_tpot.
+  std::vector<SloClass> slo_classes;
   // Prefix caching (KvCache) over blocks of prefix_block tokens: the trace's block (its hash_ids
   // name blocks of that size; 512 in the Mooncake traces), a multiple of page_tokens.
   bool prefix_caching = false;
   int64_t prefix_block = kMooncakeBlockTokens;
+  // Prefill only (a disaggregated fleet's prefill pool): a sequence that has produced its first
+  // token and has more to generate leaves the engine with its KV (Engine::take_handoffs), its
+  // pages freed at once (the transfer's hold on them is not modelled).
+  bool hand_off = false;
   // For plots (--report): keep every finished request's latencies, and the busy share and mean
   // batch of each interval of timeline_interval seconds (0: no timeline).
   bool keep_samples = false;
   double timeline_interval = 0;
-  // Called every progress_every steps with requests finished and simulated seconds; return false
-  // from `keep_going` to stop (the report then covers what finished).
+  // run_engine calls `progress` every progress_every steps with requests finished and simulated
+  // seconds; return false from `keep_going` to stop (the report then covers what finished). An
+  // Engine driven step by step (a fleet) leaves both to its driver.
   std::function<void(int64_t finished, double now)> progress;
   std::function<bool()> keep_going;
   int64_t progress_every = 1000;
@@ -158,9 +185,15 @@ class Scheduler {
     std::vector<Sequence*>& running;
     KvCache& kv;
     const EngineOptions& options;
-    std::function<void(Sequence*)> admit;  // from waiting's front to running's back
+    // From waiting's front to running's back (the engine reads what the sequence took from the
+    // prefix cache after the plan).
+    void admit(Sequence* s) {
+      waiting.pop_front();
+      running.push_back(s);
+    }
   };
-  virtual StepPlan plan(State& state) = 0;
+  // Fills `plan`, which arrives empty (the engine reuses one plan's storage step after step).
+  virtual void plan(State& state, StepPlan& plan) = 0;
 };
 
 struct SchedulerInfo {
@@ -199,6 +232,9 @@ struct ServeReport {
   // counted: that is recomputation saved, and shows in prefill_tokens), and blocks evicted.
   int64_t prompt_tokens = 0, prefix_hit_tokens = 0, prefix_evicted_blocks = 0;
   Percentiles ttft, tpot, e2e;  // seconds; TPOT over requests with more than one output token
+  // Seconds: each such request's longest time between two of its tokens (its worst stall: what a
+  // prefill run in its way costs it, which a mean TPOT hides; Sarathi-Serve's interference).
+  Percentiles max_tbt;
   // With EngineOptions::keep_samples: the values behind ttft, tpot and e2e, in finishing order.
   std::vector<double> ttft_samples, tpot_samples, e2e_samples;
   // With EngineOptions::timeline_interval: per interval from the first arrival, the share of it
@@ -222,8 +258,102 @@ struct ServeReport {
   }
 };
 
-// Runs `workload` through one instance. `idle_watts` is the instance's power when no step runs
-// (power.idle_w x chips); `max_context` the model's longest sequence.
+// What became of one finished request.
+struct Outcome {
+  double ttft = 0, e2e = 0;  // seconds from its arrival
+  double tpot = -1;          // seconds; -1 for a request of one output token
+  double max_tbt = -1;       // seconds: its longest time between two tokens; -1 likewise
+  int64_t slo_class = 0;
+  bool good = false;  // within its class's SLO
+};
+
+// One serving instance, driven step by step (run_engine drives one through a whole workload; a
+// fleet interleaves many). Its clock is the time its next step starts: a step runs at once, and
+// its results (first tokens, generated tokens, finished requests) are there as soon as step()
+// returns, though they land at the step's end, the new clock. An idle engine (nothing running or
+// waiting) stays idle until a request is added.
+//
+// The engine keeps `cost` and `scheduler` by reference: they must outlive it. Deterministic: the
+// same calls give the same results.
+class Engine {
+ public:
+  // `start`: the clock at first, from which the report's makespan counts (the first arrival).
+  // `idle_watts` is the instance's power when no step runs (power.idle_w x chips); `max_context`
+  // the model's longest sequence. Throws InputError for options out of range.
+  Engine(const StepCostModel& cost, Scheduler& scheduler, EngineOptions options,
+         int64_t max_context, double idle_watts, double start);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // `q` arrives: it joins the waiting queue, or is rejected (counted in the report) when it can
+  // never fit (prompt + output beyond max_context or the whole KV cache). An idle engine's clock
+  // moves on to q.arrival first; a busy one's clock may be past it (q arrived during the step that
+  // ends then), and q waits for the next step.
+  void add(Request q);
+  // A sequence handed off by a prefill instance (take_handoffs) arrives at `arrival` with the KV
+  // of its cached positions: it joins the running sequences, ahead of the waiting ones, at the
+  // first step with room for it in the batch and the KV cache, and decodes from there. Rejected
+  // as add() rejects. Its TTFT is from the prefill instance.
+  void add_prefilled(Sequence s, double arrival);
+  // The sequences handed off (EngineOptions::hand_off) since the last call, in order.
+  std::vector<Sequence> take_handoffs() { return std::exchange(handoffs_, {}); }
+  bool idle() const { return running_.empty() && waiting_.empty() && arrived_.empty(); }
+  double clock() const { return now_; }
+  // When the next step starts: the clock, or infinity when idle (the next add() wakes it).
+  double next_step() const;
+  // Runs one step (not idle()): KV slots for the decoding sequences (preempting the newest while
+  // the cache is full), the scheduler's plan, its cost, its results; the clock moves to its end.
+  void step();
+  // Runs the steps that start before `t` (those starting at `t` wait: a request arriving at `t`
+  // joins them).
+  void run_until(double t);
+
+  // Tokens still to compute for the requests here: to prefill (or recompute) and to generate.
+  // Kept up to date step by step (constant time), for routers.
+  int64_t outstanding_tokens() const { return outstanding_; }
+  // Prompt positions of `q` this engine's prefix cache holds (KvCache::cached_prefix).
+  int64_t cached_prefix(const Request& q) const { return kv_.cached_prefix(q); }
+  int64_t steps() const { return r_.steps; }
+  int64_t finished() const { return r_.finished; }
+  // The finished requests, in finishing order.
+  const std::vector<Outcome>& outcomes() const { return outcomes_; }
+  // The report for the time from `start` to `end` (>= clock(); idle after the clock). `stopped`
+  // is left false: whoever stops the engine says so.
+  ServeReport report(double end) const;
+
+ private:
+  // Counts `q` as rejected, and says so, when it can never fit here.
+  bool reject_unfit(const Request& q);
+  Sequence* take_slot(Sequence s);
+  void finish(Sequence* s);
+  void hand_off(Sequence* s);
+  void preempt(Sequence* s);
+  void produce(Sequence* s);
+  const StepCostModel& cost_;
+  Scheduler& scheduler_;
+  EngineOptions o_;
+  int64_t max_context_;
+  double idle_watts_, start_, now_;
+  KvCache kv_;
+  StepCost shared_;              // what every part of a step shares (combine())
+  std::deque<Sequence> pool_;    // every sequence in the engine (stable addresses)
+  std::vector<Sequence*> free_;  // finished or handed off: slots for add() to reuse
+  std::deque<Sequence*> waiting_;
+  std::deque<Sequence*> arrived_;  // add_prefilled's, not admitted yet
+  std::vector<Sequence*> running_;
+  std::vector<Sequence> handoffs_;
+  // The current step's plan and parts, kept to reuse their storage.
+  StepPlan plan_;
+  std::vector<StepCost> parts_;
+  bool any_finished_ = false;  // in the current step
+  int64_t outstanding_ = 0;
+  double batch_seconds_ = 0;
+  std::vector<Outcome> outcomes_;
+  ServeReport r_;  // the running totals
+};
+
+// Runs `workload` through one instance (an Engine fed the workload's arrivals as its clock passes
+// them), calling options.progress and options.keep_going as they document.
 ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
                        const EngineOptions& options, int64_t max_context, double idle_watts);
 

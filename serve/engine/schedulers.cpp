@@ -14,8 +14,7 @@ bool room(const Scheduler::State& s) {
 // (one prompt always), and a step that prefills decodes nothing.
 class ContinuousScheduler : public Scheduler {
  public:
-  StepPlan plan(State& s) override {
-    StepPlan p;
+  void plan(State& s, StepPlan& p) override {
     int64_t tokens = 0;
     while (!s.waiting.empty() && room(s)) {
       Sequence* q = s.waiting.front();
@@ -32,10 +31,9 @@ class ContinuousScheduler : public Scheduler {
       p.prefill.push_back({q, n});
       tokens += n;
     }
-    if (!p.prefill.empty()) return p;
+    if (!p.prefill.empty()) return;
     for (Sequence* q : s.running)
       if (q->decoding()) p.decode.push_back(q);
-    return p;
   }
 };
 
@@ -44,8 +42,7 @@ class ContinuousScheduler : public Scheduler {
 // ones in arrival order.
 class ChunkedScheduler : public Scheduler {
  public:
-  StepPlan plan(State& s) override {
-    StepPlan p;
+  void plan(State& s, StepPlan& p) override {
     int64_t budget = s.options.token_budget;
     for (Sequence* q : s.running)
       if (q->decoding() && budget > 0) {
@@ -71,7 +68,6 @@ class ChunkedScheduler : public Scheduler {
       p.prefill.push_back({q, n});
       budget -= n;
     }
-    return p;
   }
 };
 

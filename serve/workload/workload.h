@@ -32,6 +32,9 @@ struct Request {
   // Ids past the prompt's end are ignored; empty where the trace has none (Azure, generated
   // arrivals). (`= {}` lets an initializer list of the four lengths leave it out.)
   std::vector<uint64_t> hash_ids = {};
+  // The request's latency class: an index into the SLO classes it is judged by
+  // (EngineOptions::slo_classes); 0 where nothing assigns one.
+  int64_t slo_class = 0;
   // The blocks of `block` tokens that hash_ids names inside the prompt, and the prompt tokens in
   // block i of them (all but the last hold `block`).
   int64_t blocks(int64_t block) const {

@@ -1,0 +1,258 @@
+#include "serve/fleet/fleet.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <tuple>
+
+#include "arch/error.h"
+
+namespace seedchip::serve {
+
+namespace {
+
+// One instance's reports summed as FleetReport::total documents; the percentiles over the
+// engines' finished requests.
+ServeReport combined(const std::vector<const ServeReport*>& reports,
+                     const std::vector<const Engine*>& engines, double makespan) {
+  ServeReport t;
+  t.makespan = makespan;
+  double batch_seconds = 0;
+  for (const ServeReport* r : reports) {
+    t.requests += r->requests;
+    t.finished += r->finished;
+    t.rejected += r->rejected;
+    t.busy += r->busy;
+    t.steps += r->steps;
+    t.prefill_tokens += r->prefill_tokens;
+    t.output_tokens += r->output_tokens;
+    t.preemptions += r->preemptions;
+    batch_seconds += r->mean_batch * r->busy;
+    t.energy_busy += r->energy_busy;
+    t.energy_idle += r->energy_idle;
+    t.kv_pages += r->kv_pages;
+    t.kv_peak_pages += r->kv_peak_pages;
+    t.kv_free_pages_end += r->kv_free_pages_end;
+    t.kv_cached_pages_end += r->kv_cached_pages_end;
+    t.kv_used_pages_end += r->kv_used_pages_end;
+    t.prompt_tokens += r->prompt_tokens;
+    t.prefix_hit_tokens += r->prefix_hit_tokens;
+    t.prefix_evicted_blocks += r->prefix_evicted_blocks;
+    t.good += r->good;
+  }
+  t.mean_batch = t.busy > 0 ? batch_seconds / t.busy : 0;
+  if (!reports.empty()) t.busy /= static_cast<double>(reports.size());
+  std::vector<double> ttft, tpot, e2e, max_tbt;
+  for (const Engine* e : engines)
+    for (const Outcome& out : e->outcomes()) {
+      ttft.push_back(out.ttft);
+      e2e.push_back(out.e2e);
+      if (out.tpot >= 0) tpot.push_back(out.tpot), max_tbt.push_back(out.max_tbt);
+    }
+  t.max_tbt = percentiles(std::move(max_tbt));
+  t.ttft = percentiles(std::move(ttft));
+  t.tpot = percentiles(std::move(tpot));
+  t.e2e = percentiles(std::move(e2e));
+  return t;
+}
+
+std::vector<ClassReport> by_class(const Workload& w, const std::vector<const Engine*>& engines,
+                                  const std::vector<SloClass>& classes, double makespan) {
+  std::vector<ClassReport> out(classes.size());
+  std::vector<std::vector<double>> ttft(classes.size()), tpot(classes.size()), e2e(classes.size());
+  for (size_t c = 0; c < classes.size(); ++c) out[c].slo = classes[c];
+  for (const Request& q : w.requests) ++out[static_cast<size_t>(q.slo_class)].requests;
+  for (const Engine* e : engines)
+    for (const Outcome& o : e->outcomes()) {
+      const auto c = static_cast<size_t>(o.slo_class);
+      ++out[c].finished;
+      if (o.good) ++out[c].good;
+      ttft[c].push_back(o.ttft);
+      e2e[c].push_back(o.e2e);
+      if (o.tpot >= 0) tpot[c].push_back(o.tpot);
+    }
+  for (size_t c = 0; c < classes.size(); ++c) {
+    out[c].goodput = makespan > 0 ? static_cast<double>(out[c].good) / makespan : 0;
+    out[c].ttft = percentiles(std::move(ttft[c]));
+    out[c].tpot = percentiles(std::move(tpot[c]));
+    out[c].e2e = percentiles(std::move(e2e[c]));
+  }
+  return out;
+}
+
+}  // namespace
+
+FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router& router,
+                      const FleetOptions& o) {
+  if (pools.empty()) throw InputError("fleet: no pool of instances");
+  for (const Pool& p : pools)
+    if (p.instances < 1 || p.cost == nullptr)
+      throw InputError("fleet: pool '" + p.name + "' needs at least one instance and a cost model");
+  const auto has = [&](PoolRole role) {
+    return std::any_of(pools.begin(), pools.end(), [&](const Pool& p) { return p.role == role; });
+  };
+  if (has(PoolRole::kPrefill) != has(PoolRole::kDecode))
+    throw InputError(
+        "fleet: prefill pools need decode pools to hand their sequences to, and the other way "
+        "round");
+  for (const Pool& p : pools)
+    if (p.role == PoolRole::kPrefill && !(p.kv_bytes_per_token > 0 && p.link_bytes_per_s > 0))
+      throw InputError("fleet: prefill pool '" + p.name +
+                       "' needs its KV bytes per token and link bandwidth for the transfers");
+  if (o.slo_classes.empty()) throw InputError("fleet: no SLO class");
+  for (const Request& q : w.requests)
+    if (q.slo_class < 0 || q.slo_class >= static_cast<int64_t>(o.slo_classes.size()))
+      throw InputError("fleet: request " + std::to_string(q.id) + " is of SLO class " +
+                       std::to_string(q.slo_class) + "; the classes are 0 to " +
+                       std::to_string(o.slo_classes.size() - 1));
+
+  const double start = w.requests.empty() ? 0 : w.requests.front().arrival;
+  std::vector<std::unique_ptr<Scheduler>> schedulers;
+  std::vector<std::unique_ptr<Engine>> instances;
+  std::vector<const Engine*> engines;
+  std::vector<size_t> pool_of;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    EngineOptions e = pools[p].engine;
+    e.slo_classes = o.slo_classes;
+    e.progress = nullptr;
+    e.keep_going = nullptr;
+    e.keep_samples = false;
+    e.timeline_interval = 0;
+    e.hand_off = pools[p].role == PoolRole::kPrefill;
+    for (int64_t k = 0; k < pools[p].instances; ++k) {
+      schedulers.push_back(make_scheduler(pools[p].scheduler));
+      instances.push_back(std::make_unique<Engine>(
+          *pools[p].cost, *schedulers.back(), e, pools[p].max_context, pools[p].idle_watts, start));
+      engines.push_back(instances.back().get());
+      pool_of.push_back(p);
+    }
+  }
+  const size_t n = instances.size();
+  // The instances that take arrivals (the router's view, numbered apart) and the decode ones.
+  std::vector<size_t> front, decoders;
+  std::vector<size_t> front_number(n, n);
+  std::vector<const Engine*> front_engines;
+  for (size_t i = 0; i < n; ++i) {
+    if (pools[pool_of[i]].role == PoolRole::kDecode) {
+      decoders.push_back(i);
+      continue;
+    }
+    front_number[i] = front.size();
+    front.push_back(i);
+    front_engines.push_back(engines[i]);
+  }
+  std::vector<int64_t> outstanding(front.size(), 0);
+  const FleetView view(outstanding, front_engines);
+
+  // The instances with work, by the start of their next step, then by number: a min-heap.
+  using Event = std::pair<double, size_t>;
+  std::vector<Event> heap;
+  heap.reserve(n);
+  const auto later = std::greater<Event>();
+  auto schedule = [&](size_t i) {
+    heap.emplace_back(instances[i]->clock(), i);
+    std::push_heap(heap.begin(), heap.end(), later);
+  };
+
+  // Sequences on their way from a prefill to a decode instance, by arrival (then handing off
+  // order): a min-heap.
+  struct Transfer {
+    double at = 0;
+    int64_t order = 0;
+    Sequence sequence;
+  };
+  std::vector<Transfer> transfers;
+  const auto arrives_later = [](const Transfer& a, const Transfer& b) {
+    return std::tie(a.at, a.order) > std::tie(b.at, b.order);
+  };
+  int64_t transfers_started = 0;
+  std::vector<double> transfer_seconds;
+
+  FleetReport report;
+  report.routed_to.reserve(w.requests.size());
+  bool stopped = false;
+  int64_t steps = 0, finished = 0;
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  for (size_t next = 0;;) {
+    const double step_at = heap.empty() ? kNever : heap.front().first;
+    const double transfer_at = transfers.empty() ? kNever : transfers.front().at;
+    // An arrival goes first when no step starts before it (as in run_engine, a request arriving
+    // when a step starts joins that step); then a transfer that ends by then.
+    if (next < w.requests.size() && w.requests[next].arrival <= std::min(step_at, transfer_at)) {
+      const Request& q = w.requests[next++];
+      const size_t f = router.route(q, view);
+      if (f >= front.size()) throw std::logic_error("fleet: the router chose no instance");
+      const size_t i = front[f];
+      Engine& e = *instances[i];
+      const bool idle = e.idle();
+      e.add(q);
+      outstanding[f] = e.outstanding_tokens();
+      if (idle && !e.idle()) schedule(i);
+      report.routed_to.push_back(static_cast<int64_t>(i));
+      continue;
+    }
+    if (!transfers.empty() && transfer_at <= step_at) {
+      std::pop_heap(transfers.begin(), transfers.end(), arrives_later);
+      Transfer t = std::move(transfers.back());
+      transfers.pop_back();
+      size_t i = decoders.front();
+      for (const size_t d : decoders)
+        if (instances[d]->outstanding_tokens() < instances[i]->outstanding_tokens()) i = d;
+      Engine& e = *instances[i];
+      const bool idle = e.idle();
+      e.add_prefilled(std::move(t.sequence), t.at);
+      if (idle && !e.idle()) schedule(i);
+      continue;
+    }
+    if (heap.empty()) break;
+    if (o.keep_going && !o.keep_going()) {
+      stopped = true;
+      break;
+    }
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const auto [now, i] = heap.back();
+    heap.pop_back();
+    Engine& e = *instances[i];
+    const int64_t before = e.finished();
+    e.step();
+    finished += e.finished() - before;
+    if (front_number[i] < n) outstanding[front_number[i]] = e.outstanding_tokens();
+    if (const Pool& p = pools[pool_of[i]]; p.role == PoolRole::kPrefill)
+      for (Sequence& s : e.take_handoffs()) {
+        const double seconds =
+            static_cast<double>(s.cached) * p.kv_bytes_per_token / p.link_bytes_per_s;
+        transfer_seconds.push_back(seconds);
+        transfers.push_back({e.clock() + seconds, transfers_started++, std::move(s)});
+        std::push_heap(transfers.begin(), transfers.end(), arrives_later);
+      }
+    if (!e.idle()) schedule(i);
+    if (o.progress && ++steps % o.progress_every == 0) o.progress(finished, now - start);
+  }
+
+  double end = start;
+  for (const Engine* e : engines) end = std::max(end, e->clock());
+  report.instances.reserve(n);
+  for (const Engine* e : engines) report.instances.push_back(e->report(end));
+  std::vector<const ServeReport*> all;
+  for (const ServeReport& r : report.instances) all.push_back(&r);
+  report.total = combined(all, engines, end - start);
+  report.total.requests = static_cast<int64_t>(w.requests.size());
+  report.total.stopped = stopped;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    std::vector<const ServeReport*> reports;
+    std::vector<const Engine*> members;
+    for (size_t i = 0; i < n; ++i)
+      if (pool_of[i] == p) {
+        reports.push_back(&report.instances[i]);
+        members.push_back(engines[i]);
+      }
+    report.pools.push_back({pools[p].name, pools[p].instances, pools[p].chips, pools[p].role,
+                            combined(reports, members, end - start)});
+  }
+  report.classes = by_class(w, engines, o.slo_classes, end - start);
+  report.kv_transfers = static_cast<int64_t>(transfer_seconds.size());
+  report.kv_transfer_seconds = percentiles(std::move(transfer_seconds));
+  return report;
+}
+
+}  // namespace seedchip::serve

@@ -1,0 +1,71 @@
+#pragma once
+// The inputs of a fleet as a user writes them: a fleet file (the pools) and SLO class rules.
+//
+// A fleet file (YAML) lists the pools:
+//
+//   pools:
+//     - chip: h200            # a chip preset or a preset YAML file (required)
+//       set: [power.tdp_w=600]  # overrides of the chip's keys, as --set (optional)
+//       chips: 8              # chips per instance, one tensor-parallel group (default 8)
+//       instances: 4          # identical instances (default 1)
+//       scheduler: chunked    # serve::schedulers() (default continuous)
+//       max_batch: 256        # sequences running at once per instance (default 256)
+//       role: both            # both (default), or prefill / decode: a disaggregated fleet, whose
+//                             # prefill pools hand each sequence with its KV to a decode pool
+//                             # (serve/fleet/fleet.h); one needs the other
+//
+// Any other key, a missing or bad value, an unknown chip or scheduler, or an override the chip
+// rejects is an InputError naming the file, the line and the key path.
+//
+// An SLO class rule (`seedchip serve-sim --slo-class`, one per class) is
+//
+//   NAME:ITEM,ITEM,...
+//
+// where NAME is letters, digits, '-' and '_', and each ITEM is an objective, ttft=DURATION or
+// tpot=DURATION (DURATION: a positive number with s, ms or us; one left out is the default's), or a
+// condition on the request's lengths, prompt or output, then >, >=, < or <=, then a whole number
+// of tokens: `long:prompt>4096,ttft=10s`. A request belongs to the last class whose conditions it
+// all meets (a class without conditions takes every request): list the general classes first.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "serve/engine/engine.h"
+#include "serve/fleet/fleet.h"
+#include "serve/workload/workload.h"
+
+namespace seedchip::serve {
+
+struct PoolSpec {
+  std::string chip;                    // preset name or YAML file
+  std::vector<std::string> overrides;  // "key=value"
+  int64_t chips = 8, instances = 1, max_batch = 256;
+  std::string scheduler = "continuous";
+  PoolRole role = PoolRole::kBoth;
+};
+
+// The pools of a fleet file (at least one).
+std::vector<PoolSpec> load_fleet_file(const std::string& path);
+
+struct SloRule {
+  struct Condition {
+    bool prompt = true;  // prompt length, else output length
+    std::string op;      // ">", ">=", "<", "<="
+    int64_t tokens = 0;
+    bool holds(const Request& q) const;
+  };
+  SloClass slo;
+  std::vector<Condition> when;
+  bool matches(const Request& q) const;
+};
+
+// One rule's text; objectives it leaves out are `defaults`' values. InputError naming `option`
+// (the command-line option) and what was expected.
+SloRule parse_slo_rule(const std::string& text, const SloClass& defaults,
+                       const std::string& option = "--slo-class");
+// Sets every request's slo_class to the index of the last rule it matches; InputError (naming
+// `option`) for a request that matches none, or two rules of one name.
+void assign_slo_classes(Workload& w, const std::vector<SloRule>& rules,
+                        const std::string& option = "--slo-class");
+
+}  // namespace seedchip::serve
