@@ -28,6 +28,7 @@ struct ServeCommand {
   int64_t chips = 1, tp = 0, limit = 0, consistency_samples = 4;
   // A fleet: --instances, --router, --fleet, --slo-class (any of them).
   int64_t instances = 1;
+  int64_t prefill_instances = 0;  // --scheduler disaggregated: 0 = half of --instances, rounded up
   std::string router, fleet;
   std::vector<std::string> slo_classes;
   std::vector<std::string> pool_options;  // the one-pool options given (they conflict with --fleet)
@@ -222,10 +223,14 @@ void add_cost_figures(Report& rep, const std::string& prefix, const std::string&
           "ratio");
 }
 
+// Not an engine scheduler: a fleet whose prefill and decode run on separate pools of instances.
+constexpr const char* kDisaggregated = "disaggregated";
+
 void run_fleet_command(ServeCommand c);
 
 void run_serve(ServeCommand c) {
-  if (c.instances > 1 || !c.router.empty() || !c.fleet.empty() || !c.slo_classes.empty())
+  if (c.instances > 1 || !c.router.empty() || !c.fleet.empty() || !c.slo_classes.empty() ||
+      c.scheduler == kDisaggregated)
     return run_fleet_command(std::move(c));
   const auto start = std::chrono::steady_clock::now();
   const llm::ModelPreset preset = llm::load_model_preset(c.model);
@@ -398,8 +403,27 @@ void run_fleet_command(ServeCommand c) {
     s.instances = c.instances;
     s.scheduler = c.scheduler;
     s.max_batch = c.engine.max_batch;
-    serve::make_scheduler(s.scheduler);  // an unknown name fails before anything is measured
-    specs.push_back(s);
+    if (c.scheduler == kDisaggregated) {
+      // Prefill instances hand each sequence, with its KV, to a decode instance after its first
+      // token; both pools batch continuously.
+      const int64_t prefill = c.prefill_instances > 0 ? c.prefill_instances : (c.instances + 1) / 2;
+      if (c.instances < 2 || prefill >= c.instances)
+        throw InputError(
+            "--scheduler disaggregated: needs --instances of at least 2 and fewer "
+            "--prefill-instances than --instances (got " +
+            std::to_string(c.instances) + " instances, " + std::to_string(prefill) +
+            " for prefill)");
+      s.scheduler = "continuous";
+      serve::PoolSpec decode = s;
+      s.instances = prefill;
+      s.role = serve::PoolRole::kPrefill;
+      decode.instances = c.instances - prefill;
+      decode.role = serve::PoolRole::kDecode;
+      specs = {s, decode};
+    } else {
+      serve::make_scheduler(s.scheduler);  // an unknown name fails before anything is measured
+      specs.push_back(s);
+    }
   }
 
   // Pools of one chip configuration on as many chips share a cost model, measured over the
@@ -612,7 +636,13 @@ void register_serve(CLI::App& app) {
   std::string names;
   for (const auto& [n, info] : serve::schedulers())
     names += (names.empty() ? "" : "; ") + n + ": " + info.description;
+  names += std::string("; ") + kDisaggregated +
+           ": a fleet of --instances, --prefill-instances of them (default half) prefilling and "
+           "handing each sequence with its KV over the chip links to the others, which decode";
   cmd->add_option("--scheduler", c->scheduler, names)->default_val(c->scheduler);
+  cmd->add_option("--prefill-instances", c->prefill_instances,
+                  "with --scheduler disaggregated: instances that prefill (0: half, rounded up)")
+      ->default_val(0);
   cmd->add_option("--slo", c->slo, "latency objectives of a good request")->default_val(c->slo);
   cmd->add_option("--max-batch", c->engine.max_batch, "sequences running at once")
       ->default_val(c->engine.max_batch);

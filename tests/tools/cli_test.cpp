@@ -355,3 +355,27 @@ TEST_F(Cli, PlanReportRendersInHeadlessChromium) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, DisaggregatedServingSplitsTheInstancesIntoPrefillAndDecodePools) {
+  const fs::path json = dir_ / "disaggregated.json";
+  const std::string base =
+      "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace azure-conv --limit 300 "
+      "--scheduler disaggregated ";
+  const Output out = run(base + "--instances 4 --prefill-instances 1 --json " + json.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  const nlohmann::json j = nlohmann::json::parse(read(json));
+  // Every request with more than one output token moves from the prefill pool to a decode one.
+  EXPECT_GT(j["kv_transfers"]["count"]["value"].get<double>(), 200);
+  EXPECT_EQ(j["requests"]["finished"]["value"].get<double>(), 300);
+  EXPECT_NE(out.text.find("1 x h200 x8, prefill"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("3 x h200 x8, decode"), std::string::npos) << out.text;
+  const Output one = run(base + "--instances 1");
+  EXPECT_EQ(one.status, 2);
+  EXPECT_NE(one.text.find("--scheduler disaggregated: needs --instances of at least 2"),
+            std::string::npos)
+      << one.text;
+}
+
+}  // namespace
