@@ -48,6 +48,24 @@ std::string identity_file(const std::string& identity) {
 
 }  // namespace
 
+Slo read_slo(YamlMapReader& file, const std::string& keys_listed_in) {
+  Slo s;
+  if (!file.has("slo")) return s;
+  YamlMapReader slo = file.child("slo");
+  s.ttft = slo.number("ttft_s", false, s.ttft, 1e-6, 1e6);
+  s.tpot = slo.number("tpot_s", false, s.tpot, 1e-6, 1e6);
+  s.attainment = slo.number("attainment", false, s.attainment, 0.01, 1);
+  slo.reject_unknown_keys(keys_listed_in);
+  return s;
+}
+
+std::string read_prices_path(YamlMapReader& file) {
+  const std::string given = file.text("prices", false, "");
+  if (given.empty()) return default_prices_path();
+  if (std::filesystem::path(given).is_absolute()) return given;
+  return (std::filesystem::path(file.file()).parent_path() / given).string();
+}
+
 Capacity find_capacity(const serve::Workload& w, const serve::StepCostModel& cost,
                        const std::string& scheduler, serve::EngineOptions options,
                        int64_t max_context, double idle_watts, const Slo& slo,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "arch/chip_loader.h"
+#include "arch/yaml_reader.h"
 #include "llm/llama2c.h"
 #include "plan/prices.h"
 #include "serve/cost/cost.h"
@@ -24,6 +25,12 @@ struct Slo {
   double tpot = 0.2;         // seconds, mean per output token after the first
   double attainment = 0.99;  // good requests / all requests
 };
+
+// The optional `slo` mapping of a plan or sweep file ({ttft_s, tpot_s, attainment}, defaults as
+// Slo's), and its optional `prices` key: a prices file, relative to the reader's file, or
+// default_prices_path(). Bad values throw InputError naming the key path.
+Slo read_slo(YamlMapReader& file, const std::string& keys_listed_in);
+std::string read_prices_path(YamlMapReader& file);
 
 // One load the capacity search tried.
 struct LoadPoint {

@@ -127,19 +127,9 @@ PlanConfig load_plan(const std::string& path) {
                      "peak_to_mean");
   }
 
-  if (r.has("slo")) {
-    YamlMapReader slo = r.child("slo");
-    c.slo.ttft = slo.number("ttft_s", false, c.slo.ttft, 1e-6, 1e6);
-    c.slo.tpot = slo.number("tpot_s", false, c.slo.tpot, 1e-6, 1e6);
-    c.slo.attainment = slo.number("attainment", false, c.slo.attainment, 0.01, 1);
-    slo.reject_unknown_keys(kKeysListedIn);
-  }
+  c.slo = read_slo(r, kKeysListedIn);
   c.budget_yuan_per_year = r.number("budget_yuan_per_year", false, 160e9, 1, 1e15);
-  c.prices_path = r.text("prices", false, "");
-  if (c.prices_path.empty())
-    c.prices_path = default_prices_path();
-  else if (std::filesystem::path(c.prices_path).is_relative())
-    c.prices_path = (std::filesystem::path(path).parent_path() / c.prices_path).string();
+  c.prices_path = read_prices_path(r);
 
   const std::vector<std::string> known_chips = list_presets();
   for (YamlMapReader& cr : r.children("candidates", true)) {

@@ -79,18 +79,8 @@ SweepConfig load_sweep(const std::string& path) {
   }
   c.trace = r.text("trace", true);
   c.requests = r.integer("requests", false, 0, 0, int64_t{1} << 40);
-  if (r.has("slo")) {
-    YamlMapReader slo = r.child("slo");
-    c.slo.ttft = slo.number("ttft_s", false, c.slo.ttft, 1e-6, 1e6);
-    c.slo.tpot = slo.number("tpot_s", false, c.slo.tpot, 1e-6, 1e6);
-    c.slo.attainment = slo.number("attainment", false, c.slo.attainment, 0.01, 1);
-    slo.reject_unknown_keys(kKeysListedIn);
-  }
-  c.prices_path = r.text("prices", false, "");
-  if (c.prices_path.empty())
-    c.prices_path = default_prices_path();
-  else if (std::filesystem::path(c.prices_path).is_relative())
-    c.prices_path = (std::filesystem::path(path).parent_path() / c.prices_path).string();
+  c.slo = read_slo(r, kKeysListedIn);
+  c.prices_path = read_prices_path(r);
 
   YamlMapReader p = r.child("points");
   const std::vector<std::string> chips = p.texts("chip", true);

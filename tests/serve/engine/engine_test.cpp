@@ -6,18 +6,14 @@
 #include "arch/chip_loader.h"
 #include "llm/model_preset.h"
 #include "tests/input_error.h"
+#include "tests/serve/constant_cost.h"
 
 namespace seedchip::serve {
 namespace {
 
-// Every prefill chunk costs P and every decode iteration D, whatever their shape.
-constexpr double P = 0.1, D = 0.01;
-class ConstantCost : public StepCostModel {
- public:
-  StepCost prefill(int64_t, int64_t) const override { return {P, 1}; }
-  StepCost decode(int64_t, double) const override { return {D, 0.5}; }
-  std::string method() const override { return "constant"; }
-};
+using testing::ConstantCost;
+using testing::D;
+using testing::P;
 
 EngineOptions options(int64_t kv_pages = 1000) {
   EngineOptions o;
