@@ -1,21 +1,19 @@
 #include "plan/instance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "arch/error.h"
+#include "serve/fleet/fleet_config.h"
 
 namespace seedchip::plan {
 namespace {
 
-LoadPoint run_at(const serve::Workload& base, double scale, const serve::StepCostModel& cost,
-                 const std::string& scheduler_name, const serve::EngineOptions& options,
-                 int64_t max_context, double idle_watts) {
-  const serve::Workload w = serve::scale_rate(base, scale);
-  std::unique_ptr<serve::Scheduler> scheduler = serve::make_scheduler(scheduler_name);
-  const serve::ServeReport r =
-      serve::run_engine(w, cost, *scheduler, options, max_context, idle_watts);
+// The load `w` offers and how the run `r` of it went.
+LoadPoint load_point(const serve::Workload& w, double scale, const serve::ServeReport& r,
+                     double idle_watts) {
   LoadPoint p;
   p.rate_scale = scale;
   const double span =
@@ -37,47 +35,18 @@ LoadPoint run_at(const serve::Workload& base, double scale, const serve::StepCos
   return p;
 }
 
-// A file name for a cost identity: FNV-1a of the text (the identity itself is checked on reading).
-std::string identity_file(const std::string& identity) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : identity) h = (h ^ ch) * 1099511628211ull;
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.json", static_cast<unsigned long long>(h));
-  return name;
-}
-
-}  // namespace
-
-Slo read_slo(YamlMapReader& file, const std::string& keys_listed_in) {
-  Slo s;
-  if (!file.has("slo")) return s;
-  YamlMapReader slo = file.child("slo");
-  s.ttft = slo.number("ttft_s", false, s.ttft, 1e-6, 1e6);
-  s.tpot = slo.number("tpot_s", false, s.tpot, 1e-6, 1e6);
-  s.attainment = slo.number("attainment", false, s.attainment, 0.01, 1);
-  slo.reject_unknown_keys(keys_listed_in);
-  return s;
-}
-
-std::string read_prices_path(YamlMapReader& file) {
-  const std::string given = file.text("prices", false, "");
-  if (given.empty()) return default_prices_path();
-  if (std::filesystem::path(given).is_absolute()) return given;
-  return (std::filesystem::path(file.file()).parent_path() / given).string();
-}
-
-Capacity find_capacity(const serve::Workload& w, const serve::StepCostModel& cost,
-                       const std::string& scheduler, serve::EngineOptions options,
-                       int64_t max_context, double idle_watts, const Slo& slo,
-                       const CapacitySearch& search) {
+// Bisects, in log scale, for the highest rate scale at which `run` (the report of `w` scaled to
+// that rate) meets the SLO.
+Capacity bisect(const serve::Workload& w, const Slo& slo, const CapacitySearch& search,
+                double idle_watts,
+                const std::function<serve::ServeReport(const serve::Workload&)>& run) {
   if (w.requests.size() < 2 || serve::mean_rate(w) <= 0)
     throw InputError("capacity search on " + w.name +
                      ": needs at least two requests arriving at different times");
-  options.slo_ttft = slo.ttft;
-  options.slo_tpot = slo.tpot;
   Capacity c;
   auto at = [&](double scale) {
-    c.curve.push_back(run_at(w, scale, cost, scheduler, options, max_context, idle_watts));
+    const serve::Workload scaled = serve::scale_rate(w, scale);
+    c.curve.push_back(load_point(scaled, scale, run(scaled), idle_watts));
     return c.curve.back();
   };
   // Bracket [lo, hi): lo meets the SLO, hi does not.
@@ -123,6 +92,61 @@ Capacity find_capacity(const serve::Workload& w, const serve::StepCostModel& cos
   return c;
 }
 
+// A file name for a cost identity: FNV-1a of the text (the identity itself is checked on reading).
+std::string identity_file(const std::string& identity) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : identity) h = (h ^ ch) * 1099511628211ull;
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.json", static_cast<unsigned long long>(h));
+  return name;
+}
+
+}  // namespace
+
+Slo read_slo(YamlMapReader& file, const std::string& keys_listed_in) {
+  Slo s;
+  if (!file.has("slo")) return s;
+  YamlMapReader slo = file.child("slo");
+  s.ttft = slo.number("ttft_s", false, s.ttft, 1e-6, 1e6);
+  s.tpot = slo.number("tpot_s", false, s.tpot, 1e-6, 1e6);
+  s.attainment = slo.number("attainment", false, s.attainment, 0.01, 1);
+  slo.reject_unknown_keys(keys_listed_in);
+  return s;
+}
+
+std::string read_prices_path(YamlMapReader& file) {
+  const std::string given = file.text("prices", false, "");
+  if (given.empty()) return default_prices_path();
+  if (std::filesystem::path(given).is_absolute()) return given;
+  return (std::filesystem::path(file.file()).parent_path() / given).string();
+}
+
+Capacity find_capacity(const serve::Workload& w, const serve::StepCostModel& cost,
+                       const std::string& scheduler, serve::EngineOptions options,
+                       int64_t max_context, double idle_watts, const Slo& slo,
+                       const CapacitySearch& search) {
+  options.slo_ttft = slo.ttft;
+  options.slo_tpot = slo.tpot;
+  return bisect(w, slo, search, idle_watts, [&](const serve::Workload& scaled) {
+    std::unique_ptr<serve::Scheduler> s = serve::make_scheduler(scheduler);
+    return serve::run_engine(scaled, cost, *s, options, max_context, idle_watts);
+  });
+}
+
+Capacity find_fleet_capacity(const serve::Workload& w, const std::vector<serve::Pool>& pools,
+                             const std::string& router, const Slo& slo,
+                             const CapacitySearch& search) {
+  serve::FleetOptions options;
+  options.slo_classes = {serve::SloClass{"default", slo.ttft, slo.tpot}};
+  double idle_watts = 0;
+  for (const serve::Pool& p : pools) idle_watts += p.idle_watts * static_cast<double>(p.instances);
+  return bisect(w, slo, search, idle_watts, [&](const serve::Workload& scaled) {
+    // A fresh router each run: a router may keep state from one request to the next.
+    std::unique_ptr<serve::Router> r = serve::make_router(router);
+    return serve::run_fleet(scaled, pools, *r, options).total;
+  });
+}
+
 StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
                              const serve::CostGridOptions& grid, const std::string& cache_dir,
                              int jobs, const serve::CachedStepCost::Progress& progress) {
@@ -153,13 +177,16 @@ StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& ch
 std::string InstanceShape::describe() const {
   std::string text = std::to_string(chips) + " x " + chip;
   for (const std::string& o : overrides) text += " [" + o + "]";
-  return text + ", " + scheduler + ", batch <= " + std::to_string(max_batch);
+  const std::string batch = ", batch <= " + std::to_string(max_batch);
+  if (!disaggregated()) return text + ", " + scheduler + batch;
+  return "disaggregated " + std::to_string(prefill_instances) + " prefill + " +
+         std::to_string(decode_instances) + " decode x (" + text + ")" + batch;
 }
 
 FleetCost InstanceEvaluation::cost(const Prices& prices, double instances,
                                    double utilization) const {
   FleetCost f;
-  const double chips = static_cast<double>(shape.chips) * instances;
+  const double chips = static_cast<double>(shape.unit_chips()) * instances;
   const double busy_watts = capacity.best.watts;
   f.average_watts = (idle_watts + (busy_watts - idle_watts) * utilization) * instances;
   const ChipCost one = chip_cost(prices);
@@ -187,11 +214,8 @@ InstanceEvaluation evaluate_instance(const EvaluationInputs& in, const InstanceS
   e.shape = shape;
   e.chip = load_chip(shape.chip, shape.overrides);
   e.chip_cost(prices);  // no price for the chip: say so before minutes of simulation
-  serve::EngineOptions engine = in.engine;
-  engine.max_batch = shape.max_batch;
-  e.kv = serve::kv_pages_for(in.model, e.chip.config, shape.chips, engine.page_tokens);
-  engine.kv_pages = e.kv.pages;
-  e.idle_watts = e.chip.config.power.idle_w * static_cast<double>(shape.chips);
+  e.kv = serve::kv_pages_for(in.model, e.chip.config, shape.chips, in.engine.page_tokens);
+  e.idle_watts = e.chip.config.power.idle_w * static_cast<double>(shape.unit_chips());
   serve::CostGridOptions grid = in.grid;
   grid.decode_batch_max = shape.max_batch;
   StepCostMemo local;
@@ -205,8 +229,28 @@ InstanceEvaluation evaluate_instance(const EvaluationInputs& in, const InstanceS
              .emplace(key, measure_step_costs(in.model, e.chip, shape.chips, grid,
                                               in.cost_cache_dir, in.jobs, in.progress))
              .first;
-  e.capacity = find_capacity(in.workload, *it->second.cached, shape.scheduler, engine,
-                             in.model.seq_len, e.idle_watts, in.slo);
+  serve::PoolSpec spec;
+  spec.chip = shape.chip;
+  spec.overrides = shape.overrides;
+  spec.chips = shape.chips;
+  spec.max_batch = shape.max_batch;
+  spec.scheduler = shape.scheduler;
+  if (!shape.disaggregated()) {
+    const serve::Pool p =
+        serve::make_pool(spec, in.model, e.chip, it->second.cached.get(), in.engine);
+    e.capacity = find_capacity(in.workload, *p.cost, p.scheduler, p.engine, p.max_context,
+                               p.idle_watts, in.slo);
+    return e;
+  }
+  spec.instances = shape.prefill_instances;
+  spec.role = serve::PoolRole::kPrefill;
+  serve::PoolSpec decode = spec;
+  decode.instances = shape.decode_instances;
+  decode.role = serve::PoolRole::kDecode;
+  const std::vector<serve::Pool> pools = {
+      serve::make_pool(spec, in.model, e.chip, it->second.cached.get(), in.engine),
+      serve::make_pool(decode, in.model, e.chip, it->second.cached.get(), in.engine)};
+  e.capacity = find_fleet_capacity(in.workload, pools, kDisaggregatedRouter, in.slo);
   return e;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // One serving instance as the planner sees it: a model on K chips of one type, its step costs
 // measured by the chip model (serve/cost), the highest load of a trace it serves within the SLO
-// (serve/engine, searched over the trace's arrival rate), and what it costs a year.
+// (serve/engine, searched over the trace's arrival rate), and what it costs a year. A
+// disaggregated shape is a unit of prefill and decode instances (serve/fleet) that the planner
+// treats as one instance.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,6 +17,7 @@
 #include "plan/prices.h"
 #include "serve/cost/cost.h"
 #include "serve/engine/engine.h"
+#include "serve/fleet/fleet.h"
 #include "serve/workload/workload.h"
 
 namespace seedchip::plan {
@@ -64,6 +67,11 @@ Capacity find_capacity(const serve::Workload& w, const serve::StepCostModel& cos
                        const std::string& scheduler, serve::EngineOptions options,
                        int64_t max_context, double idle_watts, const Slo& slo,
                        const CapacitySearch& search = {});
+// The same search over a fleet of `pools` behind the router named `router` (serve::run_fleet,
+// every request judged by the SLO): the load is the whole fleet's, the power all its instances'.
+Capacity find_fleet_capacity(const serve::Workload& w, const std::vector<serve::Pool>& pools,
+                             const std::string& router, const Slo& slo,
+                             const CapacitySearch& search = {});
 
 // A model's step costs on a chip: the direct model and the cached grid over it (serve/cost). When
 // `cache_dir` is not empty, measured steps are read from and written to a file there named after
@@ -79,17 +87,34 @@ StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& ch
 
 // What an instance shape is: chips of one preset (with overrides), tensor parallel over all of
 // them, a batch scheduler and its batch limit.
+//
+// Disaggregated (prefill_instances > 0): a unit of prefill_instances instances that take the
+// arrivals and decode_instances instances that take each sequence, with its KV, after its first
+// token (serve/fleet/fleet.h), each such an instance of `chips` chips, as `seedchip serve-sim
+// --scheduler disaggregated` builds them. The router among the prefill instances is
+// least-outstanding-tokens (kDisaggregatedRouter). The planner sizes, prices and multiplies the
+// unit as it does one instance.
 struct InstanceShape {
   std::string chip;
   std::vector<std::string> overrides;  // chip "key=value"
-  int64_t chips = 8;
+  int64_t chips = 8;                   // per instance
   std::string scheduler = "continuous";
   int64_t max_batch = 256;
-  std::string describe() const;  // "8 x h200, continuous, batch <= 256"
+  int64_t prefill_instances = 0, decode_instances = 0;  // both 0: not disaggregated
+  bool disaggregated() const { return prefill_instances > 0; }
+  // The chips of what the planner multiplies into a fleet: the instance, or the whole unit.
+  int64_t unit_chips() const {
+    return chips * (disaggregated() ? prefill_instances + decode_instances : 1);
+  }
+  // "8 x h200, continuous, batch <= 256", or
+  // "disaggregated 1 prefill + 2 decode x (8 x h200), batch <= 256"
+  std::string describe() const;
 };
+inline constexpr const char* kDisaggregatedRouter = "least-outstanding-tokens";
 
-// The yearly cost of `instances` instances serving a mean load at `utilization` of their
-// capacity: each chip's power moves from idle to its power at capacity with the load.
+// The yearly cost of `instances` instances (disaggregated: units) serving a mean load at
+// `utilization` of their capacity: each chip's power moves from idle to its power at capacity with
+// the load.
 struct FleetCost {
   double capex = 0;   // yuan, all chips with their hosts
   double yearly = 0;  // yuan/year: depreciation + operations + electricity
@@ -102,7 +127,7 @@ struct InstanceEvaluation {
   LoadedChip chip;
   serve::KvBudget kv;
   Capacity capacity;
-  double idle_watts = 0;  // the instance's chips when idle
+  double idle_watts = 0;  // the instance's (or unit's) chips when idle
   ChipCost chip_cost(const Prices& prices) const { return plan::chip_cost(prices, chip.config); }
   FleetCost cost(const Prices& prices, double instances, double utilization) const;
   // Yuan per million tokens (prompt + output) at `utilization` of capacity.
@@ -122,7 +147,7 @@ struct EvaluationInputs {
 };
 
 // Step costs already measured, by chip (with overrides), chips and batch limit: shapes that
-// differ only in their scheduler or SLO share one measurement.
+// differ only in their scheduler, disaggregation or SLO share one measurement.
 using StepCostMemo = std::map<std::string, StepCosts>;
 
 // Measures the shape's step costs (or takes them from `memo`) and finds its capacity. Throws

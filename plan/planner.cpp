@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "arch/chip_loader.h"
 #include "arch/error.h"
@@ -63,7 +65,7 @@ std::optional<Mix> cheapest_mix(const PlanConfig& config, const Prices& prices,
       part.peak_share = static_cast<double>(split[i]) / units;
       const double capacity = part.shape->evaluation.capacity.best.tokens_per_s;
       part.instances = std::ceil(d.peak_tokens_per_s * part.peak_share / capacity);
-      part.chips = part.instances * static_cast<double>(part.shape->evaluation.shape.chips);
+      part.chips = part.instances * static_cast<double>(part.shape->evaluation.shape.unit_chips());
       // Each part carries its share of the mean load, spread over its instances.
       const double utilization = std::min(
           1.0, d.mean_tokens_per_s * mean_scale * part.peak_share / (part.instances * capacity));
@@ -90,10 +92,32 @@ std::optional<Mix> cheapest_mix(const PlanConfig& config, const Prices& prices,
   return best;
 }
 
+constexpr int64_t kMaxUnitInstances = 64;
+
+// "none" -> (0, 0); "P:D" with both whole numbers in [1, kMaxUnitInstances] -> (P, D); else
+// nothing.
+std::optional<std::pair<int64_t, int64_t>> parse_disaggregation(const std::string& text) {
+  if (text == "none") return std::pair<int64_t, int64_t>{0, 0};
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  auto count = [](const std::string& digits) -> int64_t {
+    if (digits.empty() || digits.size() > 2 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      return 0;
+    const int64_t n = std::stoll(digits);
+    return n <= kMaxUnitInstances ? n : 0;
+  };
+  const int64_t prefill = count(text.substr(0, colon)), decode = count(text.substr(colon + 1));
+  if (prefill < 1 || decode < 1) return std::nullopt;
+  return std::pair<int64_t, int64_t>{prefill, decode};
+}
+
 }  // namespace
 
 PlanConfig load_plan(const std::string& path) {
-  YamlMapReader r(path, load_yaml_file(path, "the plan"));
+  // The nodes themselves too: a bad list item's error names its line.
+  const YAML::Node root = load_yaml_file(path, "the plan");
+  YamlMapReader r(path, root);
   PlanConfig c;
   c.file = path;
   c.model = r.text("model", true);
@@ -132,22 +156,47 @@ PlanConfig load_plan(const std::string& path) {
   c.prices_path = read_prices_path(r);
 
   const std::vector<std::string> known_chips = list_presets();
-  for (YamlMapReader& cr : r.children("candidates", true)) {
+  std::vector<YamlMapReader> candidates = r.children("candidates", true);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    YamlMapReader& cr = candidates[i];
     const std::string chip = cr.text("chip", true);
     const auto chips = cr.integers("chips", false, 1, 1024);
     auto schedulers = cr.texts("scheduler", false);
-    const auto batches = cr.integers("max_batch", false, 1, 1 << 20);
+    auto batches = cr.integers("max_batch", false, 1, 1 << 20);
     const auto overrides = cr.texts("set", false);
+    const auto splits = cr.texts("disaggregation", false);
     cr.reject_unknown_keys(kKeysListedIn);
     for (const std::string& s : schedulers)
       if (!serve::schedulers().count(s))
         throw InputError(path + ": key '" + cr.path_of("scheduler") + "': unknown scheduler '" + s +
                          "'");
     if (schedulers.empty()) schedulers = {"continuous"};
+    // (prefill, decode) instances per unit; (0, 0) is no disaggregation.
+    std::vector<std::pair<int64_t, int64_t>> units;
+    for (size_t j = 0; j < splits.size(); ++j) {
+      const std::optional<std::pair<int64_t, int64_t>> unit = parse_disaggregation(splits[j]);
+      if (!unit) {
+        const YAML::Node list = root["candidates"][i]["disaggregation"];
+        cr.fail("disaggregation", list.IsSequence() ? list[j] : list,
+                "none or P:D, prefill and decode instances per unit (each 1 to " +
+                    std::to_string(kMaxUnitInstances) + ")");
+      }
+      units.push_back(*unit);
+    }
+    if (units.empty()) units = {{0, 0}};
+    if (batches.empty()) batches = {256};
     for (int64_t k : chips.empty() ? std::vector<int64_t>{8} : chips)
-      for (const std::string& s : schedulers)
-        for (int64_t b : batches.empty() ? std::vector<int64_t>{256} : batches)
-          c.shapes.push_back({chip, overrides, k, s, b});
+      for (const auto& [prefill, decode] : units) {
+        // Both sides of a unit batch continuously (as serve-sim's disaggregated fleet), so the
+        // candidate's schedulers apply only to undivided instances.
+        if (prefill > 0) {
+          for (int64_t b : batches)
+            c.shapes.push_back({chip, overrides, k, "continuous", b, prefill, decode});
+          continue;
+        }
+        for (const std::string& s : schedulers)
+          for (int64_t b : batches) c.shapes.push_back({chip, overrides, k, s, b});
+      }
   }
   if (c.shapes.empty()) throw InputError(path + ": key 'candidates': expected at least one");
 

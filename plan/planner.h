@@ -2,11 +2,12 @@
 // `seedchip plan PLAN.yaml`: how many chips of each type serve a demand within the SLO, what they
 // cost, and the cheapest mix within the budget (DESIGN.md, "capacity planner").
 //
-// For every candidate instance shape (chip preset, chips per instance, scheduler, batch limit)
-// the planner measures the model's step costs on that chip, finds the highest rate of the trace
-// one instance serves within the SLO (plan/instance.h), and sizes a fleet for the peak demand. A
-// fleet mix gives each chip type a share of the peak (in steps of mix_step); the cheapest mix that
-// respects every minimum share of yearly spend is chosen, and checked against the budget.
+// For every candidate instance shape (chip preset, chips per instance, scheduler, batch limit,
+// prefill/decode disaggregation) the planner measures the model's step costs on that chip, finds
+// the highest rate of the trace one instance (or disaggregated unit) serves within the SLO
+// (plan/instance.h), and sizes a fleet for the peak demand. A fleet mix gives each chip type a
+// share of the peak (in steps of mix_step); the cheapest mix that respects every minimum share of
+// yearly spend is chosen, and checked against the budget.
 //
 // PLAN.yaml keys (every one but model, trace, demand and candidates has a default):
 //   model: a model preset (configs/models)
@@ -16,7 +17,11 @@
 //   slo: ttft_s, tpot_s, attainment
 //   budget_yuan_per_year (default 160e9), prices (default configs/prices.yaml; relative paths are
 //   read from the plan's folder)
-//   candidates: a list of {chip, chips: [..], scheduler: [..], max_batch: [..], set: [key=value]}
+//   candidates: a list of {chip, chips: [..], scheduler: [..], max_batch: [..], set: [key=value],
+//     disaggregation: [..]}; each shape is one of every combination of the lists. disaggregation
+//     items are none (default: one instance does prefill and decode) or P:D, a unit of P prefill
+//     and D decode instances of `chips` chips each (1 to 64 of each), both sides continuous
+//     whatever `scheduler` says (plan/instance.h, InstanceShape)
 //   min_spend_share: {chip: share}, mix_step (default 0.05)
 //   slo_scales: multipliers of both latency targets for the cost-vs-SLO curve (default [1])
 //   sources: {key: where a demand or SLO figure comes from}
@@ -55,7 +60,7 @@ PlanConfig load_plan(const std::string& path);
 // One shape sized for the whole peak on its own.
 struct ShapeResult {
   InstanceEvaluation evaluation;
-  double instances = 0;  // at the peak, whole instances
+  double instances = 0;  // at the peak, whole instances (disaggregated: whole units)
   FleetCost fleet;       // serving the mean demand
   double yuan_per_million_tokens = 0;
   std::string export_class;
@@ -65,7 +70,7 @@ struct MixPart {
   std::string chip;
   const ShapeResult* shape = nullptr;  // the cheapest shape of that chip
   double peak_share = 0;               // of the peak tokens/s
-  double instances = 0, chips = 0;
+  double instances = 0, chips = 0;     // instances: disaggregated, units
   FleetCost fleet;
 };
 

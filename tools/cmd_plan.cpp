@@ -72,9 +72,7 @@ std::vector<ReportSection> plan_report_sections(const plan::PlanResult& r) {
     costs.groups.push_back(
         {"mix: " + p.chip, {p.fleet.depreciation, p.fleet.operations, p.fleet.electricity}});
   for (const plan::ShapeResult& s : r.shapes)
-    costs.groups.push_back({std::to_string(s.evaluation.shape.chips) + "x" +
-                                s.evaluation.shape.chip + " " + s.evaluation.shape.scheduler +
-                                " alone",
+    costs.groups.push_back({s.evaluation.shape.describe() + " alone",
                             {s.fleet.depreciation, s.fleet.operations, s.fleet.electricity}});
   sections.push_back({"Cost breakdown", svg_stacked_bars(costs)});
 
@@ -163,14 +161,18 @@ void run_plan_command(const PlanCommand& c) {
       "yuan/year; prices %s\n\n",
       d.peak_tokens_per_s, d.mean_tokens_per_s, d.mean_tokens_per_s * 86400,
       config.budget_yuan_per_year, shown(r.prices.file).c_str());
-  std::printf("%-44s %12s %10s %12s %14s %14s %10s %9s  %s\n", "instance shape (alone at peak)",
-              "tok/s/inst", "instances", "chips", "capex (yuan)", "yuan/year", "yuan/Mtok",
-              "tok/s/W", "export class");
+  // An instance, or a disaggregated unit of prefill and decode instances.
+  int shape_width = 30;
+  for (const plan::ShapeResult& s : r.shapes)
+    shape_width = std::max(shape_width, static_cast<int>(s.evaluation.shape.describe().size()));
+  std::printf("%-*s %12s %10s %12s %14s %14s %10s %9s  %s\n", shape_width,
+              "instance shape (alone at peak)", "tok/s/unit", "units", "chips", "capex (yuan)",
+              "yuan/year", "yuan/Mtok", "tok/s/W", "export class");
   json shapes = json::array();
   for (const plan::ShapeResult& s : r.shapes) {
     const plan::InstanceEvaluation& e = s.evaluation;
-    const double chips = s.instances * static_cast<double>(e.shape.chips);
-    std::printf("%-44s %12.0f %10.0f %12.0f %14.4g %14.4g %10.3f %9.3f  %s\n",
+    const double chips = s.instances * static_cast<double>(e.shape.unit_chips());
+    std::printf("%-*s %12.0f %10.0f %12.0f %14.4g %14.4g %10.3f %9.3f  %s\n", shape_width,
                 e.shape.describe().c_str(), e.capacity.best.tokens_per_s, s.instances, chips,
                 s.fleet.capex, s.fleet.yearly, s.yuan_per_million_tokens, e.tokens_per_s_per_watt(),
                 s.export_class.c_str());
@@ -181,6 +183,9 @@ void run_plan_command(const PlanCommand& c) {
                       {"chips_per_instance", e.shape.chips},
                       {"scheduler", e.shape.scheduler},
                       {"max_batch", e.shape.max_batch},
+                      {"prefill_instances", e.shape.prefill_instances},
+                      {"decode_instances", e.shape.decode_instances},
+                      {"chips_per_unit", e.shape.unit_chips()},
                       {"capacity", load_point_json(e.capacity.best)},
                       {"instances", figure(s.instances, "instances")},
                       {"chips", figure(chips, "chips")},

@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "arch/error.h"
@@ -35,26 +38,50 @@ struct ServeCommand {
   int jobs = 0;
   double rate_scale = 1, time_scale = 1;
   bool offline = false;
+  bool stream = false;  // --stream: draw the trace as the run goes, latencies binned
   serve::EngineOptions engine;
   serve::CostGridOptions grid;
 };
 
+// A distribution's values for a CDF: every one when exact, else its quantiles at 0, 0.001, ..., 1
+// (a sample of the same distribution, to the bins' accuracy).
+std::vector<double> plotted(const serve::LatencyDistribution& d) {
+  if (d.mode() == serve::LatencyDistribution::Mode::kExact) return d.values();
+  std::vector<double> q;
+  if (d.count() == 0) return q;
+  for (int i = 0; i <= 1000; ++i) q.push_back(d.quantile(i / 1000.0));
+  return q;
+}
+
+// The report's CDFs of TTFT, TPOT and end-to-end latency (keep_samples).
+ReportSection latency_cdfs(const serve::ServeReport& r) {
+  auto chart = [](const std::string& name, const serve::LatencyDistribution& seconds) {
+    Chart c{name + " CDF", name + " (s)", "share of requests", true, false, true, {}};
+    c.series.push_back({name, cdf(plotted(seconds))});
+    return svg_chart(c);
+  };
+  return {"Latency CDFs", chart("TTFT", r.ttft_samples) + chart("TPOT", r.tpot_samples) +
+                              chart("end-to-end latency", r.e2e_samples)};
+}
+
+// The values behind the CDFs: every one, or (binned) the quantiles at 0, 0.001, ..., 1.
+void add_samples(nlohmann::json& data, const serve::ServeReport& r) {
+  const bool exact = r.ttft_samples.mode() == serve::LatencyDistribution::Mode::kExact;
+  data[exact ? "samples" : "quantiles"] = {{"ttft_s", plotted(r.ttft_samples)},
+                                           {"tpot_s", plotted(r.tpot_samples)},
+                                           {"e2e_s", plotted(r.e2e_samples)}};
+}
+
 // The --report page: latency CDFs, utilization over time, and a throughput-latency curve from the
 // same trace replayed at other rates (cheap: the steps are priced from the measured grid).
-void write_serve_report(const std::string& dir, const std::string& title,
-                        const serve::ServeReport& r, const serve::EngineOptions& options,
-                        const serve::Workload& w, const serve::StepCostModel& cost,
-                        const std::string& scheduler, int64_t max_context, double idle_watts,
-                        nlohmann::json data) {
-  std::vector<ReportSection> sections;
-  auto latency_cdf = [](const std::string& name, const std::vector<double>& seconds) {
-    Chart chart{name + " CDF", name + " (s)", "share of requests", true, false, true, {}};
-    chart.series.push_back({name, cdf(seconds)});
-    return svg_chart(chart);
-  };
-  sections.push_back({"Latency CDFs", latency_cdf("TTFT", r.ttft_samples) +
-                                          latency_cdf("TPOT", r.tpot_samples) +
-                                          latency_cdf("end-to-end latency", r.e2e_samples)});
+// `arrivals(x)` draws the run's requests again at x times their rate.
+void write_serve_report(
+    const std::string& dir, const std::string& title, const serve::ServeReport& r,
+    const serve::EngineOptions& options,
+    const std::function<std::unique_ptr<serve::RequestStream>(double)>& arrivals,
+    const serve::StepCostModel& cost, const std::string& scheduler, int64_t max_context,
+    double idle_watts, nlohmann::json data) {
+  std::vector<ReportSection> sections = {latency_cdfs(r)};
   Chart busy{"Utilization over time",
              "simulated time (s)",
              "share of time running steps",
@@ -93,8 +120,9 @@ void write_serve_report(const std::string& dir, const std::string& title,
   quiet.progress = nullptr;
   for (const double scale : {0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0}) {
     std::unique_ptr<serve::Scheduler> s = serve::make_scheduler(scheduler);
+    const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
     const serve::ServeReport q =
-        serve::run_engine(serve::scale_rate(w, scale), cost, *s, quiet, max_context, idle_watts);
+        serve::run_engine(*scaled, cost, *s, quiet, max_context, idle_watts);
     ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
     tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
     tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
@@ -107,9 +135,86 @@ void write_serve_report(const std::string& dir, const std::string& title,
   }
   sections.push_back({"Throughput against latency (the trace at 0.25x to 3x its rate)",
                       svg_chart(ttft) + svg_chart(tpot)});
-  data["samples"] = {
-      {"ttft_s", r.ttft_samples}, {"tpot_s", r.tpot_samples}, {"e2e_s", r.e2e_samples}};
+  add_samples(data, r);
   data["timeline"] = {{"interval_s", options.timeline_interval}, {"intervals", timeline}};
+  data["throughput_latency"] = curve;
+  write_html_report(dir, title, sections, data);
+}
+
+// ", prefill" or ", decode" for a pool of a disaggregated fleet.
+std::string role_note(serve::PoolRole role) {
+  return role == serve::PoolRole::kPrefill  ? ", prefill"
+         : role == serve::PoolRole::kDecode ? ", decode"
+                                            : "";
+}
+
+// The --report page of a fleet: latency CDFs, each instance's busy share and output tokens by
+// pool, and a throughput-latency curve from the same fleet at other rates (fresh instances and
+// router for each).
+void write_fleet_report(
+    const std::string& dir, const std::string& title, const serve::FleetReport& f,
+    const std::vector<serve::Pool>& pools, const std::string& router,
+    const std::function<std::unique_ptr<serve::RequestStream>(double)>& arrivals,
+    serve::FleetOptions options, nlohmann::json data) {
+  std::vector<ReportSection> sections = {latency_cdfs(f.total)};
+  Chart busy{"Busy share of each instance",
+             "instance",
+             "share of time running steps",
+             false,
+             false,
+             false,
+             {}};
+  StackedBars tokens{"Output tokens/s by pool", "output tokens/s", {"output tokens/s"}, {}};
+  nlohmann::json instances = nlohmann::json::array();
+  size_t i = 0;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    const std::string name =
+        "pool " + std::to_string(p) + ": " + f.pools[p].name + role_note(f.pools[p].role);
+    ChartSeries series{name, {}};
+    for (int64_t k = 0; k < pools[p].instances; ++k, ++i) {
+      const serve::ServeReport& r = f.instances[i];
+      series.points.emplace_back(static_cast<double>(i), r.utilization());
+      instances.push_back({{"pool", p},
+                           {"busy", r.utilization()},
+                           {"finished", r.finished},
+                           {"output_tokens_per_s", r.output_tokens_per_s()}});
+    }
+    busy.series.push_back(std::move(series));
+    tokens.groups.push_back({name, {f.pools[p].total.output_tokens_per_s()}});
+  }
+  sections.push_back({"Instances", svg_chart(busy) + svg_stacked_bars(tokens)});
+
+  Chart ttft{"p99 TTFT against throughput",
+             "output tokens/s",
+             "p99 TTFT (s)",
+             false,
+             true,
+             false,
+             {{"p99 TTFT", {}}}};
+  Chart tpot{"TPOT against throughput", "output tokens/s", "TPOT (s)", false, true, false,
+             {{"p50", {}}, {"p99", {}}}};
+  nlohmann::json curve = nlohmann::json::array();
+  options.keep_samples = false;
+  options.progress = nullptr;
+  for (const double scale : {0.25, 0.5, 1.0, 1.5, 2.0, 3.0}) {
+    const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
+    const std::unique_ptr<serve::Router> r = serve::make_router(router);
+    const serve::ServeReport q = serve::run_fleet(*scaled, pools, *r, options).total;
+    if (q.stopped) break;
+    ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
+    tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
+    tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
+    curve.push_back({{"rate_scale", scale},
+                     {"output_tokens_per_s", q.output_tokens_per_s()},
+                     {"ttft_p99_s", q.ttft.p99},
+                     {"tpot_p50_s", q.tpot.p50},
+                     {"tpot_p99_s", q.tpot.p99},
+                     {"goodput_requests_per_s", q.goodput()}});
+  }
+  sections.push_back({"Throughput against latency (the trace at 0.25x to 3x its rate)",
+                      svg_chart(ttft) + svg_chart(tpot)});
+  add_samples(data, f.total);
+  data["instances"] = instances;
   data["throughput_latency"] = curve;
   write_html_report(dir, title, sections, data);
 }
@@ -141,7 +246,8 @@ void add_latency_figures(Report& rep, const serve::ServeReport& r, double chips)
 }
 
 // Tokens, the prefix cache and preemptions; `reuse_note` qualifies the reuse the trace implies.
-void add_token_figures(Report& rep, const serve::ServeReport& r, const serve::Workload& w,
+// `w` is null for a streamed trace: the reuse it implies needs every request.
+void add_token_figures(Report& rep, const serve::ServeReport& r, const serve::Workload* w,
                        const serve::EngineOptions& engine, const std::string& reuse_note) {
   rep.add("tokens.prefill", "prefill tokens (recomputation included)",
           static_cast<double>(r.prefill_tokens), "tokens");
@@ -154,9 +260,10 @@ void add_token_figures(Report& rep, const serve::ServeReport& r, const serve::Wo
     rep.add("prefix_cache.hit_ratio", "prefix cache: hit ratio (of prompt tokens)",
             r.prefix_hit_ratio(), "ratio");
     // The bound: every block of an earlier request still cached and ready when a request comes.
-    rep.add("prefix_cache.trace_reuse",
-            "prefix cache: reuse the trace implies (" + reuse_note + ")",
-            serve::prefix_reuse(w, engine.prefix_block).ratio(), "ratio");
+    if (w)
+      rep.add("prefix_cache.trace_reuse",
+              "prefix cache: reuse the trace implies (" + reuse_note + ")",
+              serve::prefix_reuse(*w, engine.prefix_block).ratio(), "ratio");
     rep.add("prefix_cache.evicted_blocks", "prefix cache: blocks evicted",
             static_cast<double>(r.prefix_evicted_blocks), "blocks");
   }
@@ -223,6 +330,60 @@ void add_cost_figures(Report& rep, const std::string& prefix, const std::string&
           "ratio");
 }
 
+// The run's requests: the trace read whole and transformed, or (--stream) drawn record by record
+// as the run goes, so that its length does not bound memory.
+class Arrivals {
+ public:
+  // `rules`: the SLO classes to assign (none: every request keeps class 0).
+  explicit Arrivals(const ServeCommand& c, std::vector<serve::SloRule> rules = {})
+      : trace_(c.trace),
+        options_{c.limit, c.time_scale, c.rate_scale, c.offline},
+        rules_(std::move(rules)) {
+    if (c.stream) {
+      open();  // bad options and an unreadable file fail now, before anything is measured
+      return;
+    }
+    serve::Workload w = serve::load_workload(c.trace);
+    if (c.limit > 0) w = serve::first_requests(std::move(w), c.limit);
+    w = serve::scale_rate(serve::scale_time(std::move(w), c.time_scale), c.rate_scale);
+    if (c.offline) w = serve::offline(std::move(w));
+    if (!rules_.empty()) serve::assign_slo_classes(w, rules_);
+    whole_ = std::move(w);
+  }
+  // The requests at `rate` times the run's rate.
+  std::unique_ptr<serve::RequestStream> open(double rate = 1) const {
+    if (whole_)
+      return std::make_unique<serve::WorkloadStream>(*whole_, serve::StreamOptions{0, 1, rate});
+    serve::StreamOptions o = options_;
+    o.rate_scale *= rate;
+    std::unique_ptr<serve::RequestStream> s = serve::open_trace(trace_, o);
+    if (rules_.empty()) return s;
+    return std::make_unique<serve::ClassifiedStream>(std::move(s), rules_);
+  }
+  const serve::Workload* whole() const { return whole_ ? &*whole_ : nullptr; }
+  std::string name() const { return whole_ ? whole_->name : trace_; }
+  std::string count_text() const {
+    return whole_ ? std::to_string(whole_->requests.size()) + " requests" : "the requests";
+  }
+  std::string of_total() const {  // "/N" after a count of finished requests
+    return whole_ ? "/" + std::to_string(whole_->requests.size()) : "";
+  }
+  // Seconds from the first arrival to the last (a streamed trace is read through once for it).
+  double span() const {
+    if (whole_) return whole_->requests.empty() ? 0 : whole_->requests.back().arrival;
+    const std::unique_ptr<serve::RequestStream> s = open();
+    double last = 0;
+    for (serve::Request q; s->next(q);) last = q.arrival;
+    return last;
+  }
+
+ private:
+  std::string trace_;
+  serve::StreamOptions options_;
+  std::vector<serve::SloRule> rules_;
+  std::optional<serve::Workload> whole_;
+};
+
 // Not an engine scheduler: a fleet whose prefill and decode run on separate pools of instances.
 constexpr const char* kDisaggregated = "disaggregated";
 
@@ -243,22 +404,20 @@ void run_serve(ServeCommand c) {
                      "inside an instance are not modelled yet)");
   parse_slo(c.slo, c.engine.slo_ttft, c.engine.slo_tpot);
   std::unique_ptr<serve::Scheduler> scheduler = serve::make_scheduler(c.scheduler);
-
-  serve::Workload w = serve::load_workload(c.trace);
-  if (c.limit > 0) w = serve::first_requests(std::move(w), c.limit);
-  w = serve::scale_rate(serve::scale_time(std::move(w), c.time_scale), c.rate_scale);
-  if (c.offline) w = serve::offline(std::move(w));
+  const Arrivals arrivals(c);
+  if (c.stream) c.engine.latencies = serve::LatencyDistribution::Mode::kBinned;
 
   const serve::KvBudget kv =
       serve::kv_pages_for(preset.config, chip.config, c.chips, c.engine.page_tokens);
   c.engine.kv_pages = kv.pages;
   std::fprintf(stderr,
-               "%s on %lld x %s (TP %lld), %zu requests of %s, scheduler %s; KV cache %.1f GB "
+               "%s on %lld x %s (TP %lld), %s of %s, scheduler %s; KV cache %.1f GB "
                "(%lld pages of %lld tokens)%s\n",
                preset.config.name.c_str(), static_cast<long long>(c.chips),
-               chip.config.name.c_str(), static_cast<long long>(c.tp), w.requests.size(),
-               w.name.c_str(), c.scheduler.c_str(), (kv.hbm_bytes - kv.weight_bytes) / 1e9,
-               static_cast<long long>(kv.pages), static_cast<long long>(c.engine.page_tokens),
+               chip.config.name.c_str(), static_cast<long long>(c.tp),
+               arrivals.count_text().c_str(), arrivals.name().c_str(), c.scheduler.c_str(),
+               (kv.hbm_bytes - kv.weight_bytes) / 1e9, static_cast<long long>(kv.pages),
+               static_cast<long long>(c.engine.page_tokens),
                c.engine.prefix_caching ? ", prefix caching" : "");
 
   // The step costs: the grid measured once (or read from --cost-table), then interpolated.
@@ -271,35 +430,34 @@ void run_serve(ServeCommand c) {
   const bool terminal = isatty(STDERR_FILENO);
   c.engine.keep_going = [] { return !InterruptGuard::interrupted(); };
   auto last = std::chrono::steady_clock::now();
-  const size_t total = w.requests.size();
   c.engine.progress = [&](int64_t finished, double now) {
     if (!terminal || seconds_since(last) < 0.2) return;
     last = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "\rserving: %lld/%zu requests finished, %.1f s simulated (Ctrl-C stops)",
-                 static_cast<long long>(finished), total, now);
+    std::fprintf(stderr, "\rserving: %lld%s requests finished, %.1f s simulated (Ctrl-C stops)",
+                 static_cast<long long>(finished), arrivals.of_total().c_str(), now);
   };
-  if (!c.report.empty() && !w.requests.empty()) {
+  if (!c.report.empty()) {
     c.engine.keep_samples = true;
-    c.engine.timeline_interval =
-        std::max(1e-3, (w.requests.back().arrival - w.requests.front().arrival) / 200);
+    c.engine.timeline_interval = std::max(1e-3, arrivals.span() / 200);
   }
   const auto engine_start = std::chrono::steady_clock::now();
+  const std::unique_ptr<serve::RequestStream> stream = arrivals.open();
   const serve::ServeReport r =
-      serve::run_engine(w, cost, *scheduler, c.engine, preset.config.seq_len,
+      serve::run_engine(*stream, cost, *scheduler, c.engine, preset.config.seq_len,
                         chip.config.power.idle_w * static_cast<double>(c.chips));
   const double engine_wall = seconds_since(engine_start);
   end_progress();
 
   const bool gpu = chip.config.kind == "gpu";
-  const std::string title = preset.config.name + " on " + std::to_string(c.chips) + " x " +
-                            chip.config.name + " (TP " + std::to_string(c.tp) + "), " + w.name +
-                            ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
-                            (c.engine.prefix_caching ? ", prefix caching" : "") +
-                            (r.stopped ? " (stopped early)" : "");
+  const std::string title =
+      preset.config.name + " on " + std::to_string(c.chips) + " x " + chip.config.name + " (TP " +
+      std::to_string(c.tp) + "), " + arrivals.name() + (c.stream ? ", streamed" : "") +
+      ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
+      (c.engine.prefix_caching ? ", prefix caching" : "") + (r.stopped ? " (stopped early)" : "");
   Report rep(title);
   rep.text("model", preset.config.name);
   rep.text("chip", chip.config.name);
-  rep.text("trace", w.name);
+  rep.text("trace", arrivals.name());
   rep.text("scheduler", c.scheduler);
   rep.add("chips", "chips", static_cast<double>(c.chips), "chips");
   add_latency_figures(rep, r, static_cast<double>(c.chips));
@@ -312,7 +470,7 @@ void run_serve(ServeCommand c) {
   rep.add("utilization.mean_batch", "mean batch (sequences per step, time-weighted)", r.mean_batch,
           "sequences");
   rep.add("steps", "engine steps", static_cast<double>(r.steps), "steps");
-  add_token_figures(rep, r, w, c.engine, "unbounded");
+  add_token_figures(rep, r, arrivals.whole(), c.engine, "unbounded");
   rep.add("kv.capacity", "KV cache capacity",
           static_cast<double>(r.kv_pages * c.engine.page_tokens), "tokens");
   rep.add("kv.peak", "KV cache peak use",
@@ -331,8 +489,10 @@ void run_serve(ServeCommand c) {
   rep.print();
   if (!c.json.empty()) write_json(c.json, rep.json(), &chip);
   if (!c.report.empty()) {
-    write_serve_report(c.report, title, r, c.engine, w, cost, c.scheduler, preset.config.seq_len,
-                       chip.config.power.idle_w * static_cast<double>(c.chips), rep.json());
+    write_serve_report(
+        c.report, title, r, c.engine, [&](double scale) { return arrivals.open(scale); }, cost,
+        c.scheduler, preset.config.seq_len, chip.config.power.idle_w * static_cast<double>(c.chips),
+        rep.json());
     std::printf("report: %s/index.html\n", c.report.c_str());
   }
 }
@@ -348,21 +508,10 @@ std::string table_for(const std::string& table, const std::string& chip, int64_t
   return table.substr(0, dot) + tag + table.substr(dot);
 }
 
-// ", prefill" or ", decode" for a pool of a disaggregated fleet.
-std::string role_note(serve::PoolRole role) {
-  return role == serve::PoolRole::kPrefill  ? ", prefill"
-         : role == serve::PoolRole::kDecode ? ", decode"
-                                            : "";
-}
-
 void run_fleet_command(ServeCommand c) {
   const auto start = std::chrono::steady_clock::now();
   if (!c.fleet.empty() && !c.pool_options.empty())
     throw InputError("--fleet: the pools come from the file; drop " + c.pool_options.front());
-  if (!c.report.empty())
-    throw InputError(
-        "--report: the HTML report covers one instance; drop it, or --instances, "
-        "--router, --fleet and --slo-class");
   if (c.tp != 0 && c.tp != c.chips)
     throw InputError("--tp " + std::to_string(c.tp) + " differs from --chips " +
                      std::to_string(c.chips) + ": an instance is one tensor-parallel group");
@@ -376,21 +525,15 @@ void run_fleet_command(ServeCommand c) {
   parse_slo(c.slo, c.engine.slo_ttft, c.engine.slo_tpot);
   const serve::SloClass defaults{"default", c.engine.slo_ttft, c.engine.slo_tpot};
 
-  serve::Workload w = serve::load_workload(c.trace);
-  if (c.limit > 0) w = serve::first_requests(std::move(w), c.limit);
-  w = serve::scale_rate(serve::scale_time(std::move(w), c.time_scale), c.rate_scale);
-  if (c.offline) w = serve::offline(std::move(w));
   serve::FleetOptions options;
-  if (!c.slo_classes.empty()) {
-    std::vector<serve::SloRule> rules;
-    for (const std::string& text : c.slo_classes)
-      rules.push_back(serve::parse_slo_rule(text, defaults));
-    serve::assign_slo_classes(w, rules);
-    options.slo_classes.clear();
-    for (const serve::SloRule& r : rules) options.slo_classes.push_back(r.slo);
-  } else {
-    options.slo_classes = {defaults};
-  }
+  std::vector<serve::SloRule> rules;
+  for (const std::string& text : c.slo_classes)
+    rules.push_back(serve::parse_slo_rule(text, defaults));
+  options.slo_classes.clear();
+  for (const serve::SloRule& r : rules) options.slo_classes.push_back(r.slo);
+  if (rules.empty()) options.slo_classes = {defaults};
+  if (c.stream) options.latencies = serve::LatencyDistribution::Mode::kBinned;
+  const Arrivals arrivals(c, std::move(rules));
 
   std::vector<serve::PoolSpec> specs;
   if (!c.fleet.empty()) {
@@ -455,22 +598,8 @@ void run_fleet_command(ServeCommand c) {
                                                 c.consistency_samples, c.jobs));
       cost_order.push_back(identities[i]);
     }
-    serve::Pool p;
-    p.name = chip.config.name + " x" + std::to_string(s.chips);
-    p.cost = costs.at(identities[i]).cached.get();
-    p.scheduler = s.scheduler;
-    p.engine = c.engine;
-    p.engine.max_batch = s.max_batch;
-    p.engine.kv_pages = kv.pages;
-    p.instances = s.instances;
-    p.chips = s.chips;
-    p.max_context = preset.config.seq_len;
-    p.idle_watts = chip.config.power.idle_w * static_cast<double>(s.chips);
-    p.role = s.role;
-    p.kv_bytes_per_token = kv.bytes_per_token;
-    p.link_bytes_per_s = static_cast<double>(s.chips * chip.config.links.count) *
-                         chip.config.links.gbytes_per_s * 1e9;
-    pools.push_back(p);
+    pools.push_back(
+        serve::make_pool(s, preset.config, chip, costs.at(identities[i]).cached.get(), c.engine));
     total_instances += s.instances;
     total_chips += s.instances * s.chips;
     std::fprintf(stderr,
@@ -483,22 +612,24 @@ void run_fleet_command(ServeCommand c) {
                  static_cast<long long>(c.engine.page_tokens),
                  c.engine.prefix_caching ? ", prefix caching" : "");
   }
-  std::fprintf(stderr, "%zu requests of %s through %lld instances, router %s\n", w.requests.size(),
-               w.name.c_str(), static_cast<long long>(total_instances), router_name.c_str());
+  std::fprintf(stderr, "%s of %s through %lld instances, router %s\n",
+               arrivals.count_text().c_str(), arrivals.name().c_str(),
+               static_cast<long long>(total_instances), router_name.c_str());
 
   InterruptGuard guard([] {});
   const bool terminal = isatty(STDERR_FILENO);
   options.keep_going = [] { return !InterruptGuard::interrupted(); };
   auto last = std::chrono::steady_clock::now();
-  const size_t total = w.requests.size();
   options.progress = [&](int64_t finished, double now) {
     if (!terminal || seconds_since(last) < 0.2) return;
     last = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "\rserving: %lld/%zu requests finished, %.1f s simulated (Ctrl-C stops)",
-                 static_cast<long long>(finished), total, now);
+    std::fprintf(stderr, "\rserving: %lld%s requests finished, %.1f s simulated (Ctrl-C stops)",
+                 static_cast<long long>(finished), arrivals.of_total().c_str(), now);
   };
   const auto engine_start = std::chrono::steady_clock::now();
-  const serve::FleetReport f = serve::run_fleet(w, pools, *router, options);
+  options.keep_samples = !c.report.empty();
+  const std::unique_ptr<serve::RequestStream> stream = arrivals.open();
+  const serve::FleetReport f = serve::run_fleet(*stream, pools, *router, options);
   const double engine_wall = seconds_since(engine_start);
   end_progress();
 
@@ -507,12 +638,12 @@ void run_fleet_command(ServeCommand c) {
   for (size_t i = 0; i < specs.size(); ++i)
     title += std::string(i ? " +" : "") + " " + std::to_string(specs[i].instances) + " x (" +
              pools[i].name + ", " + specs[i].scheduler + role_note(specs[i].role) + ")";
-  title += ", router " + router_name + ", " + w.name + (c.offline ? ", offline" : "") +
-           (c.engine.prefix_caching ? ", prefix caching" : "") +
+  title += ", router " + router_name + ", " + arrivals.name() + (c.stream ? ", streamed" : "") +
+           (c.offline ? ", offline" : "") + (c.engine.prefix_caching ? ", prefix caching" : "") +
            (r.stopped ? " (stopped early)" : "");
   Report rep(title);
   rep.text("model", preset.config.name);
-  rep.text("trace", w.name);
+  rep.text("trace", arrivals.name());
   rep.text("router", router_name);
   for (size_t i = 0; i < specs.size(); ++i)
     rep.text("pool" + std::to_string(i), std::to_string(specs[i].instances) + " x " +
@@ -548,7 +679,7 @@ void run_fleet_command(ServeCommand c) {
   rep.add("utilization.mean_batch", "mean batch (sequences per step, time-weighted)", r.mean_batch,
           "sequences");
   rep.add("steps", "engine steps (all instances)", static_cast<double>(r.steps), "steps");
-  add_token_figures(rep, r, w, c.engine, "unbounded, one cache");
+  add_token_figures(rep, r, arrivals.whole(), c.engine, "unbounded, one cache");
   if (f.kv_transfers > 0) {
     rep.add("kv_transfers.count", "sequences moved with their KV, prefill to decode",
             static_cast<double>(f.kv_transfers), "sequences");
@@ -608,6 +739,12 @@ void run_fleet_command(ServeCommand c) {
   rep.add("wall.total", "wall time, total", seconds_since(start), "s");
   rep.print();
   if (!c.json.empty()) write_json(c.json, rep.json(), chips.size() == 1 ? &chips.front() : nullptr);
+  if (!c.report.empty()) {
+    write_fleet_report(
+        c.report, title, f, pools, router_name, [&](double scale) { return arrivals.open(scale); },
+        options, rep.json());
+    std::printf("report: %s/index.html\n", c.report.c_str());
+  }
 }
 
 }  // namespace
@@ -658,6 +795,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--prefix-block", c->engine.prefix_block,
                   "tokens per block of the trace's hash_ids, a multiple of --page-tokens (tokens)")
       ->default_val(c->engine.prefix_block);
+  cmd->add_flag("--stream", c->stream,
+                "draw the trace record by record as the run goes (a trace of any length in "
+                "bounded memory; it must be in arrival order); percentiles then come from "
+                "logarithmic bins, within 0.5%");
   cmd->add_flag("--offline", c->offline,
                 "every request arrives at time 0: maximum throughput (MLPerf's offline scenario)");
   cmd->add_option("--cost-table", c->cost_table,

@@ -122,21 +122,13 @@ KvBudget kv_pages_for(const llm::LlamaConfig& model, const ChipConfig& chip, int
   return b;
 }
 
-Percentiles percentiles(std::vector<double> v) {
-  Percentiles p;
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    const double x = q * static_cast<double>(v.size() - 1);
-    const size_t i = static_cast<size_t>(x);
-    return i + 1 < v.size() ? v[i] + (v[i + 1] - v[i]) * (x - static_cast<double>(i)) : v[i];
-  };
-  p.p50 = at(0.5);
-  p.p90 = at(0.9);
-  p.p99 = at(0.99);
-  for (double x : v) p.mean += x;
-  p.mean /= static_cast<double>(v.size());
-  return p;
+void ClassLatencies::merge(const ClassLatencies& other) {
+  finished += other.finished;
+  good += other.good;
+  ttft.merge(other.ttft);
+  tpot.merge(other.tpot);
+  e2e.merge(other.e2e);
+  max_tbt.merge(other.max_tbt);
 }
 
 namespace {
@@ -161,7 +153,8 @@ Engine::Engine(const StepCostModel& cost, Scheduler& scheduler, EngineOptions op
       start_(start),
       now_(start),
       kv_(o_.kv_pages, o_.page_tokens, o_.prefix_caching ? o_.prefix_block : 0),
-      shared_(cost.decode(1, 1)) {
+      shared_(cost.decode(1, 1)),
+      latencies_(std::max<size_t>(1, o_.slo_classes.size()), ClassLatencies(o_.latencies)) {
   r_.kv_pages = o_.kv_pages;
 }
 
@@ -220,23 +213,21 @@ void Engine::finish(Sequence* s) {
   ++r_.finished;
   r_.prompt_tokens += s->request.prompt;
   r_.prefix_hit_tokens += s->hit;
-  Outcome out;
-  out.ttft = s->first_token - s->request.arrival;
-  out.e2e = s->finish - s->request.arrival;
-  out.slo_class = s->request.slo_class;
   const bool classed = !o_.slo_classes.empty();
-  const double ttft =
-      classed ? o_.slo_classes[static_cast<size_t>(out.slo_class)].ttft : o_.slo_ttft;
-  const double tpot =
-      classed ? o_.slo_classes[static_cast<size_t>(out.slo_class)].tpot : o_.slo_tpot;
-  out.good = out.ttft <= ttft;
+  const auto c = classed ? static_cast<size_t>(s->request.slo_class) : 0;
+  ClassLatencies& l = latencies_[c];
+  const double ttft = s->first_token - s->request.arrival;
+  bool good = ttft <= (classed ? o_.slo_classes[c].ttft : o_.slo_ttft);
+  l.ttft.add(ttft);
+  l.e2e.add(s->finish - s->request.arrival);
   if (s->request.output > 1) {
-    out.tpot = (s->finish - s->first_token) / static_cast<double>(s->request.output - 1);
-    out.max_tbt = s->max_gap;
-    out.good = out.good && out.tpot <= tpot;
+    const double tpot = (s->finish - s->first_token) / static_cast<double>(s->request.output - 1);
+    l.tpot.add(tpot);
+    l.max_tbt.add(s->max_gap);
+    good = good && tpot <= (classed ? o_.slo_classes[c].tpot : o_.slo_tpot);
   }
-  if (out.good) ++r_.good;
-  outcomes_.push_back(out);
+  ++l.finished;
+  if (good) ++l.good, ++r_.good;
   any_finished_ = true;
 }
 
@@ -391,35 +382,34 @@ ServeReport Engine::report(double end) const {
   r.makespan = end - start_;
   r.mean_batch = r.busy > 0 ? batch_seconds_ / r.busy : 0;
   r.energy_idle = idle_watts_ * (r.makespan - r.busy);
-  std::vector<double> ttft, tpot, e2e, max_tbt;
-  ttft.reserve(outcomes_.size());
-  tpot.reserve(outcomes_.size());
-  e2e.reserve(outcomes_.size());
-  for (const Outcome& out : outcomes_) {
-    ttft.push_back(out.ttft);
-    e2e.push_back(out.e2e);
-    if (out.tpot >= 0) tpot.push_back(out.tpot), max_tbt.push_back(out.max_tbt);
+  ClassLatencies all(o_.latencies);
+  for (const ClassLatencies& l : latencies_) all.merge(l);
+  r.ttft = all.ttft.percentiles();
+  r.tpot = all.tpot.percentiles();
+  r.e2e = all.e2e.percentiles();
+  r.max_tbt = all.max_tbt.percentiles();
+  if (o_.keep_samples) {
+    r.ttft_samples = std::move(all.ttft);
+    r.tpot_samples = std::move(all.tpot);
+    r.e2e_samples = std::move(all.e2e);
   }
-  r.max_tbt = percentiles(std::move(max_tbt));
-  if (o_.keep_samples) r.ttft_samples = ttft, r.tpot_samples = tpot, r.e2e_samples = e2e;
-  r.ttft = percentiles(std::move(ttft));
-  r.tpot = percentiles(std::move(tpot));
-  r.e2e = percentiles(std::move(e2e));
   return r;
 }
 
-ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
+ServeReport run_engine(RequestStream& arrivals, const StepCostModel& cost, Scheduler& scheduler,
                        const EngineOptions& o, int64_t max_context, double idle_watts) {
-  const std::vector<Request>& requests = workload.requests;
-  const double start = requests.empty() ? 0 : requests.front().arrival;
+  Request next;
+  bool more = arrivals.next(next);
+  const double start = more ? next.arrival : 0;
   Engine engine(cost, scheduler, o, max_context, idle_watts, start);
   bool stopped = false;
-  for (size_t next = 0;;) {
-    for (; next < requests.size() && requests[next].arrival <= engine.clock(); ++next)
-      engine.add(requests[next]);
+  for (;;) {
+    for (; more && next.arrival <= engine.clock(); more = arrivals.next(next))
+      engine.add(std::move(next));
     if (engine.idle()) {
-      if (next == requests.size()) break;
-      engine.add(requests[next++]);  // idle until it arrives
+      if (!more) break;
+      engine.add(std::move(next));  // idle until it arrives
+      more = arrivals.next(next);
       continue;
     }
     if (o.keep_going && !o.keep_going()) {
@@ -430,9 +420,16 @@ ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Sche
     if (o.progress && engine.steps() % o.progress_every == 0)
       o.progress(engine.finished(), engine.clock() - start);
   }
-  ServeReport r = engine.report(engine.clock());
-  r.requests = static_cast<int64_t>(requests.size());
+  ServeReport r = engine.report(engine.clock());  // requests: those read
   r.stopped = stopped;
+  return r;
+}
+
+ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
+                       const EngineOptions& o, int64_t max_context, double idle_watts) {
+  WorkloadStream arrivals(workload);
+  ServeReport r = run_engine(arrivals, cost, scheduler, o, max_context, idle_watts);
+  r.requests = static_cast<int64_t>(workload.requests.size());  // read or not
   return r;
 }
 

@@ -31,6 +31,7 @@
 #include "arch/chip_config.h"
 #include "llm/llama2c.h"
 #include "serve/cost/cost.h"
+#include "serve/engine/latency.h"
 #include "serve/workload/workload.h"
 
 namespace seedchip::serve {
@@ -143,8 +144,11 @@ struct EngineOptions {
   // token and has more to generate leaves the engine with its KV (Engine::take_handoffs), its
   // pages freed at once (the transfer's hold on them is not modelled).
   bool hand_off = false;
-  // For plots (--report): keep every finished request's latencies, and the busy share and mean
-  // batch of each interval of timeline_interval seconds (0: no timeline).
+  // How the latencies of finished requests are kept (LatencyDistribution): every value, or in
+  // logarithmic bins (percentiles within 0.5%) so that memory does not grow with the trace.
+  LatencyDistribution::Mode latencies = LatencyDistribution::Mode::kExact;
+  // For plots (--report): the report carries the latency distributions, and the busy share and
+  // mean batch of each interval of timeline_interval seconds (0: no timeline).
   bool keep_samples = false;
   double timeline_interval = 0;
   // run_engine calls `progress` every progress_every steps with requests finished and simulated
@@ -206,13 +210,8 @@ struct SchedulerInfo {
 const std::map<std::string, SchedulerInfo>& schedulers();
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name);  // InputError listing names
 
-struct Percentiles {
-  double p50 = 0, p90 = 0, p99 = 0, mean = 0;
-};
-Percentiles percentiles(std::vector<double> values);  // linear between order statistics
-
 struct ServeReport {
-  int64_t requests = 0;  // in the workload
+  int64_t requests = 0;  // in the workload (read from a stream: read before the run ended)
   int64_t finished = 0;
   int64_t rejected = 0;  // prompt + output beyond the model's context or the whole KV cache
   bool stopped = false;  // keep_going said stop
@@ -235,8 +234,8 @@ struct ServeReport {
   // Seconds: each such request's longest time between two of its tokens (its worst stall: what a
   // prefill run in its way costs it, which a mean TPOT hides; Sarathi-Serve's interference).
   Percentiles max_tbt;
-  // With EngineOptions::keep_samples: the values behind ttft, tpot and e2e, in finishing order.
-  std::vector<double> ttft_samples, tpot_samples, e2e_samples;
+  // With EngineOptions::keep_samples: the distributions behind ttft, tpot and e2e.
+  LatencyDistribution ttft_samples, tpot_samples, e2e_samples;
   // With EngineOptions::timeline_interval: per interval from the first arrival, the share of it
   // spent running steps and the mean sequences per step over that time.
   struct Interval {
@@ -258,13 +257,15 @@ struct ServeReport {
   }
 };
 
-// What became of one finished request.
-struct Outcome {
-  double ttft = 0, e2e = 0;  // seconds from its arrival
-  double tpot = -1;          // seconds; -1 for a request of one output token
-  double max_tbt = -1;       // seconds: its longest time between two tokens; -1 likewise
-  int64_t slo_class = 0;
-  bool good = false;  // within its class's SLO
+// The finished requests of one SLO class (all of them without classes): their count, those within
+// the class's SLO, and their latencies in seconds from arrival. TPOT and the longest time between
+// tokens count only requests of more than one output token.
+struct ClassLatencies {
+  explicit ClassLatencies(LatencyDistribution::Mode mode = LatencyDistribution::Mode::kExact)
+      : ttft(mode), tpot(mode), e2e(mode), max_tbt(mode) {}
+  int64_t finished = 0, good = 0;
+  LatencyDistribution ttft, tpot, e2e, max_tbt;
+  void merge(const ClassLatencies& other);
 };
 
 // One serving instance, driven step by step (run_engine drives one through a whole workload; a
@@ -315,8 +316,9 @@ class Engine {
   int64_t cached_prefix(const Request& q) const { return kv_.cached_prefix(q); }
   int64_t steps() const { return r_.steps; }
   int64_t finished() const { return r_.finished; }
-  // The finished requests, in finishing order.
-  const std::vector<Outcome>& outcomes() const { return outcomes_; }
+  // The finished requests by SLO class (one entry without EngineOptions::slo_classes); each
+  // class's exact latencies are in finishing order.
+  const std::vector<ClassLatencies>& latencies() const { return latencies_; }
   // The report for the time from `start` to `end` (>= clock(); idle after the clock). `stopped`
   // is left false: whoever stops the engine says so.
   ServeReport report(double end) const;
@@ -348,12 +350,15 @@ class Engine {
   bool any_finished_ = false;  // in the current step
   int64_t outstanding_ = 0;
   double batch_seconds_ = 0;
-  std::vector<Outcome> outcomes_;
+  std::vector<ClassLatencies> latencies_;
   ServeReport r_;  // the running totals
 };
 
-// Runs `workload` through one instance (an Engine fed the workload's arrivals as its clock passes
-// them), calling options.progress and options.keep_going as they document.
+// Runs the requests of `arrivals` through one instance (an Engine fed them as its clock passes
+// their arrival), calling options.progress and options.keep_going as they document. Reads the
+// stream as the run goes: only the requests the engine holds are in memory.
+ServeReport run_engine(RequestStream& arrivals, const StepCostModel& cost, Scheduler& scheduler,
+                       const EngineOptions& options, int64_t max_context, double idle_watts);
 ServeReport run_engine(const Workload& workload, const StepCostModel& cost, Scheduler& scheduler,
                        const EngineOptions& options, int64_t max_context, double idle_watts);
 

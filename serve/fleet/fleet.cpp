@@ -14,7 +14,8 @@ namespace {
 // One instance's reports summed as FleetReport::total documents; the percentiles over the
 // engines' finished requests.
 ServeReport combined(const std::vector<const ServeReport*>& reports,
-                     const std::vector<const Engine*>& engines, double makespan) {
+                     const std::vector<const Engine*>& engines, double makespan,
+                     LatencyDistribution::Mode mode, bool keep_samples = false) {
   ServeReport t;
   t.makespan = makespan;
   double batch_seconds = 0;
@@ -42,47 +43,45 @@ ServeReport combined(const std::vector<const ServeReport*>& reports,
   }
   t.mean_batch = t.busy > 0 ? batch_seconds / t.busy : 0;
   if (!reports.empty()) t.busy /= static_cast<double>(reports.size());
-  std::vector<double> ttft, tpot, e2e, max_tbt;
+  ClassLatencies all(mode);
   for (const Engine* e : engines)
-    for (const Outcome& out : e->outcomes()) {
-      ttft.push_back(out.ttft);
-      e2e.push_back(out.e2e);
-      if (out.tpot >= 0) tpot.push_back(out.tpot), max_tbt.push_back(out.max_tbt);
-    }
-  t.max_tbt = percentiles(std::move(max_tbt));
-  t.ttft = percentiles(std::move(ttft));
-  t.tpot = percentiles(std::move(tpot));
-  t.e2e = percentiles(std::move(e2e));
+    for (const ClassLatencies& l : e->latencies()) all.merge(l);
+  t.ttft = all.ttft.percentiles();
+  t.tpot = all.tpot.percentiles();
+  t.e2e = all.e2e.percentiles();
+  t.max_tbt = all.max_tbt.percentiles();
+  if (keep_samples) {
+    t.ttft_samples = std::move(all.ttft);
+    t.tpot_samples = std::move(all.tpot);
+    t.e2e_samples = std::move(all.e2e);
+  }
   return t;
 }
 
-std::vector<ClassReport> by_class(const Workload& w, const std::vector<const Engine*>& engines,
-                                  const std::vector<SloClass>& classes, double makespan) {
+std::vector<ClassReport> by_class(const std::vector<int64_t>& requests,
+                                  const std::vector<const Engine*>& engines,
+                                  const std::vector<SloClass>& classes, double makespan,
+                                  LatencyDistribution::Mode mode) {
   std::vector<ClassReport> out(classes.size());
-  std::vector<std::vector<double>> ttft(classes.size()), tpot(classes.size()), e2e(classes.size());
-  for (size_t c = 0; c < classes.size(); ++c) out[c].slo = classes[c];
-  for (const Request& q : w.requests) ++out[static_cast<size_t>(q.slo_class)].requests;
+  std::vector<ClassLatencies> merged(classes.size(), ClassLatencies(mode));
   for (const Engine* e : engines)
-    for (const Outcome& o : e->outcomes()) {
-      const auto c = static_cast<size_t>(o.slo_class);
-      ++out[c].finished;
-      if (o.good) ++out[c].good;
-      ttft[c].push_back(o.ttft);
-      e2e[c].push_back(o.e2e);
-      if (o.tpot >= 0) tpot[c].push_back(o.tpot);
-    }
+    for (size_t c = 0; c < classes.size(); ++c) merged[c].merge(e->latencies()[c]);
   for (size_t c = 0; c < classes.size(); ++c) {
+    out[c].slo = classes[c];
+    out[c].requests = requests[c];
+    out[c].finished = merged[c].finished;
+    out[c].good = merged[c].good;
     out[c].goodput = makespan > 0 ? static_cast<double>(out[c].good) / makespan : 0;
-    out[c].ttft = percentiles(std::move(ttft[c]));
-    out[c].tpot = percentiles(std::move(tpot[c]));
-    out[c].e2e = percentiles(std::move(e2e[c]));
+    out[c].ttft = merged[c].ttft.percentiles();
+    out[c].tpot = merged[c].tpot.percentiles();
+    out[c].e2e = merged[c].e2e.percentiles();
   }
   return out;
 }
 
 }  // namespace
 
-FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router& router,
+FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, Router& router,
                       const FleetOptions& o) {
   if (pools.empty()) throw InputError("fleet: no pool of instances");
   for (const Pool& p : pools)
@@ -100,13 +99,20 @@ FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router&
       throw InputError("fleet: prefill pool '" + p.name +
                        "' needs its KV bytes per token and link bandwidth for the transfers");
   if (o.slo_classes.empty()) throw InputError("fleet: no SLO class");
-  for (const Request& q : w.requests)
-    if (q.slo_class < 0 || q.slo_class >= static_cast<int64_t>(o.slo_classes.size()))
-      throw InputError("fleet: request " + std::to_string(q.id) + " is of SLO class " +
-                       std::to_string(q.slo_class) + "; the classes are 0 to " +
+  std::vector<int64_t> class_requests(o.slo_classes.size(), 0);
+  // The next arrival, its class checked.
+  Request next;
+  auto draw = [&] {
+    if (!arrivals.next(next)) return false;
+    if (next.slo_class < 0 || next.slo_class >= static_cast<int64_t>(o.slo_classes.size()))
+      throw InputError("fleet: request " + std::to_string(next.id) + " is of SLO class " +
+                       std::to_string(next.slo_class) + "; the classes are 0 to " +
                        std::to_string(o.slo_classes.size() - 1));
-
-  const double start = w.requests.empty() ? 0 : w.requests.front().arrival;
+    ++class_requests[static_cast<size_t>(next.slo_class)];
+    return true;
+  };
+  bool more = draw();
+  const double start = more ? next.arrival : 0;
   std::vector<std::unique_ptr<Scheduler>> schedulers;
   std::vector<std::unique_ptr<Engine>> instances;
   std::vector<const Engine*> engines;
@@ -118,6 +124,7 @@ FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router&
     e.keep_going = nullptr;
     e.keep_samples = false;
     e.timeline_interval = 0;
+    e.latencies = o.latencies;
     e.hand_off = pools[p].role == PoolRole::kPrefill;
     for (int64_t k = 0; k < pools[p].instances; ++k) {
       schedulers.push_back(make_scheduler(pools[p].scheduler));
@@ -169,26 +176,26 @@ FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router&
   std::vector<double> transfer_seconds;
 
   FleetReport report;
-  report.routed_to.reserve(w.requests.size());
   bool stopped = false;
-  int64_t steps = 0, finished = 0;
+  int64_t steps = 0, finished = 0, requests = 0;
   constexpr double kNever = std::numeric_limits<double>::infinity();
-  for (size_t next = 0;;) {
+  for (;;) {
     const double step_at = heap.empty() ? kNever : heap.front().first;
     const double transfer_at = transfers.empty() ? kNever : transfers.front().at;
     // An arrival goes first when no step starts before it (as in run_engine, a request arriving
     // when a step starts joins that step); then a transfer that ends by then.
-    if (next < w.requests.size() && w.requests[next].arrival <= std::min(step_at, transfer_at)) {
-      const Request& q = w.requests[next++];
-      const size_t f = router.route(q, view);
+    if (more && next.arrival <= std::min(step_at, transfer_at)) {
+      const size_t f = router.route(next, view);
       if (f >= front.size()) throw std::logic_error("fleet: the router chose no instance");
       const size_t i = front[f];
       Engine& e = *instances[i];
       const bool idle = e.idle();
-      e.add(q);
+      e.add(std::move(next));
       outstanding[f] = e.outstanding_tokens();
       if (idle && !e.idle()) schedule(i);
-      report.routed_to.push_back(static_cast<int64_t>(i));
+      if (o.record_routes) report.routed_to.push_back(static_cast<int64_t>(i));
+      ++requests;
+      more = draw();
       continue;
     }
     if (!transfers.empty() && transfer_at <= step_at) {
@@ -235,8 +242,8 @@ FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router&
   for (const Engine* e : engines) report.instances.push_back(e->report(end));
   std::vector<const ServeReport*> all;
   for (const ServeReport& r : report.instances) all.push_back(&r);
-  report.total = combined(all, engines, end - start);
-  report.total.requests = static_cast<int64_t>(w.requests.size());
+  report.total = combined(all, engines, end - start, o.latencies, o.keep_samples);
+  report.total.requests = requests;
   report.total.stopped = stopped;
   for (size_t p = 0; p < pools.size(); ++p) {
     std::vector<const ServeReport*> reports;
@@ -247,12 +254,20 @@ FleetReport run_fleet(const Workload& w, const std::vector<Pool>& pools, Router&
         members.push_back(engines[i]);
       }
     report.pools.push_back({pools[p].name, pools[p].instances, pools[p].chips, pools[p].role,
-                            combined(reports, members, end - start)});
+                            combined(reports, members, end - start, o.latencies)});
   }
-  report.classes = by_class(w, engines, o.slo_classes, end - start);
+  report.classes = by_class(class_requests, engines, o.slo_classes, end - start, o.latencies);
   report.kv_transfers = static_cast<int64_t>(transfer_seconds.size());
   report.kv_transfer_seconds = percentiles(std::move(transfer_seconds));
   return report;
+}
+
+FleetReport run_fleet(const Workload& workload, const std::vector<Pool>& pools, Router& router,
+                      const FleetOptions& options) {
+  WorkloadStream arrivals(workload);
+  FleetReport r = run_fleet(arrivals, pools, router, options);
+  r.total.requests = static_cast<int64_t>(workload.requests.size());  // read or not
+  return r;
 }
 
 }  // namespace seedchip::serve

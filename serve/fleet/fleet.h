@@ -100,11 +100,16 @@ struct FleetOptions {
   std::function<void(int64_t finished, double now)> progress;
   std::function<bool()> keep_going;
   int64_t progress_every = 10000;
+  // How every instance keeps its latencies (EngineOptions::latencies).
+  LatencyDistribution::Mode latencies = LatencyDistribution::Mode::kExact;
+  bool record_routes = false;  // FleetReport::routed_to (memory grows with the requests)
+  // total's ttft_samples, tpot_samples and e2e_samples (ServeReport, keep_samples), for plots.
+  bool keep_samples = false;
 };
 
 struct ClassReport {
   SloClass slo;
-  int64_t requests = 0;  // of the workload
+  int64_t requests = 0;  // drawn from the arrivals
   int64_t finished = 0, good = 0;
   double goodput = 0;  // good requests per second of the fleet's makespan
   Percentiles ttft, tpot, e2e;
@@ -130,17 +135,22 @@ struct FleetReport {
   std::vector<PoolReport> pools;
   std::vector<ClassReport> classes;    // as FleetOptions::slo_classes
   std::vector<ServeReport> instances;  // each over the fleet's makespan
-  std::vector<int64_t> routed_to;      // per request routed, in workload order: its instance
+  // With FleetOptions::record_routes: per request routed, in arrival order, its instance.
+  std::vector<int64_t> routed_to;
   // Disaggregated fleets: sequences moved from prefill to decode instances, and the time their
   // KV took to move.
   int64_t kv_transfers = 0;
   Percentiles kv_transfer_seconds;
 };
 
-// Runs `workload` through the pools' instances behind `router`. Throws InputError for a pool
-// without instances or cost model, an unknown scheduler, no SLO class, a request whose class is
-// not listed, prefill pools without decode pools (or the other way round), or a prefill pool
-// without KV bytes per token or link bandwidth.
+// Runs the requests of `arrivals` through the pools' instances behind `router`, drawing each as
+// its arrival comes (only the requests the instances hold are in memory). Throws InputError for a
+// pool without instances or cost model, an unknown scheduler, no SLO class, a request whose class
+// is not listed, prefill pools without decode pools (or the other way round), or a prefill pool
+// without KV bytes per token or link bandwidth. total.requests counts the requests drawn (a
+// stopped run leaves the rest unread); the Workload form counts all of them.
+FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, Router& router,
+                      const FleetOptions& options);
 FleetReport run_fleet(const Workload& workload, const std::vector<Pool>& pools, Router& router,
                       const FleetOptions& options);
 

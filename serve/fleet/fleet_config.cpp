@@ -67,6 +67,27 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path) {
   return pools;
 }
 
+Pool make_pool(const PoolSpec& spec, const llm::LlamaConfig& model, const LoadedChip& chip,
+               const StepCostModel* cost, const EngineOptions& engine) {
+  const KvBudget kv = kv_pages_for(model, chip.config, spec.chips, engine.page_tokens);
+  Pool p;
+  p.name = chip.config.name + " x" + std::to_string(spec.chips);
+  p.cost = cost;
+  p.scheduler = spec.scheduler;
+  p.engine = engine;
+  p.engine.max_batch = spec.max_batch;
+  p.engine.kv_pages = kv.pages;
+  p.instances = spec.instances;
+  p.chips = spec.chips;
+  p.max_context = model.seq_len;
+  p.idle_watts = chip.config.power.idle_w * static_cast<double>(spec.chips);
+  p.role = spec.role;
+  p.kv_bytes_per_token = kv.bytes_per_token;
+  p.link_bytes_per_s = static_cast<double>(spec.chips * chip.config.links.count) *
+                       chip.config.links.gbytes_per_s * 1e9;
+  return p;
+}
+
 bool SloRule::Condition::holds(const Request& q) const {
   const int64_t n = prompt ? q.prompt : q.output;
   if (op == ">") return n > tokens;
@@ -131,21 +152,43 @@ SloRule parse_slo_rule(const std::string& text, const SloClass& defaults,
   return rule;
 }
 
-void assign_slo_classes(Workload& w, const std::vector<SloRule>& rules, const std::string& option) {
+namespace {
+
+void check_names(const std::vector<SloRule>& rules, const std::string& option) {
   for (size_t i = 0; i < rules.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (rules[i].slo.name == rules[j].slo.name)
         throw InputError(option + ": class '" + rules[i].slo.name + "' is given twice");
-  for (Request& q : w.requests) {
-    int64_t cls = -1;
-    for (size_t i = 0; i < rules.size(); ++i)
-      if (rules[i].matches(q)) cls = static_cast<int64_t>(i);
-    if (cls < 0)
-      throw InputError(option + ": request " + std::to_string(q.id) + " (prompt " +
-                       std::to_string(q.prompt) + ", output " + std::to_string(q.output) +
-                       " tokens) matches no class; add a class without conditions first");
-    q.slo_class = cls;
-  }
+}
+
+void classify(Request& q, const std::vector<SloRule>& rules, const std::string& option) {
+  int64_t cls = -1;
+  for (size_t i = 0; i < rules.size(); ++i)
+    if (rules[i].matches(q)) cls = static_cast<int64_t>(i);
+  if (cls < 0)
+    throw InputError(option + ": request " + std::to_string(q.id) + " (prompt " +
+                     std::to_string(q.prompt) + ", output " + std::to_string(q.output) +
+                     " tokens) matches no class; add a class without conditions first");
+  q.slo_class = cls;
+}
+
+}  // namespace
+
+void assign_slo_classes(Workload& w, const std::vector<SloRule>& rules, const std::string& option) {
+  check_names(rules, option);
+  for (Request& q : w.requests) classify(q, rules, option);
+}
+
+ClassifiedStream::ClassifiedStream(std::unique_ptr<RequestStream> inner, std::vector<SloRule> rules,
+                                   std::string option)
+    : inner_(std::move(inner)), rules_(std::move(rules)), option_(std::move(option)) {
+  check_names(rules_, option_);
+}
+
+bool ClassifiedStream::next(Request& r) {
+  if (!inner_->next(r)) return false;
+  classify(r, rules_, option_);
+  return true;
 }
 
 }  // namespace seedchip::serve

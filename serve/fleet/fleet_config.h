@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "arch/chip_loader.h"
+#include "llm/llama2c.h"
 #include "serve/engine/engine.h"
 #include "serve/fleet/fleet.h"
 #include "serve/workload/workload.h"
@@ -46,6 +48,17 @@ struct PoolSpec {
 
 // The pools of a fleet file (at least one).
 std::vector<PoolSpec> load_fleet_file(const std::string& path);
+
+// The pool `spec` describes, serving `model` on `chip` (spec's chip with its overrides, loaded)
+// with step costs from `cost` (measured over spec.chips chips; it must outlive every run of the
+// pool). Each instance runs `engine`'s options with spec.max_batch and the KV pages spec.chips
+// chips hold after the weights (kv_pages_for, engine.page_tokens per page), spec's scheduler, and
+// idles at power.idle_w x spec.chips; its longest sequence is the model's. For the KV transfers of
+// a disaggregated fleet the pool carries the KV bytes per position and the bandwidth of all its
+// chips' links (spec.chips x links.count x links.gbytes_per_s), whatever its role. Named "CHIP xK".
+// InputError (kv_pages_for's) when the weights do not fit spec.chips chips.
+Pool make_pool(const PoolSpec& spec, const llm::LlamaConfig& model, const LoadedChip& chip,
+               const StepCostModel* cost, const EngineOptions& engine);
 
 struct SloRule {
   struct Condition {
@@ -67,5 +80,20 @@ SloRule parse_slo_rule(const std::string& text, const SloClass& defaults,
 // `option`) for a request that matches none, or two rules of one name.
 void assign_slo_classes(Workload& w, const std::vector<SloRule>& rules,
                         const std::string& option = "--slo-class");
+
+// The requests of `inner` with their slo_class set as assign_slo_classes sets it, one at a time;
+// the same InputErrors (two rules of one name: at construction).
+class ClassifiedStream final : public RequestStream {
+ public:
+  ClassifiedStream(std::unique_ptr<RequestStream> inner, std::vector<SloRule> rules,
+                   std::string option = "--slo-class");
+  const std::string& name() const override { return inner_->name(); }
+  bool next(Request& r) override;
+
+ private:
+  std::unique_ptr<RequestStream> inner_;
+  std::vector<SloRule> rules_;
+  std::string option_;
+};
 
 }  // namespace seedchip::serve

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -145,93 +146,199 @@ std::string builtin_trace_path(const std::string& name) {
   return shared_data_dir() + "/" + it->second;
 }
 
-Workload read_azure_csv(const std::string& path) {
-  std::ifstream in = open(path);
-  std::string line;
-  int64_t n = 1;
-  if (!std::getline(in, line)) throw InputError(path + ":1: empty file, expected a CSV header");
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line != "TIMESTAMP,ContextTokens,GeneratedTokens")
-    bad(path, 1, "header",
-        "expected 'TIMESTAMP,ContextTokens,GeneratedTokens', got '" + line + "'");
-  std::vector<Request> requests;
-  while (std::getline(in, line)) {
-    ++n;
+namespace {
+
+// A trace file's records one at a time, as the file gives them (arrival times as written).
+class TraceRecords {
+ public:
+  enum class Format { kAzureCsv, kMooncakeJsonl };
+  TraceRecords(const std::string& path, Format format)
+      : path_(path), format_(format), in_(open(path)) {
+    if (format_ != Format::kAzureCsv) return;
+    std::string header;
+    if (!std::getline(in_, header))
+      throw InputError(path + ":1: empty file, expected a CSV header");
+    line_ = 1;
+    if (!header.empty() && header.back() == '\r') header.pop_back();
+    if (header != "TIMESTAMP,ContextTokens,GeneratedTokens")
+      bad(path, 1, "header",
+          "expected 'TIMESTAMP,ContextTokens,GeneratedTokens', got '" + header + "'");
+  }
+  // The next record, or false at the end of the file.
+  bool next(Request& r) {
+    while (std::getline(in_, text_)) {
+      ++line_;
+      if (format_ == Format::kAzureCsv ? azure(r) : mooncake(r)) return true;
+    }
+    return false;
+  }
+  int64_t line() const { return line_; }  // of the latest record
+  const std::string& path() const { return path_; }
+
+ private:
+  // False for a blank line.
+  bool azure(Request& r) {
+    std::string& line = text_;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
+    if (line.empty()) return false;
     const size_t a = line.find(','), b = a == std::string::npos ? a : line.find(',', a + 1);
     if (b == std::string::npos || line.find(',', b + 1) != std::string::npos)
-      bad(path, n, "record", "expected 3 comma-separated fields, got '" + line + "'");
+      bad(path_, line_, "record", "expected 3 comma-separated fields, got '" + line + "'");
     const std::string_view view(line);
-    Request r;
-    r.arrival = parse_timestamp(view.substr(0, a), path, n);
-    r.prompt = parse_int(view.substr(a + 1, b - a - 1), path, n, "ContextTokens");
-    r.output = parse_int(view.substr(b + 1), path, n, "GeneratedTokens");
-    check_positive(r.prompt, path, n, "ContextTokens");
-    check_positive(r.output, path, n, "GeneratedTokens");
-    requests.push_back(r);
+    r = Request{};
+    r.arrival = parse_timestamp(view.substr(0, a), path_, line_);
+    r.prompt = parse_int(view.substr(a + 1, b - a - 1), path_, line_, "ContextTokens");
+    r.output = parse_int(view.substr(b + 1), path_, line_, "GeneratedTokens");
+    check_positive(r.prompt, path_, line_, "ContextTokens");
+    check_positive(r.output, path_, line_, "GeneratedTokens");
+    return true;
   }
-  return finish(path, std::move(requests), path);
-}
-
-Workload read_mooncake_jsonl(const std::string& path) {
-  std::ifstream in = open(path);
-  std::string line;
-  int64_t n = 0;
-  std::vector<Request> requests;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  bool mooncake(Request& r) {
+    const std::string& line = text_;
+    const int64_t n = line_;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return false;
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      bad(path, n, "record", std::string("not valid JSON: ") + e.what());
+      bad(path_, n, "record", std::string("not valid JSON: ") + e.what());
     }
-    if (!j.is_object()) bad(path, n, "record", "expected a JSON object");
+    if (!j.is_object()) bad(path_, n, "record", "expected a JSON object");
     auto integer = [&](const char* field) {
-      if (!j.contains(field)) bad(path, n, field, "missing");
+      if (!j.contains(field)) bad(path_, n, field, "missing");
       const nlohmann::json& v = j[field];
-      if (!v.is_number_integer()) bad(path, n, field, "expected an integer, got " + v.dump());
+      if (!v.is_number_integer()) bad(path_, n, field, "expected an integer, got " + v.dump());
       return v.get<int64_t>();
     };
-    Request r;
+    r = Request{};
     const int64_t ms = integer("timestamp");
-    if (ms < 0) bad(path, n, "timestamp", "must not be negative, got " + std::to_string(ms));
+    if (ms < 0) bad(path_, n, "timestamp", "must not be negative, got " + std::to_string(ms));
     r.arrival = static_cast<double>(ms) / 1000;
     r.prompt = integer("input_length");
     r.output = integer("output_length");
-    check_positive(r.prompt, path, n, "input_length");
-    check_positive(r.output, path, n, "output_length");
+    check_positive(r.prompt, path_, n, "input_length");
+    check_positive(r.output, path_, n, "output_length");
     if (j.contains("hash_ids")) {
       const nlohmann::json& ids = j["hash_ids"];
       if (!ids.is_array())
-        bad(path, n, "hash_ids", "expected an array of non-negative integers, got " + ids.dump());
+        bad(path_, n, "hash_ids", "expected an array of non-negative integers, got " + ids.dump());
       r.hash_ids.reserve(ids.size());
       for (const nlohmann::json& id : ids) {
         if (!id.is_number_integer() || (!id.is_number_unsigned() && id.get<int64_t>() < 0))
-          bad(path, n, "hash_ids",
+          bad(path_, n, "hash_ids",
               "expected an array of non-negative integers, element " +
                   std::to_string(r.hash_ids.size()) + " is " + id.dump());
         r.hash_ids.push_back(id.get<uint64_t>());
       }
     }
-    requests.push_back(std::move(r));
+    return true;
   }
+
+  std::string path_;
+  Format format_;
+  std::ifstream in_;
+  std::string text_;
+  int64_t line_ = 0;
+};
+
+Workload read_all(const std::string& path, TraceRecords::Format format) {
+  TraceRecords records(path, format);
+  std::vector<Request> requests;
+  for (Request r; records.next(r);) requests.push_back(std::move(r));
   return finish(path, std::move(requests), path);
+}
+
+TraceRecords::Format format_of(const std::string& path) {
+  return path.ends_with(".jsonl") ? TraceRecords::Format::kMooncakeJsonl
+                                  : TraceRecords::Format::kAzureCsv;
+}
+
+// Stream options checked as the whole-workload transformations check them.
+void check(const StreamOptions& o) {
+  if (o.limit < 0)
+    throw InputError("the request limit must be at least 1, got " + std::to_string(o.limit));
+  for (const auto& [factor, what] : {std::pair{o.time_scale, "time"}, {o.rate_scale, "rate"}})
+    if (!(factor > 0) || !std::isfinite(factor))
+      throw InputError(std::string(what) + " scale must be a positive number, got " +
+                       std::to_string(factor));
+}
+
+// The arrival time `t` (seconds from the first request) as first_requests, scale_time, scale_rate
+// and offline leave it: the same operations in the same order, so the same bits.
+double transformed(double t, const StreamOptions& o) {
+  return o.offline ? 0 : t * o.time_scale * (1 / o.rate_scale);
+}
+
+// A trace file drawn record by record.
+class TraceStream final : public RequestStream {
+ public:
+  TraceStream(std::string name, const std::string& path, const StreamOptions& o)
+      : name_(std::move(name)), records_(path, format_of(path)), o_(o) {}
+  const std::string& name() const override { return name_; }
+  bool next(Request& r) override {
+    if ((o_.limit > 0 && count_ == o_.limit) || !records_.next(r)) {
+      if (count_ == 0) throw InputError(records_.path() + ": the trace holds no request");
+      return false;
+    }
+    if (count_ == 0) first_ = r.arrival;
+    if (r.arrival < previous_)
+      bad(records_.path(), records_.line(), "arrival",
+          "arrives " + std::to_string(previous_ - r.arrival) +
+              " s before the record before it; a streamed trace must be in arrival order (sort "
+              "the file, or read it whole)");
+    previous_ = r.arrival;
+    r.arrival = transformed(r.arrival - first_, o_);
+    r.id = count_++;
+    return true;
+  }
+
+ private:
+  std::string name_;
+  TraceRecords records_;
+  StreamOptions o_;
+  int64_t count_ = 0;
+  double first_ = 0, previous_ = -std::numeric_limits<double>::infinity();
+};
+
+}  // namespace
+
+bool WorkloadStream::next(Request& r) {
+  const std::vector<Request>& requests = workload_->requests;
+  if (next_ == requests.size() || (o_.limit > 0 && next_ == static_cast<size_t>(o_.limit)))
+    return false;
+  r = requests[next_++];
+  r.arrival = transformed(r.arrival, o_);
+  return true;
+}
+
+Workload read_azure_csv(const std::string& path) {
+  return read_all(path, TraceRecords::Format::kAzureCsv);
+}
+
+Workload read_mooncake_jsonl(const std::string& path) {
+  return read_all(path, TraceRecords::Format::kMooncakeJsonl);
 }
 
 Workload load_workload(const std::string& name_or_path) {
   if (name_or_path.starts_with("servegen:"))
     return servegen_workload(parse_servegen_spec(name_or_path));
   if (builtin_files().contains(name_or_path)) {
-    const std::string path = builtin_trace_path(name_or_path);
-    Workload w = path.ends_with(".jsonl") ? read_mooncake_jsonl(path) : read_azure_csv(path);
+    Workload w =
+        read_all(builtin_trace_path(name_or_path), format_of(builtin_trace_path(name_or_path)));
     w.name = name_or_path;
     return w;
   }
-  return name_or_path.ends_with(".jsonl") ? read_mooncake_jsonl(name_or_path)
-                                          : read_azure_csv(name_or_path);
+  return read_all(name_or_path, format_of(name_or_path));
+}
+
+std::unique_ptr<RequestStream> open_trace(const std::string& name_or_path,
+                                          const StreamOptions& options) {
+  check(options);
+  if (name_or_path.starts_with("servegen:"))
+    return std::make_unique<WorkloadStream>(load_workload(name_or_path), options);
+  if (builtin_files().contains(name_or_path))
+    return std::make_unique<TraceStream>(name_or_path, builtin_trace_path(name_or_path), options);
+  return std::make_unique<TraceStream>(name_or_path, name_or_path, options);
 }
 
 Workload scale_time(Workload w, double factor) {

@@ -11,8 +11,13 @@
 //    are ignored.
 // Arrival times are made relative to the first request. Any malformed record throws InputError
 // naming the file, the line and the field.
+//
+// A trace is either read whole into a Workload (load_workload: sorted by arrival, for the
+// transformations and statistics that need every request) or drawn record by record
+// (open_trace: a RequestStream, for traces of any length; memory does not grow with it).
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +56,39 @@ struct Workload {
   std::vector<Request> requests;  // sorted by arrival
 };
 
+// Requests drawn one at a time, by arrival (non-decreasing arrival times), ids from 0.
+class RequestStream {
+ public:
+  virtual ~RequestStream() = default;
+  virtual const std::string& name() const = 0;
+  // The next request, or false at the end. May throw InputError (a malformed record).
+  virtual bool next(Request& r) = 0;
+};
+
+// What a stream does to the trace's requests as it draws them: the same as first_requests(limit),
+// scale_time(time_scale), scale_rate(rate_scale) and offline(), in that order, to the same bits.
+struct StreamOptions {
+  int64_t limit = 0;  // the first N requests; 0: all
+  double time_scale = 1, rate_scale = 1;
+  bool offline = false;
+};
+
+// The requests of a workload (held by reference, or owned when moved in), transformed.
+class WorkloadStream final : public RequestStream {
+ public:
+  explicit WorkloadStream(const Workload& w, StreamOptions o = {}) : workload_(&w), o_(o) {}
+  explicit WorkloadStream(Workload&& w, StreamOptions o = {})
+      : owned_(std::make_unique<Workload>(std::move(w))), workload_(owned_.get()), o_(o) {}
+  const std::string& name() const override { return workload_->name; }
+  bool next(Request& r) override;
+
+ private:
+  std::unique_ptr<Workload> owned_;
+  const Workload* workload_;
+  StreamOptions o_;
+  size_t next_ = 0;
+};
+
 // The built-in traces under the shared data folder.
 std::vector<std::string> builtin_traces();  // "azure-conv", "azure-code", "mooncake"
 std::string builtin_trace_path(const std::string& name);
@@ -62,6 +100,13 @@ Workload read_mooncake_jsonl(const std::string& path);
 // A built-in trace name, a ServeGen spec ("servegen:model=...", serve/workload/servegen.h), or a
 // file: .jsonl is read as Mooncake, anything else as Azure CSV.
 Workload load_workload(const std::string& name_or_path);
+// The same trace drawn record by record: for a trace in arrival order, the requests of
+// load_workload transformed as `options` says, without holding the file's requests. A record
+// arriving before the one above it throws InputError naming its line (load_workload sorts; a
+// stream cannot), as does a trace without a request, once drawn. A ServeGen spec is generated
+// whole (its hours and scale set its size). Options out of range throw InputError.
+std::unique_ptr<RequestStream> open_trace(const std::string& name_or_path,
+                                          const StreamOptions& options = {});
 
 // Arrival times multiplied by `factor` (> 0): 2 stretches the trace to twice its length.
 Workload scale_time(Workload w, double factor);

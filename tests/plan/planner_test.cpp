@@ -35,12 +35,14 @@ EvaluationInputs inputs_for(const PlanConfig& c) {
 }
 
 TEST(Planner, ShippedPlansLoad) {
-  for (const char* name : {"doubao-llama-3.1-70b", "doubao-qwen3-235b-a22b"}) {
+  // Two chips x two schedulers, and on llama-3.1-70b a 1:1 disaggregated unit of each chip.
+  for (const auto& [name, shapes] :
+       {std::pair{"doubao-llama-3.1-70b", 6u}, std::pair{"doubao-qwen3-235b-a22b", 4u}}) {
     const PlanConfig c = load_plan(config_dir() + "/plans/" + std::string(name) + ".yaml");
     EXPECT_DOUBLE_EQ(c.demand.peak_tokens_per_s, 1.06e9);
     EXPECT_NEAR(c.demand.mean_tokens_per_s, 50e12 / 86400, 1);
     EXPECT_DOUBLE_EQ(c.budget_yuan_per_year, 160e9);
-    EXPECT_EQ(c.shapes.size(), 4u);  // two chips x two schedulers
+    EXPECT_EQ(c.shapes.size(), shapes) << name;
   }
 }
 
@@ -120,6 +122,63 @@ TEST(Planner, BadPlansNameTheKey) {
   EXPECT_NE(error(text).find("key 'candidates[0].chips'"), std::string::npos);
   EXPECT_NE(error(kGpuPlan + "    scheduler: fifo\n").find("unknown scheduler 'fifo'"),
             std::string::npos);
+}
+
+TEST(Planner, DisaggregationKeyAddsUnits) {
+  const PlanConfig c = load_plan(write_plan(
+      "plan_disaggregated.yaml",
+      kGpuPlan + "    scheduler: [continuous, chunked]\n    disaggregation: [none, 1:1, 1:2]\n"));
+  // The keys go to the last candidate (h100-sxm): two schedulers undivided plus two units, after
+  // h200's two shapes.
+  ASSERT_EQ(c.shapes.size(), 6u);
+  std::vector<std::string> h100;
+  for (const InstanceShape& s : c.shapes)
+    if (s.chip == "h100-sxm") h100.push_back(s.describe());
+  EXPECT_EQ(h100,
+            (std::vector<std::string>{
+                "8 x h100-sxm, continuous, batch <= 256", "8 x h100-sxm, chunked, batch <= 256",
+                "disaggregated 1 prefill + 1 decode x (8 x h100-sxm), batch <= 256",
+                "disaggregated 1 prefill + 2 decode x (8 x h100-sxm), batch <= 256"}));
+  const InstanceShape& last = c.shapes.back();
+  EXPECT_EQ(last.prefill_instances, 1);
+  EXPECT_EQ(last.decode_instances, 2);
+  EXPECT_EQ(last.scheduler, "continuous");
+  // Without the key no shape is divided.
+  for (const InstanceShape& s : load_plan(write_plan("plan_undivided.yaml", kGpuPlan)).shapes)
+    EXPECT_FALSE(s.disaggregated()) << s.describe();
+}
+
+TEST(Planner, BadDisaggregationNamesTheLineAndKey) {
+  // The h100-sxm candidate is the second; its new key is on line 11 of the file.
+  for (const std::string value : {"[none, 1:0]", "[2]", "[a:1]", "[65:1]", "1-1", "[1:1:1]"}) {
+    const std::string e = error_of([&] {
+      load_plan(
+          write_plan("plan_bad_split.yaml", kGpuPlan + "    disaggregation: " + value + "\n"));
+    });
+    EXPECT_NE(e.find("plan_bad_split.yaml:11: key 'candidates[1].disaggregation': expected none "
+                     "or P:D"),
+              std::string::npos)
+        << value << ": " << e;
+  }
+}
+
+TEST(Planner, DisaggregatedUnitsAreSizedAndCostWithAllTheirChips) {
+  const PlanConfig c = load_plan(
+      write_plan("plan_units.yaml",
+                 "model: llama-3.1-70b\ntrace: azure-conv\nrequests: 300\n"
+                 "demand: {peak_tokens_per_s: 2e6, tokens_per_day: 86.4e9}\n"
+                 "candidates:\n  - chip: h200\n    chips: [8]\n    disaggregation: [1:2]\n"));
+  const PlanResult r = run_plan(c, inputs_for(c), nullptr);
+  ASSERT_EQ(r.shapes.size(), 1u);
+  const ShapeResult& s = r.shapes[0];
+  ASSERT_TRUE(s.evaluation.shape.disaggregated());
+  const double capacity = s.evaluation.capacity.best.tokens_per_s;
+  EXPECT_GE(s.instances * capacity, 2e6);
+  EXPECT_LT((s.instances - 1) * capacity, 2e6);
+  const double chip_capex = s.evaluation.chip_cost(r.prices).capex();
+  EXPECT_NEAR(s.fleet.capex, s.instances * 24 * chip_capex, 1e-6 * s.fleet.capex);
+  ASSERT_EQ(r.mix.parts.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.mix.parts[0].chips, s.instances * 24);
 }
 
 }  // namespace

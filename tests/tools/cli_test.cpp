@@ -336,6 +336,27 @@ TEST_F(Cli, ServeReportRendersInHeadlessChromium) {
   EXPECT_EQ(dom.find("no data"), std::string::npos);
 }
 
+TEST_F(Cli, FleetReportRendersInHeadlessChromium) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
+      << "chromium is missing: scripts/install-deps.sh installs it";
+  const fs::path report = dir_ / "fleet-report";
+  const Output out =
+      run("serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace azure-conv --limit 300 "
+          "--scheduler disaggregated --instances 3 --report " +
+          report.string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  const nlohmann::json data = nlohmann::json::parse(read(report / "data.json"));
+  EXPECT_EQ(data["samples"]["ttft_s"].size(), 300u);
+  EXPECT_EQ(data["instances"].size(), 3u);
+  EXPECT_EQ(data["throughput_latency"].size(), 6u);
+  const std::string dom = render(report / "index.html", dir_);
+  for (const char* title : {"TTFT CDF", "Busy share of each instance", "Output tokens/s by pool",
+                            "p99 TTFT against throughput", "pool 1: h200 x8, decode"})
+    EXPECT_NE(dom.find(title), std::string::npos) << title;
+  EXPECT_EQ(count(dom, "<svg"), 7u);
+  EXPECT_EQ(dom.find("no data"), std::string::npos);
+}
+
 TEST_F(Cli, PlanReportRendersInHeadlessChromium) {
   ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
       << "chromium is missing: scripts/install-deps.sh installs it";
@@ -376,6 +397,44 @@ TEST_F(Cli, DisaggregatedServingSplitsTheInstancesIntoPrefillAndDecodePools) {
   EXPECT_NE(one.text.find("--scheduler disaggregated: needs --instances of at least 2"),
             std::string::npos)
       << one.text;
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Cli, StreamedTraceMatchesTheLoadedOne) {
+  const std::string base =
+      "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace mooncake --limit 2000 "
+      "--prefix-caching --instances 2 --router prefix-affinity ";
+  const fs::path loaded = dir_ / "loaded.json", streamed = dir_ / "streamed.json";
+  const Output a = run(base + "--json " + loaded.string());
+  ASSERT_EQ(a.status, 0) << a.text;
+  const Output b = run(base + "--stream --json " + streamed.string());
+  ASSERT_EQ(b.status, 0) << b.text;
+  const nlohmann::json x = nlohmann::json::parse(read(loaded)),
+                       y = nlohmann::json::parse(read(streamed));
+  auto value = [](const nlohmann::json& j, const char* a, const char* b) {
+    return j[a][b]["value"].get<double>();
+  };
+  EXPECT_EQ(value(y, "requests", "total"), 2000);
+  EXPECT_EQ(x["steps"]["value"], y["steps"]["value"]);  // the same run, latencies binned
+  EXPECT_EQ(value(x, "prefix_cache", "hit_tokens"), value(y, "prefix_cache", "hit_tokens"));
+  EXPECT_NEAR(value(y, "ttft", "p99"), value(x, "ttft", "p99"), 0.005 * value(x, "ttft", "p99"));
+  // The reuse the trace implies needs the whole trace: only the loaded run reports it.
+  EXPECT_TRUE(x["prefix_cache"].contains("trace_reuse"));
+  EXPECT_FALSE(y["prefix_cache"].contains("trace_reuse"));
+  EXPECT_NE(b.text.find("streamed"), std::string::npos);
+
+  const fs::path unsorted = dir_ / "unsorted.csv";
+  std::ofstream(unsorted) << "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                             "2023-11-16 18:15:50,10,3\n2023-11-16 18:15:49,10,3\n";
+  const Output c = run("serve-sim --model llama-3.1-70b --chip h200 --chips 8 --stream --trace " +
+                       unsorted.string());
+  EXPECT_EQ(c.status, 2);
+  EXPECT_NE(c.text.find(unsorted.string() + ":3: field arrival: arrives 1.000000 s before"),
+            std::string::npos)
+      << c.text;
 }
 
 }  // namespace

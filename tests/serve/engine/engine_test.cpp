@@ -333,3 +333,40 @@ TEST(Engine, KvBudgetAndSchedulerRegistry) {
 
 }  // namespace
 }  // namespace seedchip::serve
+
+namespace seedchip::serve {
+namespace {
+
+TEST(Engine, AStreamedTraceGivesTheReportOfTheLoadedOne) {
+  const Workload w = scale_rate(first_requests(load_workload("azure-conv"), 2000), 4);
+  EngineOptions o = options(20000);
+  const ServeReport loaded = run(w, "chunked", o);
+  const ConstantCost cost;
+  auto s = make_scheduler("chunked");
+  const std::unique_ptr<RequestStream> stream = open_trace("azure-conv", {2000, 1, 4, false});
+  const ServeReport streamed = run_engine(*stream, cost, *s, o, 100000, 10);
+  EXPECT_EQ(streamed.requests, 2000);
+  EXPECT_EQ(streamed.finished, loaded.finished);
+  EXPECT_EQ(streamed.steps, loaded.steps);
+  EXPECT_EQ(streamed.makespan, loaded.makespan);
+  EXPECT_EQ(streamed.ttft.p99, loaded.ttft.p99);
+  EXPECT_EQ(streamed.e2e.mean, loaded.e2e.mean);
+  // Binned latencies: the same run, its percentiles within the bins' error.
+  o.latencies = LatencyDistribution::Mode::kBinned;
+  auto s2 = make_scheduler("chunked");
+  const std::unique_ptr<RequestStream> again = open_trace("azure-conv", {2000, 1, 4, false});
+  const ServeReport binned = run_engine(*again, cost, *s2, o, 100000, 10);
+  EXPECT_EQ(binned.steps, loaded.steps);
+  EXPECT_EQ(binned.good, loaded.good);
+  for (const auto& [b, l] : {std::pair{binned.ttft, loaded.ttft},
+                             {binned.tpot, loaded.tpot},
+                             {binned.e2e, loaded.e2e},
+                             {binned.max_tbt, loaded.max_tbt}}) {
+    EXPECT_NEAR(b.p50, l.p50, LatencyDistribution::kRelativeError * l.p50);
+    EXPECT_NEAR(b.p99, l.p99, LatencyDistribution::kRelativeError * l.p99);
+    EXPECT_NEAR(b.mean, l.mean, 1e-9 * l.mean);
+  }
+}
+
+}  // namespace
+}  // namespace seedchip::serve

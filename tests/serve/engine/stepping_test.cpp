@@ -54,9 +54,12 @@ TEST(Stepping, ClockIdlingAndOutstandingTokens) {
   EXPECT_EQ(r.finished, 2);
   EXPECT_DOUBLE_EQ(r.makespan, 3.0);
   EXPECT_NEAR(r.energy_idle, 10 * (3.0 - r.busy), 1e-12);
-  ASSERT_EQ(e.outcomes().size(), 2u);
-  EXPECT_NEAR(e.outcomes()[0].ttft, 1 + 2 * P - 1.05, 1e-12);  // request 1 finished first
-  EXPECT_NEAR(e.outcomes()[1].e2e, 2 * P + 3 * D, 1e-12);
+  ASSERT_EQ(e.latencies().size(), 1u);
+  const ClassLatencies& l = e.latencies()[0];
+  EXPECT_EQ(l.finished, 2);
+  ASSERT_EQ(l.ttft.values().size(), 2u);
+  EXPECT_NEAR(l.ttft.values()[0], 1 + 2 * P - 1.05, 1e-12);  // request 1 finished first
+  EXPECT_NEAR(l.e2e.values()[1], 2 * P + 3 * D, 1e-12);
   EXPECT_THROW(e.step(), std::logic_error);
 }
 

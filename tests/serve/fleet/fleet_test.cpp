@@ -55,8 +55,9 @@ Pool pool(const StepCostModel& cost, int64_t instances, int64_t kv_pages = 1000,
 }
 
 FleetReport fleet(const Workload& w, const std::vector<Pool>& pools, const std::string& router,
-                  const FleetOptions& o = {}) {
+                  FleetOptions o = {}) {
   auto r = make_router(router);
+  o.record_routes = true;
   return run_fleet(w, pools, *r, o);
 }
 
@@ -468,6 +469,48 @@ TEST_F(FleetFile, BadFilesNameFileLineAndKey) {
             top + ":3: unknown key 'router'; the keys are listed in serve/fleet/fleet_config.h");
   EXPECT_NE(error_of([&] { load_fleet_file("/nonexistent/fleet.yaml"); }).find("cannot open"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace seedchip::serve
+
+namespace seedchip::serve {
+namespace {
+
+TEST(Fleet, AStreamedTraceGivesTheReportOfTheLoadedOne) {
+  const ShapedCost cost;
+  const SloClass defaults{"default", 2, 0.2};
+  const std::vector<SloRule> rules = {parse_slo_rule("chat:ttft=1s", defaults),
+                                      parse_slo_rule("long:prompt>2000,ttft=4s", defaults)};
+  Workload w = scale_rate(first_requests(load_workload("azure-conv"), 3000), 6);
+  assign_slo_classes(w, rules);
+  FleetOptions o;
+  o.slo_classes = {rules[0].slo, rules[1].slo};
+  const std::vector<Pool> pools = {pool(cost, 3, 3000)};
+  const FleetReport loaded = fleet(w, pools, "least-outstanding-tokens", o);
+  auto streamed_with = [&](LatencyDistribution::Mode mode) {
+    FleetOptions so = o;
+    so.latencies = mode;
+    ClassifiedStream s(open_trace("azure-conv", {3000, 1, 6, false}), rules);
+    auto router = make_router("least-outstanding-tokens");
+    return run_fleet(s, pools, *router, so);
+  };
+  const FleetReport streamed = streamed_with(LatencyDistribution::Mode::kExact);
+  EXPECT_TRUE(streamed.routed_to.empty());  // not recorded unless asked
+  expect_same(streamed.total, loaded.total);
+  ASSERT_EQ(streamed.classes.size(), 2u);
+  for (size_t c = 0; c < 2; ++c) {
+    EXPECT_EQ(streamed.classes[c].requests, loaded.classes[c].requests);
+    EXPECT_EQ(streamed.classes[c].good, loaded.classes[c].good);
+    EXPECT_EQ(streamed.classes[c].ttft.p99, loaded.classes[c].ttft.p99);
+  }
+  EXPECT_GT(loaded.classes[1].requests, 0);
+  const FleetReport binned = streamed_with(LatencyDistribution::Mode::kBinned);
+  EXPECT_EQ(binned.total.good, loaded.total.good);
+  EXPECT_NEAR(binned.total.ttft.p99, loaded.total.ttft.p99,
+              LatencyDistribution::kRelativeError * loaded.total.ttft.p99);
+  EXPECT_NEAR(binned.classes[1].tpot.p50, loaded.classes[1].tpot.p50,
+              LatencyDistribution::kRelativeError * loaded.classes[1].tpot.p50);
 }
 
 }  // namespace

@@ -187,3 +187,64 @@ TEST(Workload, SyntheticArrivalsHaveTheirRateAndAreDeterministic) {
 
 }  // namespace
 }  // namespace seedchip::serve
+
+namespace seedchip::serve {
+namespace {
+
+std::vector<Request> drawn(RequestStream& s) {
+  std::vector<Request> out;
+  for (Request r; s.next(r);) out.push_back(r);
+  return out;
+}
+
+TEST(TraceStream, DrawsWhatLoadingAndTransformingGives) {
+  for (const char* trace : {"azure-conv", "mooncake"}) {
+    SCOPED_TRACE(trace);
+    const Workload whole = load_workload(trace);
+    const std::unique_ptr<RequestStream> s = open_trace(trace);
+    EXPECT_EQ(s->name(), trace);
+    EXPECT_EQ(drawn(*s), whole.requests);  // hash_ids and ids too, to the bit
+    // The transformations, in the order the command applies them.
+    const StreamOptions o{500, 3, 7, false};
+    const Workload t = scale_rate(scale_time(first_requests(whole, 500), 3), 7);
+    const std::unique_ptr<RequestStream> ts = open_trace(trace, o);
+    EXPECT_EQ(drawn(*ts), t.requests);
+    const std::unique_ptr<RequestStream> off = open_trace(trace, {10, 1, 1, true});
+    EXPECT_EQ(drawn(*off), offline(first_requests(whole, 10)).requests);
+    // A workload drawn as a stream, at twice its rate.
+    WorkloadStream ws(t, {0, 1, 2});
+    EXPECT_EQ(drawn(ws), scale_rate(t, 2).requests);
+  }
+}
+
+TEST(TraceStream, RefusesWhatItCannotStream) {
+  const std::string header = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+  // Out of order: load_workload sorts it; a stream names the line instead.
+  const std::string unsorted =
+      write_temp("unsorted.csv", header + "2023-11-16 18:15:50,1,1\n2023-11-16 18:15:49.5,2,2\n");
+  EXPECT_EQ(load_workload(unsorted).requests.front().prompt, 2);
+  const std::unique_ptr<RequestStream> s = open_trace(unsorted);
+  Request r;
+  EXPECT_TRUE(s->next(r));
+  EXPECT_EQ(error_of([&] { s->next(r); }),
+            unsorted +
+                ":3: field arrival: arrives 0.500000 s before the record before it; a streamed "
+                "trace must be in arrival order (sort the file, or read it whole)");
+  // A malformed record fails when it is drawn, naming its line.
+  const std::string bad = write_temp("bad_stream.csv", header + "2023-11-16 18:15:50,1,1\n,,\n");
+  const std::unique_ptr<RequestStream> b = open_trace(bad);
+  EXPECT_TRUE(b->next(r));
+  EXPECT_NE(error_of([&] { b->next(r); }).find(bad + ":3: field TIMESTAMP"), std::string::npos);
+  const std::string empty = write_temp("empty_stream.csv", header);
+  const std::unique_ptr<RequestStream> e = open_trace(empty);
+  EXPECT_EQ(error_of([&] { e->next(r); }), empty + ": the trace holds no request");
+  EXPECT_NE(error_of([] { open_trace("/nonexistent/trace.jsonl"); }).find("cannot open"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] {
+              open_trace("azure-conv", {0, 1, 0, false});
+            }),
+            "rate scale must be a positive number, got 0.000000");
+}
+
+}  // namespace
+}  // namespace seedchip::serve
