@@ -3,6 +3,8 @@
 // it. Rank r evaluates its share of the points (plan::points_of_rank) and sends rank 0 its rows as
 // JSON text; rank 0 orders them by point and reports. Every process, rank 0 included, hands its
 // rows through the same text, so the table and --json are the same for any number of processes.
+// A sweep with a `fleet` (plan/fleet_sweep.h) is one fleet in shards: rank r runs shards s with
+// s mod N == r and sends rank 0 their results, likewise as JSON text, which rank 0 merges.
 #include <mpi.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include "arch/error.h"
+#include "plan/fleet_sweep.h"
 #include "plan/sweep.h"
 #include "tools/common.h"
 
@@ -127,24 +130,30 @@ struct SweepCommand {
   int jobs = 0;
 };
 
-// The sweep, read and checked by every process before any point is evaluated. With several
-// processes a bad input is printed once, by the lowest rank that found it, and ends the job.
-plan::Sweep load_everywhere(const SweepCommand& c, const Processes& world) {
-  const int jobs = c.jobs > 0 ? c.jobs
-                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                                world.on_this_node());
-  const std::string tag = world.tag();
-  auto progress = [tag](int64_t done, int64_t total, const serve::CostShape& shape) {
+// The threads each process measures steps with, and a progress line tagged with its rank.
+int jobs_of(const SweepCommand& c, const Processes& world) {
+  return c.jobs > 0 ? c.jobs
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                      world.on_this_node());
+}
+serve::CachedStepCost::Progress progress_of(const Processes& world) {
+  return [tag = world.tag()](int64_t done, int64_t total, const serve::CostShape& shape) {
     std::fprintf(stderr, "%s  measuring step %lld/%lld: %s\n", tag.c_str(),
                  static_cast<long long>(done + 1), static_cast<long long>(total),
                  serve::describe(shape).c_str());
   };
-  if (world.size() == 1)
-    return plan::prepare_sweep(plan::load_sweep(c.sweep), c.cost_cache, jobs, progress);
-  std::optional<plan::Sweep> sweep;
+}
+
+// The sweep, read and checked by every process before any work (`load` reads and prepares it).
+// With several processes a bad input is printed once, by the lowest rank that found it, and ends
+// the job.
+template <typename Load>
+auto load_everywhere(const Processes& world, Load&& load) -> decltype(load()) {
+  if (world.size() == 1) return load();
+  std::optional<decltype(load())> sweep;
   std::string error;
   try {
-    sweep = plan::prepare_sweep(plan::load_sweep(c.sweep), c.cost_cache, jobs, progress);
+    sweep = load();
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -185,7 +194,10 @@ void print_table(const plan::Sweep& sweep, const std::vector<plan::SweepRow>& ro
 
 void run_sweep(const SweepCommand& c, const Processes& world) {
   const auto start = std::chrono::steady_clock::now();
-  const plan::Sweep sweep = load_everywhere(c, world);
+  const plan::Sweep sweep = load_everywhere(world, [&] {
+    return plan::prepare_sweep(plan::load_sweep(c.sweep), c.cost_cache, jobs_of(c, world),
+                               progress_of(world));
+  });
   const std::vector<size_t> mine = plan::points_of_rank(sweep.config, world.rank(), world.size());
   const size_t total = sweep.config.points.size();
   if (world.rank() == 0)
@@ -222,13 +234,97 @@ void run_sweep(const SweepCommand& c, const Processes& world) {
   world.barrier();
 }
 
+void print_fleet(const plan::FleetSweep& sweep, const serve::MergedShards& m, int processes) {
+  const plan::FleetSweepConfig& c = sweep.config;
+  const serve::ServeReport& t = m.total;
+  std::printf("Fleet sweep: %s: %s serving %s at %g x its rate, router %s in each of %lld shards\n",
+              c.file.c_str(), c.model.c_str(), c.trace.c_str(), c.rate_scale, c.router.c_str(),
+              static_cast<long long>(c.shards));
+  for (const serve::PoolSpec& p : c.pools)
+    std::printf("  pool: %lld x (%lld x %s, %s, batch <= %lld)%s\n",
+                static_cast<long long>(p.instances), static_cast<long long>(p.chips),
+                p.chip.c_str(), p.scheduler.c_str(), static_cast<long long>(p.max_batch),
+                p.role == serve::PoolRole::kPrefill  ? ", prefill"
+                : p.role == serve::PoolRole::kDecode ? ", decode"
+                                                     : "");
+  std::printf(
+      "\n%lld requests, %lld finished, %lld rejected; %.1f s simulated on %lld instances "
+      "(%d process%s)\n",
+      static_cast<long long>(t.requests), static_cast<long long>(t.finished),
+      static_cast<long long>(t.rejected), t.makespan, static_cast<long long>(m.instances),
+      processes, processes > 1 ? "es" : "");
+  const auto line = [](const char* name, const serve::Percentiles& p, double scale,
+                       const char* unit) {
+    std::printf("  %-28s p50 %9.1f  p90 %9.1f  p99 %9.1f  mean %9.1f %s\n", name, p.p50 * scale,
+                p.p90 * scale, p.p99 * scale, p.mean * scale, unit);
+  };
+  line("TTFT", t.ttft, 1e3, "ms");
+  line("TPOT", t.tpot, 1e3, "ms");
+  line("longest time between tokens", t.max_tbt, 1e3, "ms");
+  line("end-to-end", t.e2e, 1, "s");
+  std::printf(
+      "  output tokens/s %.1f, goodput %.3f requests/s (%.1f%% of requests within TTFT %g s "
+      "and TPOT %g s; target %g%%)\n",
+      t.output_tokens_per_s(), t.goodput(),
+      t.requests ? 100.0 * static_cast<double>(t.good) / static_cast<double>(t.requests) : 0,
+      c.slo.ttft, c.slo.tpot, c.slo.attainment * 100);
+  std::printf("  busy %.3f, mean batch %.1f, energy %.3f J per output token%s\n", t.utilization(),
+              t.mean_batch, t.joules_per_output_token(),
+              c.latencies == serve::LatencyDistribution::Mode::kBinned
+                  ? "; percentiles from logarithmic bins (within 0.5%)"
+                  : "");
+}
+
+void run_fleet_sweep(const SweepCommand& c, const Processes& world) {
+  const auto start = std::chrono::steady_clock::now();
+  const plan::FleetSweep sweep = load_everywhere(world, [&] {
+    return plan::prepare_fleet_sweep(plan::load_fleet_sweep(c.sweep), c.cost_cache,
+                                     jobs_of(c, world), progress_of(world));
+  });
+  const int64_t shards = sweep.config.shards;
+  if (world.rank() == 0)
+    std::fprintf(stderr, "sweep %s: a fleet in %lld shards on %d process%s\n",
+                 sweep.config.file.c_str(), static_cast<long long>(shards), world.size(),
+                 world.size() > 1 ? "es" : "");
+  json results = json::array();
+  for (const int64_t s : plan::shards_of_rank(sweep.config, world.rank(), world.size())) {
+    std::fprintf(stderr, "%sshard %lld/%lld\n", world.tag().c_str(), static_cast<long long>(s + 1),
+                 static_cast<long long>(shards));
+    results.push_back(serve::shard_to_json(plan::run_fleet_shard(sweep, s)));
+  }
+  std::vector<std::string> texts = world.gather(results.dump());
+  if (world.rank() == 0) {
+    texts.push_back(results.dump());
+    std::vector<serve::ShardResult> all;
+    for (const std::string& text : texts)
+      for (const json& j : json::parse(text))
+        all.push_back(serve::shard_from_json(j, "a shard's result from another process"));
+    const serve::MergedShards merged =
+        serve::merge_shards(std::move(all), sweep.options.slo_classes);
+    print_fleet(sweep, merged, world.size());
+    if (!c.json.empty()) write_json(c.json, plan::fleet_sweep_json(sweep, merged), nullptr);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("\nwall time %.1f s on %d process%s\n", wall, world.size(),
+                world.size() > 1 ? "es" : "");
+  }
+  world.barrier();
+}
+
 void run_sweep_command(const SweepCommand& c) {
   const Processes world;
+  // A sweep of design points, or of one fleet's shards.
+  const auto run = [&] {
+    if (plan::is_fleet_sweep(c.sweep))
+      run_fleet_sweep(c, world);
+    else
+      run_sweep(c, world);
+  };
   // One process: errors reach main, which prints them and sets the exit status.
-  if (world.size() == 1) return run_sweep(c, world);
+  if (world.size() == 1) return run();
   // Several: an error on one rank must end them all (the others would wait for its rows forever).
   try {
-    run_sweep(c, world);
+    run();
   } catch (const InputError& e) {
     world.abort(world.tag() + "seedchip: error: " + e.what(), 2);
   } catch (const std::bad_alloc&) {
@@ -245,8 +341,11 @@ void register_sweep(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "sweep",
       "evaluate a product of design points at an SLO (tokens/s, yuan per million tokens, tokens/s "
-      "per watt, export class), in parallel under mpirun");
-  cmd->add_option("sweep", c->sweep, "SWEEP.yaml (keys in plan/sweep.h)")->required();
+      "per watt, export class), or simulate one fleet as independent shards, in parallel under "
+      "mpirun");
+  cmd->add_option("sweep", c->sweep,
+                  "SWEEP.yaml (keys in plan/sweep.h; with a `fleet` key, plan/fleet_sweep.h)")
+      ->required();
   cmd->add_option("--cost-cache", c->cost_cache,
                   "folder of measured step tables, reused when the chip, model and TP match");
   cmd->add_option("--jobs", c->jobs,

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "arch/error.h"
+
 namespace seedchip::serve {
 
 namespace {
@@ -123,6 +125,39 @@ Percentiles LatencyDistribution::percentiles() const {
   p.p99 = quantile(0.99);
   p.mean = sum_ / static_cast<double>(count_);
   return p;
+}
+
+nlohmann::json LatencyDistribution::to_json() const {
+  if (mode_ == Mode::kExact) return {{"mode", "exact"}, {"values", values_}};
+  return {{"mode", "binned"}, {"count", count_}, {"sum", sum_},
+          {"zeros", zeros_},  {"first", first_}, {"bins", bins_}};
+}
+
+LatencyDistribution LatencyDistribution::from_json(const nlohmann::json& j,
+                                                   const std::string& what) {
+  try {
+    const std::string mode = j.at("mode").get<std::string>();
+    if (mode == "exact") {
+      LatencyDistribution d(Mode::kExact);
+      for (const double v : j.at("values").get<std::vector<double>>()) d.add(v);
+      return d;
+    }
+    if (mode != "binned") throw InputError("mode '" + mode + "', expected exact or binned");
+    LatencyDistribution d(Mode::kBinned);
+    d.count_ = j.at("count").get<int64_t>();
+    d.sum_ = j.at("sum").get<double>();
+    d.zeros_ = j.at("zeros").get<int64_t>();
+    d.first_ = j.at("first").get<int64_t>();
+    d.bins_ = j.at("bins").get<std::vector<int64_t>>();
+    int64_t counted = d.zeros_;
+    for (const int64_t n : d.bins_) counted += n;
+    if (counted != d.count_) throw InputError("bins that do not add up to the count");
+    return d;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(what + ": not a latency distribution: " + e.what());
+  } catch (const InputError& e) {
+    throw InputError(what + ": not a latency distribution: " + e.what());
+  }
 }
 
 }  // namespace seedchip::serve

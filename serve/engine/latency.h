@@ -8,6 +8,8 @@
 // the bin that holds it), and percentiles, linear between two such values, are within it too.
 // The mean is exact in both modes.
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace seedchip::serve {
@@ -35,6 +37,10 @@ class LatencyDistribution {
   Percentiles percentiles() const;
   // Exact mode: the values in the order added (merged ones after). Empty in binned mode.
   const std::vector<double>& values() const { return values_; }
+  // As JSON and back, every figure kept to the bit (for results exchanged between processes):
+  // from_json(to_json()) reports what this does. InputError naming `what` for JSON that is not one.
+  nlohmann::json to_json() const;
+  static LatencyDistribution from_json(const nlohmann::json& j, const std::string& what);
 
  private:
   double order_statistic(int64_t k) const;  // binned: the k-th smallest (from 0)

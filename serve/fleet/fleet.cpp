@@ -1,6 +1,7 @@
 #include "serve/fleet/fleet.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <tuple>
@@ -58,14 +59,12 @@ ServeReport combined(const std::vector<const ServeReport*>& reports,
   return t;
 }
 
-std::vector<ClassReport> by_class(const std::vector<int64_t>& requests,
-                                  const std::vector<const Engine*>& engines,
-                                  const std::vector<SloClass>& classes, double makespan,
-                                  LatencyDistribution::Mode mode) {
+}  // namespace
+
+std::vector<ClassReport> class_reports(const std::vector<int64_t>& requests,
+                                       const std::vector<ClassLatencies>& merged,
+                                       const std::vector<SloClass>& classes, double makespan) {
   std::vector<ClassReport> out(classes.size());
-  std::vector<ClassLatencies> merged(classes.size(), ClassLatencies(mode));
-  for (const Engine* e : engines)
-    for (size_t c = 0; c < classes.size(); ++c) merged[c].merge(e->latencies()[c]);
   for (size_t c = 0; c < classes.size(); ++c) {
     out[c].slo = classes[c];
     out[c].requests = requests[c];
@@ -78,8 +77,6 @@ std::vector<ClassReport> by_class(const std::vector<int64_t>& requests,
   }
   return out;
 }
-
-}  // namespace
 
 FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, Router& router,
                       const FleetOptions& o) {
@@ -112,7 +109,7 @@ FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, R
     return true;
   };
   bool more = draw();
-  const double start = more ? next.arrival : 0;
+  const double start = !std::isnan(o.start) ? o.start : more ? next.arrival : 0;
   std::vector<std::unique_ptr<Scheduler>> schedulers;
   std::vector<std::unique_ptr<Engine>> instances;
   std::vector<const Engine*> engines;
@@ -256,7 +253,11 @@ FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, R
     report.pools.push_back({pools[p].name, pools[p].instances, pools[p].chips, pools[p].role,
                             combined(reports, members, end - start, o.latencies)});
   }
-  report.classes = by_class(class_requests, engines, o.slo_classes, end - start, o.latencies);
+  std::vector<ClassLatencies> merged(o.slo_classes.size(), ClassLatencies(o.latencies));
+  for (const Engine* e : engines)
+    for (size_t c = 0; c < merged.size(); ++c) merged[c].merge(e->latencies()[c]);
+  report.classes = class_reports(class_requests, merged, o.slo_classes, end - start);
+  if (o.keep_samples) report.latencies = std::move(merged);
   report.kv_transfers = static_cast<int64_t>(transfer_seconds.size());
   report.kv_transfer_seconds = percentiles(std::move(transfer_seconds));
   return report;

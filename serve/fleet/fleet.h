@@ -20,6 +20,7 @@
 // shared between transfers, and the prefill instance frees the pages at once.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <span>
@@ -103,8 +104,12 @@ struct FleetOptions {
   // How every instance keeps its latencies (EngineOptions::latencies).
   LatencyDistribution::Mode latencies = LatencyDistribution::Mode::kExact;
   bool record_routes = false;  // FleetReport::routed_to (memory grows with the requests)
-  // total's ttft_samples, tpot_samples and e2e_samples (ServeReport, keep_samples), for plots.
+  // total's ttft_samples, tpot_samples and e2e_samples (ServeReport, keep_samples), for plots,
+  // and FleetReport::latencies.
   bool keep_samples = false;
+  // The time every instance's clock starts from, and makespans count from; NaN: the first
+  // arrival. (A shard of a fleet starts where the whole fleet does: serve/fleet/shards.h.)
+  double start = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct ClassReport {
@@ -133,7 +138,10 @@ struct FleetReport {
   // `good` counts each request against its own class's SLO.
   ServeReport total;
   std::vector<PoolReport> pools;
-  std::vector<ClassReport> classes;    // as FleetOptions::slo_classes
+  std::vector<ClassReport> classes;  // as FleetOptions::slo_classes
+  // With FleetOptions::keep_samples: per SLO class, the finished requests' latencies over every
+  // instance.
+  std::vector<ClassLatencies> latencies;
   std::vector<ServeReport> instances;  // each over the fleet's makespan
   // With FleetOptions::record_routes: per request routed, in arrival order, its instance.
   std::vector<int64_t> routed_to;
@@ -153,5 +161,11 @@ FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, R
                       const FleetOptions& options);
 FleetReport run_fleet(const Workload& workload, const std::vector<Pool>& pools, Router& router,
                       const FleetOptions& options);
+
+// The per-class reports of finished requests: `requests` drawn and `merged` latencies per class
+// (as FleetOptions::slo_classes), goodput over `makespan` seconds.
+std::vector<ClassReport> class_reports(const std::vector<int64_t>& requests,
+                                       const std::vector<ClassLatencies>& merged,
+                                       const std::vector<SloClass>& classes, double makespan);
 
 }  // namespace seedchip::serve

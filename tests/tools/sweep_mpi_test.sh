@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CTest (tests/CMakeLists.txt): `seedchip sweep` under `mpirun -n 2` writes the same --json, byte
 # for byte, as one process, also with a shared --cost-cache and when one process reads the tables
-# the two wrote; a bad sweep is reported once before any work; an error on one rank during the work
-# ends the whole job with its message.
+# the two wrote, and for a fleet in shards; a bad sweep is reported once before any work; an error
+# on one rank during the work ends the whole job with its message.
 # Usage: sweep_mpi_test.sh SEEDCHIP MPIEXEC
 set -euo pipefail
 
@@ -67,4 +67,16 @@ mpi "$dir/sweep.yaml" --cost-cache "$dir/cache" >"$dir/abort.out" 2>&1 || status
   fail "error on rank 1: exit status $status: $(cat "$dir/abort.out")"
 grep -q "\[rank 1\] seedchip: error: .*not a cost table" "$dir/abort.out" ||
   fail "error on rank 1: no message: $(cat "$dir/abort.out")"
+# A fleet of 8 h200 instances in 4 shards, two per rank: the same JSON as one process (that the
+# shards under round-robin are the unsharded fleet is tests/serve/fleet/shards_test.cpp's).
+printf 'pools:\n  - {chip: h200, instances: 8}\n' >"$dir/fleet.yaml"
+printf 'model: llama-3.1-70b\ntrace: azure-conv\nrequests: 3000\nrate_scale: 8\nfleet: fleet.yaml\nshards: 4\nlatencies: exact\n' \
+  >"$dir/fleet-sweep.yaml"
+"$seedchip" sweep "$dir/fleet-sweep.yaml" --json "$dir/fleet-single.json" >"$dir/fleet-single.out" \
+  2>&1 || fail "single-process fleet sweep: $(cat "$dir/fleet-single.out")"
+mpi "$dir/fleet-sweep.yaml" --json "$dir/fleet-mpi.json" >"$dir/fleet-mpi.out" 2>&1 ||
+  fail "mpirun -n 2 fleet sweep: $(cat "$dir/fleet-mpi.out")"
+grep -q "on 2 processes" "$dir/fleet-mpi.out" || fail "fleet: not 2 processes"
+grep -q '"finished"' "$dir/fleet-single.json" || fail "fleet: no figures in the JSON"
+cmp "$dir/fleet-single.json" "$dir/fleet-mpi.json" || fail "fleet: mpirun -n 2 differs from one process"
 echo "PASS"

@@ -21,25 +21,8 @@ using seedchip::testing::error_of;
 using testing::ConstantCost;
 using testing::D;
 using testing::P;
+using testing::ShapedCost;
 
-// Costs that grow with the step's shape, so that steps differ in length.
-class ShapedCost : public StepCostModel {
- public:
-  explicit ShapedCost(double scale = 1) : scale_(scale) {}
-  StepCost prefill(int64_t tokens, int64_t context) const override {
-    const double s = scale_ * (0.01 + 1e-4 * static_cast<double>(tokens) +
-                               1e-8 * static_cast<double>(tokens * context));
-    return {s, 700 * s};
-  }
-  StepCost decode(int64_t batch, double context) const override {
-    const double s = scale_ * (0.005 + 1e-4 * static_cast<double>(batch) + 1e-7 * context);
-    return {s, 700 * s};
-  }
-  std::string method() const override { return "shaped"; }
-
- private:
-  double scale_;
-};
 
 Pool pool(const StepCostModel& cost, int64_t instances, int64_t kv_pages = 1000,
           const std::string& scheduler = "continuous") {
