@@ -181,6 +181,7 @@ void run_plan_command(const PlanCommand& c) {
     shapes.push_back({{"shape", e.shape.describe()},
                       {"chip", e.shape.chip},
                       {"chips_per_instance", e.shape.chips},
+                      {"tp", e.shape.tensor_parallel()},
                       {"scheduler", e.shape.scheduler},
                       {"max_batch", e.shape.max_batch},
                       {"prefill_instances", e.shape.prefill_instances},

@@ -286,13 +286,13 @@ struct MeasuredCost {
 };
 
 MeasuredCost measure_cost(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                          const serve::CostGridOptions& grid, const std::string& table,
+                          int64_t pp, const serve::CostGridOptions& grid, const std::string& table,
                           int64_t consistency_samples, int jobs) {
   MeasuredCost m;
-  m.direct = serve::make_direct_cost(model, chip, tp);
+  m.direct = serve::make_direct_cost(model, chip, tp, pp);
   m.cached = std::make_unique<serve::CachedStepCost>(*m.direct, grid);
   serve::CachedStepCost& cost = *m.cached;
-  const std::string identity = serve::cost_identity(model, chip, tp, *m.direct);
+  const std::string identity = serve::cost_identity(model, chip, tp, *m.direct, pp);
   if (!table.empty())
     for (const auto& [shape, step] : serve::load_cost_table(table, identity))
       cost.add_measured(shape, step);
@@ -384,6 +384,13 @@ class Arrivals {
   std::optional<serve::Workload> whole_;
 };
 
+// --tp: a divisor of --chips; the instance pipelines its layers over the chips / tp groups.
+void check_tp(const ServeCommand& c) {
+  if (c.tp < 1 || c.chips % c.tp != 0)
+    throw InputError("--tp " + std::to_string(c.tp) + ": expected a divisor of --chips " +
+                     std::to_string(c.chips) + " (the instance's chips / TP are pipeline stages)");
+}
+
 // Not an engine scheduler: a fleet whose prefill and decode run on separate pools of instances.
 constexpr const char* kDisaggregated = "disaggregated";
 
@@ -397,11 +404,8 @@ void run_serve(ServeCommand c) {
   const llm::ModelPreset preset = llm::load_model_preset(c.model);
   const LoadedChip chip = c.chip.load();
   if (c.tp == 0) c.tp = c.chips;
-  if (c.tp != c.chips)
-    throw InputError("--tp " + std::to_string(c.tp) + " differs from --chips " +
-                     std::to_string(c.chips) +
-                     ": an instance is one tensor-parallel group (pipeline and data parallelism "
-                     "inside an instance are not modelled yet)");
+  check_tp(c);
+  const int64_t pp = c.chips / c.tp;
   parse_slo(c.slo, c.engine.slo_ttft, c.engine.slo_tpot);
   std::unique_ptr<serve::Scheduler> scheduler = serve::make_scheduler(c.scheduler);
   const Arrivals arrivals(c);
@@ -411,10 +415,10 @@ void run_serve(ServeCommand c) {
       serve::kv_pages_for(preset.config, chip.config, c.chips, c.engine.page_tokens);
   c.engine.kv_pages = kv.pages;
   std::fprintf(stderr,
-               "%s on %lld x %s (TP %lld), %s of %s, scheduler %s; KV cache %.1f GB "
+               "%s on %lld x %s (%s), %s of %s, scheduler %s; KV cache %.1f GB "
                "(%lld pages of %lld tokens)%s\n",
                preset.config.name.c_str(), static_cast<long long>(c.chips),
-               chip.config.name.c_str(), static_cast<long long>(c.tp),
+               chip.config.name.c_str(), serve::parallelism(c.chips, c.tp).c_str(),
                arrivals.count_text().c_str(), arrivals.name().c_str(), c.scheduler.c_str(),
                (kv.hbm_bytes - kv.weight_bytes) / 1e9, static_cast<long long>(kv.pages),
                static_cast<long long>(c.engine.page_tokens),
@@ -422,8 +426,8 @@ void run_serve(ServeCommand c) {
 
   // The step costs: the grid measured once (or read from --cost-table), then interpolated.
   c.grid.decode_batch_max = c.engine.max_batch;
-  const MeasuredCost measured =
-      measure_cost(preset.config, chip, c.tp, c.grid, c.cost_table, c.consistency_samples, c.jobs);
+  const MeasuredCost measured = measure_cost(preset.config, chip, c.tp, pp, c.grid, c.cost_table,
+                                             c.consistency_samples, c.jobs);
   const serve::CachedStepCost& cost = *measured.cached;
 
   InterruptGuard guard([] {});
@@ -450,8 +454,8 @@ void run_serve(ServeCommand c) {
 
   const bool gpu = chip.config.kind == "gpu";
   const std::string title =
-      preset.config.name + " on " + std::to_string(c.chips) + " x " + chip.config.name + " (TP " +
-      std::to_string(c.tp) + "), " + arrivals.name() + (c.stream ? ", streamed" : "") +
+      preset.config.name + " on " + std::to_string(c.chips) + " x " + chip.config.name + " (" +
+      serve::parallelism(c.chips, c.tp) + "), " + arrivals.name() + (c.stream ? ", streamed" : "") +
       ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
       (c.engine.prefix_caching ? ", prefix caching" : "") + (r.stopped ? " (stopped early)" : "");
   Report rep(title);
@@ -512,9 +516,7 @@ void run_fleet_command(ServeCommand c) {
   const auto start = std::chrono::steady_clock::now();
   if (!c.fleet.empty() && !c.pool_options.empty())
     throw InputError("--fleet: the pools come from the file; drop " + c.pool_options.front());
-  if (c.tp != 0 && c.tp != c.chips)
-    throw InputError("--tp " + std::to_string(c.tp) + " differs from --chips " +
-                     std::to_string(c.chips) + ": an instance is one tensor-parallel group");
+  if (c.tp != 0) check_tp(c);
   const std::string router_name = c.router.empty() ? "round-robin" : c.router;
   std::unique_ptr<serve::Router> router = serve::make_router(router_name);
   if (router_name == "prefix-affinity" && !c.engine.prefix_caching)
@@ -543,6 +545,7 @@ void run_fleet_command(ServeCommand c) {
     s.chip = c.chip.preset;
     s.overrides = c.chip.overrides;
     s.chips = c.chips;
+    s.tp = c.tp;
     s.instances = c.instances;
     s.scheduler = c.scheduler;
     s.max_batch = c.engine.max_batch;
@@ -576,8 +579,10 @@ void run_fleet_command(ServeCommand c) {
   std::map<std::string, int64_t> batch_max;
   for (const serve::PoolSpec& s : specs) {
     chips.push_back(load_chip(s.chip, s.overrides));
-    const auto direct = serve::make_direct_cost(preset.config, chips.back(), s.chips);
-    identities.push_back(serve::cost_identity(preset.config, chips.back(), s.chips, *direct));
+    const auto direct = serve::make_direct_cost(preset.config, chips.back(), s.tensor_parallel(),
+                                                s.pipeline_stages());
+    identities.push_back(serve::cost_identity(preset.config, chips.back(), s.tensor_parallel(),
+                                              *direct, s.pipeline_stages()));
     batch_max[identities.back()] = std::max(batch_max[identities.back()], s.max_batch);
   }
   std::map<std::string, MeasuredCost> costs;
@@ -592,10 +597,11 @@ void run_fleet_command(ServeCommand c) {
     if (!costs.contains(identities[i])) {
       serve::CostGridOptions grid = c.grid;
       grid.decode_batch_max = batch_max[identities[i]];
-      costs.emplace(identities[i], measure_cost(preset.config, chip, s.chips, grid,
-                                                table_for(c.cost_table, chip.config.name, s.chips,
-                                                          batch_max.size() > 1),
-                                                c.consistency_samples, c.jobs));
+      costs.emplace(
+          identities[i],
+          measure_cost(preset.config, chip, s.tensor_parallel(), s.pipeline_stages(), grid,
+                       table_for(c.cost_table, chip.config.name, s.chips, batch_max.size() > 1),
+                       c.consistency_samples, c.jobs));
       cost_order.push_back(identities[i]);
     }
     pools.push_back(

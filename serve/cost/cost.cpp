@@ -79,13 +79,28 @@ StepCost combine(const std::vector<StepCost>& parts, const StepCost& shared) {
 
 // ---- direct models ----
 
-SimulatedStepCost::SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp)
-    : model_(std::move(model)), chip_(std::move(chip)), tp_(tp) {}
+namespace {
+
+void check_parallelism(const llm::LlamaConfig& model, int64_t tp, int64_t pp) {
+  if (tp < 1 || pp < 1 || pp > model.n_layers)
+    throw InputError("step cost: TP must be at least 1 and PP between 1 and the model's " +
+                     std::to_string(model.n_layers) + " layers, got TP " + std::to_string(tp) +
+                     ", PP " + std::to_string(pp));
+}
+
+}  // namespace
+
+SimulatedStepCost::SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp,
+                                     int64_t pp)
+    : model_(std::move(model)), chip_(std::move(chip)), tp_(tp), pp_(pp) {
+  check_parallelism(model_, tp_, pp_);
+}
 
 StepCost SimulatedStepCost::prefill(int64_t tokens, int64_t context) const {
   check_step(tokens, context, "prefill");
   runtime::ScaleOptions o;
   o.tp = tp_;
+  o.pp = pp_;
   const runtime::StepTiming t =
       runtime::simulate_step(model_, chip_, llm::StepShape{1, tokens, context}, o);
   return {t.seconds, t.energy.total_j()};
@@ -96,46 +111,66 @@ StepCost SimulatedStepCost::decode(int64_t batch, double mean_context) const {
   check_step(batch, context, "decode");
   runtime::ScaleOptions o;
   o.tp = tp_;
+  o.pp = pp_;
+  // One micro-batch through every stage: pp stage times, the iteration's length with the pipeline
+  // full; its work done pp times (once per micro-batch), its static energy once.
+  const int64_t micro = (batch + pp_ - 1) / pp_;
   const runtime::StepTiming t =
-      runtime::simulate_step(model_, chip_, llm::StepShape{batch, 1, context}, o);
-  return {t.seconds, t.energy.total_j()};
+      runtime::simulate_step(model_, chip_, llm::StepShape{micro, 1, context}, o);
+  const double work = t.energy.total_j() - t.energy.static_j;
+  return {t.seconds, work * static_cast<double>(pp_) + t.energy.static_j};
 }
 
 std::string SimulatedStepCost::method() const {
   return "timing simulator (runtime::simulate_step), energy from the power model";
 }
 
-AnalyticStepCost::AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp)
-    : model_(std::move(model)), chip_(std::move(chip)), tp_(tp) {}
+AnalyticStepCost::AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp)
+    : model_(std::move(model)), stage_(model_), chip_(std::move(chip)), tp_(tp), pp_(pp) {
+  check_parallelism(model_, tp_, pp_);
+  stage_.n_layers = (model_.n_layers + pp_ - 1) / pp_;
+}
 
 double AnalyticStepCost::prompt_seconds(int64_t length) const {
-  return analytic::cost_step(chip_.config, model_, {analytic::Phase::kPrefill, {length}}, {tp_})
+  return analytic::cost_step(chip_.config, stage_, {analytic::Phase::kPrefill, {length}}, {tp_})
       .seconds;
 }
 
+double AnalyticStepCost::handoffs(int64_t tokens) const {
+  if (pp_ == 1) return 0;
+  const analytic::ChipRates rates = analytic::chip_rates(chip_.config);
+  const double bytes = static_cast<double>(tokens * model_.dim * 2);  // BF16 activations
+  return static_cast<double>(pp_ - 1) * (bytes / rates.link_bytes_per_s + rates.link_latency_s);
+}
+
 StepCost AnalyticStepCost::priced(double seconds) const {
-  return {seconds, chip_.config.power.tdp_w * static_cast<double>(tp_) * seconds};
+  return {seconds, chip_.config.power.tdp_w * static_cast<double>(tp_ * pp_) * seconds};
 }
 
 StepCost AnalyticStepCost::prefill(int64_t tokens, int64_t context) const {
   check_step(tokens, context, "prefill");
   if (tokens > context) throw InputError("prefill: a chunk cannot be longer than its context");
   const double alone = prompt_seconds(tokens);
-  if (tokens == context) return priced(alone);
+  if (tokens == context) return priced(static_cast<double>(pp_) * alone + handoffs(tokens));
   // The last `tokens` of a `context`-long prompt cost more than the same tokens right after the
   // first `tokens` only by attention over the deeper context; the kernel floors and the weight
   // traffic cancel in the difference.
   const double deep = prompt_seconds(context) - prompt_seconds(context - tokens);
   const double shallow = 2 * tokens <= context ? prompt_seconds(2 * tokens) - alone : deep;
-  return priced(alone + std::max(0.0, deep - shallow));
+  return priced(static_cast<double>(pp_) * (alone + std::max(0.0, deep - shallow)) +
+                handoffs(tokens));
 }
 
 StepCost AnalyticStepCost::decode(int64_t batch, double mean_context) const {
   const int64_t context = std::max<int64_t>(1, std::llround(mean_context));
   check_step(batch, context, "decode");
+  // A micro-batch of ceil(batch / pp) through every stage, as SimulatedStepCost::decode.
+  const int64_t micro = (batch + pp_ - 1) / pp_;
   const analytic::StepShape shape{analytic::Phase::kDecode,
-                                  std::vector<int64_t>(static_cast<size_t>(batch), context)};
-  return priced(analytic::cost_step(chip_.config, model_, shape, {tp_}).seconds);
+                                  std::vector<int64_t>(static_cast<size_t>(micro), context)};
+  return priced(static_cast<double>(pp_) *
+                    analytic::cost_step(chip_.config, stage_, shape, {tp_}).seconds +
+                handoffs(micro));
 }
 
 std::string AnalyticStepCost::method() const {
@@ -144,13 +179,13 @@ std::string AnalyticStepCost::method() const {
 }
 
 std::unique_ptr<StepCostModel> make_direct_cost(const llm::LlamaConfig& model,
-                                                const LoadedChip& chip, int64_t tp) {
-  if (chip.config.kind == "gpu") return std::make_unique<AnalyticStepCost>(model, chip, tp);
-  return std::make_unique<SimulatedStepCost>(model, chip, tp);
+                                                const LoadedChip& chip, int64_t tp, int64_t pp) {
+  if (chip.config.kind == "gpu") return std::make_unique<AnalyticStepCost>(model, chip, tp, pp);
+  return std::make_unique<SimulatedStepCost>(model, chip, tp, pp);
 }
 
 std::string cost_identity(const llm::LlamaConfig& m, const LoadedChip& chip, int64_t tp,
-                          const StepCostModel& direct) {
+                          const StepCostModel& direct, int64_t pp) {
   const std::string shape = std::to_string(m.dim) + "," + std::to_string(m.hidden_dim) + "," +
                             std::to_string(m.n_layers) + "," + std::to_string(m.n_heads) + "," +
                             std::to_string(m.n_kv_heads) + "," + std::to_string(m.vocab_size) +
@@ -162,7 +197,8 @@ std::string cost_identity(const llm::LlamaConfig& m, const LoadedChip& chip, int
   std::snprintf(hash, sizeof hash, "%016llx",
                 static_cast<unsigned long long>(fnv1a(resolved_config_yaml(chip))));
   return m.name + " [" + shape + "] on " + chip.config.name + " (config " + hash + "), TP " +
-         std::to_string(tp) + ", " + direct.method();
+         std::to_string(tp) + (pp > 1 ? " x PP " + std::to_string(pp) : "") + ", " +
+         direct.method();
 }
 
 // ---- the cache ----

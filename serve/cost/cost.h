@@ -7,6 +7,15 @@
 //  - AnalyticStepCost: sim::analytic::cost_step (GPU presets, `kind: gpu`, whose efficiencies are
 //    fitted on measurements); its energy is power.tdp_w x chips x step time, an estimate.
 //  - CachedStepCost: a small grid of steps measured with a direct model, interpolated.
+//
+// An instance of tp x pp chips: every layer split over tp chips (tensor parallel), the layers split
+// into pp stages (pipeline parallel). A decode iteration of B sequences splits them into pp
+// micro-batches of ceil(B / pp) that keep every stage busy: it lasts pp stage times of a
+// micro-batch (the pipeline full, as runtime/llm_timing.h times decode), and every chip does its
+// stage's work for each micro-batch. A prefill chunk is one sequence's: it passes the stages one
+// after another (pp stage times plus the hand-offs), the other stages idle meanwhile — the engine
+// runs one step at a time, so chunks of different sequences do not overlap in the pipeline (an
+// upper bound on prefill time with pp > 1).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,7 +50,7 @@ class StepCostModel {
 
 class SimulatedStepCost : public StepCostModel {
  public:
-  SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp);
+  SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1);
   StepCost prefill(int64_t tokens, int64_t context) const override;
   // The simulator takes whole contexts: the mean is rounded.
   StepCost decode(int64_t batch, double mean_context) const override;
@@ -50,12 +59,15 @@ class SimulatedStepCost : public StepCostModel {
  private:
   llm::LlamaConfig model_;
   LoadedChip chip_;
-  int64_t tp_;
+  int64_t tp_, pp_;
 };
 
 class AnalyticStepCost : public StepCostModel {
  public:
-  AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp);
+  // With pp > 1 a stage is priced as the model cut to its ceil(n_layers / pp) layers (the
+  // embedding and classifier counted in every stage: an overestimate of (pp - 1) classifiers), and
+  // each hand-off as the activations over one chip's links.
+  AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1);
   // The analytic model prices whole prompts; a chunk that continues a prompt costs the chunk alone
   // plus the extra attention of its depth (see the definition).
   StepCost prefill(int64_t tokens, int64_t context) const override;
@@ -63,11 +75,12 @@ class AnalyticStepCost : public StepCostModel {
   std::string method() const override;
 
  private:
-  double prompt_seconds(int64_t length) const;
+  double prompt_seconds(int64_t length) const;  // one stage's
+  double handoffs(int64_t tokens) const;        // seconds: tokens' activations through the stages
   StepCost priced(double seconds) const;
-  llm::LlamaConfig model_;
+  llm::LlamaConfig model_, stage_;  // the whole model; the layers of one stage
   LoadedChip chip_;
-  int64_t tp_;
+  int64_t tp_, pp_;
 };
 
 // Parts run in one engine step (several prompts' chunks, a decode batch) share what every step
@@ -79,12 +92,13 @@ StepCost combine(const std::vector<StepCost>& parts, const StepCost& shared);
 
 // The direct model for a chip: analytic for `kind: gpu` presets, the timing simulator otherwise.
 std::unique_ptr<StepCostModel> make_direct_cost(const llm::LlamaConfig& model,
-                                                const LoadedChip& chip, int64_t tp);
+                                                const LoadedChip& chip, int64_t tp, int64_t pp = 1);
 
 // A text that changes whenever a measured step could: the model's shape, the chip's resolved
-// configuration (hashed), the tensor parallelism and the method. Keys saved cost tables.
+// configuration (hashed), the tensor and pipeline parallelism (pp only when above 1, so that tables
+// saved before pipelines keep their key) and the method. Keys saved cost tables.
 std::string cost_identity(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                          const StepCostModel& direct);
+                          const StepCostModel& direct, int64_t pp = 1);
 
 // The grid a CachedStepCost measures. Decode: batch sizes log-spaced from 1 to decode_batch_max,
 // each at two contexts (a decode step is affine in the context: attention reads it, nothing else

@@ -6,7 +6,9 @@
 //   pools:
 //     - chip: h200            # a chip preset or a preset YAML file (required)
 //       set: [power.tdp_w=600]  # overrides of the chip's keys, as --set (optional)
-//       chips: 8              # chips per instance, one tensor-parallel group (default 8)
+//       chips: 8              # chips per instance (default 8)
+//       tp: 4                 # chips per tensor-parallel group, a divisor of chips (default all);
+//                             # the instance pipelines its layers over chips / tp such groups
 //       instances: 4          # identical instances (default 1)
 //       scheduler: chunked    # serve::schedulers() (default continuous)
 //       max_batch: 256        # sequences running at once per instance (default 256)
@@ -42,9 +44,15 @@ struct PoolSpec {
   std::string chip;                    // preset name or YAML file
   std::vector<std::string> overrides;  // "key=value"
   int64_t chips = 8, instances = 1, max_batch = 256;
+  int64_t tp = 0;  // chips per tensor-parallel group; 0: all of them
   std::string scheduler = "continuous";
   PoolRole role = PoolRole::kBoth;
+  int64_t tensor_parallel() const { return tp > 0 ? tp : chips; }
+  int64_t pipeline_stages() const { return chips / tensor_parallel(); }
 };
+
+// "TP 8" or "TP 4 x PP 2" for `chips` chips in groups of `tp`.
+std::string parallelism(int64_t chips, int64_t tp);
 
 // The pools of a fleet file (at least one).
 std::vector<PoolSpec> load_fleet_file(const std::string& path);
@@ -55,7 +63,8 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path);
 // chips hold after the weights (kv_pages_for, engine.page_tokens per page), spec's scheduler, and
 // idles at power.idle_w x spec.chips; its longest sequence is the model's. For the KV transfers of
 // a disaggregated fleet the pool carries the KV bytes per position and the bandwidth of all its
-// chips' links (spec.chips x links.count x links.gbytes_per_s), whatever its role. Named "CHIP xK".
+// chips' links (spec.chips x links.count x links.gbytes_per_s), whatever its role. Named "CHIP xK",
+// with "(TP t x PP p)" after it for a pipelined instance.
 // InputError (kv_pages_for's) when the weights do not fit spec.chips chips.
 Pool make_pool(const PoolSpec& spec, const llm::LlamaConfig& model, const LoadedChip& chip,
                const StepCostModel* cost, const EngineOptions& engine);

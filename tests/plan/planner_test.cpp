@@ -148,6 +148,39 @@ TEST(Planner, DisaggregationKeyAddsUnits) {
     EXPECT_FALSE(s.disaggregated()) << s.describe();
 }
 
+TEST(Planner, TensorParallelKeyAddsPipelinedShapes) {
+  const PlanConfig c =
+      load_plan(write_plan("plan_tp.yaml",
+                           "model: llama-3.1-70b\ntrace: azure-conv\nrequests: 300\n"
+                           "demand: {peak_tokens_per_s: 2e6, tokens_per_day: 86.4e9}\n"
+                           "candidates:\n  - chip: h200\n    chips: [4, 8]\n    tp: [8, 4]\n"));
+  // tp 8 does not divide 4 chips: three shapes.
+  std::vector<std::string> shapes;
+  for (const InstanceShape& s : c.shapes) shapes.push_back(s.describe());
+  EXPECT_EQ(shapes, (std::vector<std::string>{"4 x h200, continuous, batch <= 256",
+                                              "8 x h200, continuous, batch <= 256",
+                                              "8 x h200 (TP 4 x PP 2), continuous, batch <= 256"}));
+  EXPECT_EQ(c.shapes[2].tensor_parallel(), 4);
+  EXPECT_EQ(c.shapes[2].unit_chips(), 8);
+  // The pipelined instance: its own step costs (not the TP 8 ones), more KV per chip than 4 chips.
+  EvaluationInputs in = inputs_for(c);
+  StepCostMemo memo;
+  const Prices prices = load_prices(default_prices_path());
+  const InstanceEvaluation tp8 = evaluate_instance(in, c.shapes[1], prices, &memo);
+  const InstanceEvaluation pp2 = evaluate_instance(in, c.shapes[2], prices, &memo);
+  EXPECT_EQ(memo.size(), 2u);
+  EXPECT_TRUE(pp2.capacity.met);
+  EXPECT_EQ(pp2.kv.pages, tp8.kv.pages);  // the same 8 chips' HBM
+  EXPECT_NE(pp2.capacity.best.tokens_per_s, tp8.capacity.best.tokens_per_s);
+  EXPECT_NE(error_of([] {
+              load_plan(write_plan("plan_tp_none.yaml",
+                                   "model: llama-3.1-70b\ntrace: azure-conv\n"
+                                   "demand: {peak_tokens_per_s: 2e6, tokens_per_day: 86.4e9}\n"
+                                   "candidates:\n  - chip: h200\n    chips: [4]\n    tp: [8]\n"));
+            }).find("a tp divides its chips"),
+            std::string::npos);
+}
+
 TEST(Planner, BadDisaggregationNamesTheLineAndKey) {
   // The h100-sxm candidate is the second; its new key is on line 11 of the file.
   for (const std::string value : {"[none, 1:0]", "[2]", "[a:1]", "[65:1]", "1-1", "[1:1:1]"}) {

@@ -403,6 +403,18 @@ TEST_F(Cli, DisaggregatedServingSplitsTheInstancesIntoPrefillAndDecodePools) {
 
 namespace {
 
+TEST_F(Cli, ServeSimPipelinesAnInstanceWhenTpIsBelowItsChips) {
+  const std::string base =
+      "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace azure-conv --limit 300 ";
+  const Output out = run(base + "--tp 4");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("on 8 x h200 (TP 4 x PP 2)"), std::string::npos) << out.text;
+  const Output bad = run(base + "--tp 3");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("--tp 3: expected a divisor of --chips 8"), std::string::npos)
+      << bad.text;
+}
+
 TEST_F(Cli, StreamedTraceMatchesTheLoadedOne) {
   const std::string base =
       "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace mooncake --limit 2000 "

@@ -131,6 +131,36 @@ TEST(CostCache, GpuPresetsUseTheAnalyticModel) {
             std::string::npos);
 }
 
+// A pipeline of two stages: a decode iteration is a micro-batch of half the batch through every
+// layer, a prefill chunk the whole prompt through every layer, each plus the hand-offs.
+TEST(CostCache, PipelineStagesOnBothModels) {
+  const llm::LlamaConfig model = llm::load_model_preset("llama-3.1-70b").config;
+  const LoadedChip h200 = load_chip("h200");
+  const auto tp4 = make_direct_cost(model, h200, 4), pp2 = make_direct_cost(model, h200, 4, 2);
+  // The analytic stage counts the classifier in each stage: within 5% of the whole model.
+  EXPECT_NEAR(pp2->decode(64, 1000).seconds, tp4->decode(32, 1000).seconds,
+              0.05 * tp4->decode(32, 1000).seconds);
+  EXPECT_GT(pp2->decode(64, 1000).seconds, tp4->decode(32, 1000).seconds);
+  EXPECT_NEAR(pp2->prefill(512, 512).seconds, tp4->prefill(512, 512).seconds,
+              0.05 * tp4->prefill(512, 512).seconds);
+  EXPECT_DOUBLE_EQ(pp2->decode(64, 1000).joules,
+                   h200.config.power.tdp_w * 8 * pp2->decode(64, 1000).seconds);
+  EXPECT_NE(cost_identity(model, h200, 4, *pp2, 2).find("TP 4 x PP 2,"), std::string::npos);
+  EXPECT_EQ(cost_identity(model, h200, 4, *tp4).find("PP"), std::string::npos);
+
+  // The timing simulator on the small model (four layers): a stage is two.
+  const LoadedChip v1 = load_chip("seedchip-v1");
+  const SimulatedStepCost one(small_model(), v1, 1), two(small_model(), v1, 1, 2);
+  const StepCost whole = one.decode(4, 256), piped = two.decode(8, 256);
+  EXPECT_NEAR(piped.seconds, whole.seconds, 0.1 * whole.seconds);
+  EXPECT_GT(piped.seconds, whole.seconds);  // the hand-off between the stages
+  // Twice the chips, each doing its layer's work for both micro-batches.
+  EXPECT_NEAR(piped.joules, 2 * whole.joules, 0.2 * whole.joules);
+  EXPECT_NEAR(two.prefill(64, 64).seconds, one.prefill(64, 64).seconds,
+              0.1 * one.prefill(64, 64).seconds);
+  EXPECT_THROW(SimulatedStepCost(small_model(), v1, 1, 5), InputError);  // more stages than layers
+}
+
 TEST(CostCache, SavedTablesAreReadBackForTheSameIdentityOnly) {
   const LinearCost direct;
   CachedStepCost cache(direct, {});

@@ -23,7 +23,6 @@ using testing::D;
 using testing::P;
 using testing::ShapedCost;
 
-
 Pool pool(const StepCostModel& cost, int64_t instances, int64_t kv_pages = 1000,
           const std::string& scheduler = "continuous") {
   Pool p;
@@ -395,6 +394,7 @@ TEST_F(FleetFile, ReadsPools) {
       "pools:\n"
       "  - chip: seedchip-v1\n"
       "    chips: 4\n"
+      "    tp: 2\n"
       "    instances: 3\n"
       "    scheduler: chunked\n"
       "    max_batch: 64\n"
@@ -403,6 +403,10 @@ TEST_F(FleetFile, ReadsPools) {
   ASSERT_EQ(pools.size(), 2u);
   EXPECT_EQ(pools[0].chip, "seedchip-v1");
   EXPECT_EQ(pools[0].chips, 4);
+  EXPECT_EQ(pools[0].tensor_parallel(), 2);
+  EXPECT_EQ(pools[0].pipeline_stages(), 2);
+  EXPECT_EQ(pools[1].tensor_parallel(), 8);  // all the chips by default
+  EXPECT_EQ(pools[1].pipeline_stages(), 1);
   EXPECT_EQ(pools[0].instances, 3);
   EXPECT_EQ(pools[0].scheduler, "chunked");
   EXPECT_EQ(pools[0].max_batch, 64);
@@ -438,6 +442,9 @@ TEST_F(FleetFile, BadFilesNameFileLineAndKey) {
             set +
                 ":3: key 'pools[0].set': --set 'power.tdp_w=bad': 'power.tdp_w' = 'bad': expected "
                 "a number in [1, 10000] W");
+  const std::string tp = write("pools:\n  - chip: h200\n    chips: 4\n    tp: 3\n");
+  EXPECT_EQ(error_of([&] { load_fleet_file(tp); }),
+            tp + ":4: key 'pools[0].tp': expected a divisor of chips (4), got '3'");
   const std::string role = write("pools:\n  - chip: h200\n    role: encode\n");
   EXPECT_EQ(error_of([&] { load_fleet_file(role); }),
             role + ":3: key 'pools[0].role': expected both, prefill or decode, got 'encode'");
