@@ -27,6 +27,7 @@
 #include "llm/model_preset.h"
 #include "serve/cost/cost.h"
 #include "serve/fleet/fleet.h"
+#include "serve/fleet/fleet_config.h"
 #include "serve/workload/workload.h"
 
 namespace {
@@ -104,14 +105,11 @@ int main(int argc, char** argv) {
   const auto direct = serve::make_direct_cost(model, chip, 8);
   serve::CachedStepCost cost(*direct, {});
   cost.measure(1, nullptr);
-  serve::Pool pool;
-  pool.name = "h200 x8";
-  pool.cost = &cost;
-  pool.engine.kv_pages = serve::kv_pages_for(model, chip.config, 8, pool.engine.page_tokens).pages;
-  pool.instances = kInstances;
-  pool.chips = 8;
-  pool.max_context = model.seq_len;
-  pool.idle_watts = chip.config.power.idle_w * 8;
+  serve::PoolSpec spec;
+  spec.chip = "h200";
+  spec.chips = 8;
+  spec.instances = kInstances;
+  const serve::Pool pool = serve::make_pool(spec, model, chip, &cost, {});
 
   const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                     ("seedchip-bench-stream-" + std::to_string(getpid()));

@@ -72,6 +72,40 @@ void add_samples(nlohmann::json& data, const serve::ServeReport& r) {
                                            {"e2e_s", plotted(r.e2e_samples)}};
 }
 
+// The report's throughput-latency section: the run replayed at each of `scales` times the trace's
+// rate (a stopped replay, on Ctrl-C, ends the curve), and in `curve` the figures behind it.
+ReportSection throughput_latency(const std::vector<double>& scales,
+                                 const std::function<serve::ServeReport(double)>& replay,
+                                 nlohmann::json& curve) {
+  Chart ttft{"p99 TTFT against throughput",
+             "output tokens/s",
+             "p99 TTFT (s)",
+             false,
+             true,
+             false,
+             {{"p99 TTFT", {}}}};
+  Chart tpot{"TPOT against throughput", "output tokens/s", "TPOT (s)", false, true, false,
+             {{"p50", {}}, {"p99", {}}}};
+  for (const double scale : scales) {
+    const serve::ServeReport q = replay(scale);
+    if (q.stopped) break;
+    ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
+    tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
+    tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
+    curve.push_back({{"rate_scale", scale},
+                     {"output_tokens_per_s", q.output_tokens_per_s()},
+                     {"ttft_p99_s", q.ttft.p99},
+                     {"tpot_p50_s", q.tpot.p50},
+                     {"tpot_p99_s", q.tpot.p99},
+                     {"goodput_requests_per_s", q.goodput()}});
+  }
+  char heading[96];
+  std::snprintf(heading, sizeof heading,
+                "Throughput against latency (the trace at %gx to %gx its rate)", scales.front(),
+                scales.back());
+  return {heading, svg_chart(ttft) + svg_chart(tpot)};
+}
+
 // The --report page: latency CDFs, utilization over time, and a throughput-latency curve from the
 // same trace replayed at other rates (cheap: the steps are priced from the measured grid).
 // `arrivals(x)` draws the run's requests again at x times their rate.
@@ -104,37 +138,19 @@ void write_serve_report(
   }
   sections.push_back({"Utilization", svg_chart(busy) + svg_chart(batch)});
 
-  Chart ttft{"p99 TTFT against throughput",
-             "output tokens/s",
-             "p99 TTFT (s)",
-             false,
-             true,
-             false,
-             {{"p99 TTFT", {}}}};
-  Chart tpot{"TPOT against throughput", "output tokens/s", "TPOT (s)", false, true, false,
-             {{"p50", {}}, {"p99", {}}}};
-  nlohmann::json curve = nlohmann::json::array();
   serve::EngineOptions quiet = options;
   quiet.keep_samples = false;
   quiet.timeline_interval = 0;
   quiet.progress = nullptr;
-  for (const double scale : {0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0}) {
-    std::unique_ptr<serve::Scheduler> s = serve::make_scheduler(scheduler);
-    const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
-    const serve::ServeReport q =
-        serve::run_engine(*scaled, cost, *s, quiet, max_context, idle_watts);
-    ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
-    tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
-    tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
-    curve.push_back({{"rate_scale", scale},
-                     {"output_tokens_per_s", q.output_tokens_per_s()},
-                     {"ttft_p99_s", q.ttft.p99},
-                     {"tpot_p50_s", q.tpot.p50},
-                     {"tpot_p99_s", q.tpot.p99},
-                     {"goodput_requests_per_s", q.goodput()}});
-  }
-  sections.push_back({"Throughput against latency (the trace at 0.25x to 3x its rate)",
-                      svg_chart(ttft) + svg_chart(tpot)});
+  nlohmann::json curve = nlohmann::json::array();
+  sections.push_back(throughput_latency(
+      {0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0},
+      [&](double scale) {
+        std::unique_ptr<serve::Scheduler> s = serve::make_scheduler(scheduler);
+        const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
+        return serve::run_engine(*scaled, cost, *s, quiet, max_context, idle_watts);
+      },
+      curve));
   add_samples(data, r);
   data["timeline"] = {{"interval_s", options.timeline_interval}, {"intervals", timeline}};
   data["throughput_latency"] = curve;
@@ -184,35 +200,17 @@ void write_fleet_report(
   }
   sections.push_back({"Instances", svg_chart(busy) + svg_stacked_bars(tokens)});
 
-  Chart ttft{"p99 TTFT against throughput",
-             "output tokens/s",
-             "p99 TTFT (s)",
-             false,
-             true,
-             false,
-             {{"p99 TTFT", {}}}};
-  Chart tpot{"TPOT against throughput", "output tokens/s", "TPOT (s)", false, true, false,
-             {{"p50", {}}, {"p99", {}}}};
-  nlohmann::json curve = nlohmann::json::array();
   options.keep_samples = false;
   options.progress = nullptr;
-  for (const double scale : {0.25, 0.5, 1.0, 1.5, 2.0, 3.0}) {
-    const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
-    const std::unique_ptr<serve::Router> r = serve::make_router(router);
-    const serve::ServeReport q = serve::run_fleet(*scaled, pools, *r, options).total;
-    if (q.stopped) break;
-    ttft.series[0].points.emplace_back(q.output_tokens_per_s(), q.ttft.p99);
-    tpot.series[0].points.emplace_back(q.output_tokens_per_s(), q.tpot.p50);
-    tpot.series[1].points.emplace_back(q.output_tokens_per_s(), q.tpot.p99);
-    curve.push_back({{"rate_scale", scale},
-                     {"output_tokens_per_s", q.output_tokens_per_s()},
-                     {"ttft_p99_s", q.ttft.p99},
-                     {"tpot_p50_s", q.tpot.p50},
-                     {"tpot_p99_s", q.tpot.p99},
-                     {"goodput_requests_per_s", q.goodput()}});
-  }
-  sections.push_back({"Throughput against latency (the trace at 0.25x to 3x its rate)",
-                      svg_chart(ttft) + svg_chart(tpot)});
+  nlohmann::json curve = nlohmann::json::array();
+  sections.push_back(throughput_latency(
+      {0.25, 0.5, 1.0, 1.5, 2.0, 3.0},
+      [&](double scale) {
+        const std::unique_ptr<serve::RequestStream> scaled = arrivals(scale);
+        const std::unique_ptr<serve::Router> r = serve::make_router(router);
+        return serve::run_fleet(*scaled, pools, *r, options).total;
+      },
+      curve));
   add_samples(data, f.total);
   data["instances"] = instances;
   data["throughput_latency"] = curve;
