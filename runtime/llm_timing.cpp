@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
 
 #include "arch/chip_peaks.h"
 #include "arch/error.h"
@@ -23,7 +25,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 struct ChipWork {
   double seconds = 0, macs = 0, hbm_bytes = 0, ideal_hbm_bytes = 0, vpu_busy_cycles = 0,
          core_cycles = 0, link_seconds = 0, link_bytes = 0;
-  sim::Energy energy;  // dynamic, this chip
+  sim::Energy energy;                            // dynamic, this chip
+  std::set<std::string> all_reduce, all_gather;  // the algorithms the collectives chose
 
   void add(const ChipWork& o, double times) {
     seconds += o.seconds * times;
@@ -35,6 +38,8 @@ struct ChipWork {
     link_seconds += o.link_seconds * times;
     link_bytes += o.link_bytes * times;
     energy += o.energy.scaled(times);
+    all_reduce.insert(o.all_reduce.begin(), o.all_reduce.end());
+    all_gather.insert(o.all_gather.begin(), o.all_gather.end());
   }
 };
 
@@ -85,9 +90,12 @@ class ScaleRun {
     // stream's partial sums, in BF16.
     const auto reduce_bytes =
         static_cast<uint64_t>(shape.batch * shape.new_tokens * model_.dim * 2);
-    const double reduce = collective_seconds(reduce_bytes, false);
-    w.link_seconds = 2 * reduce * static_cast<double>(simulated);
-    w.link_bytes = 2 * ring_bytes_sent(reduce_bytes, false) * static_cast<double>(simulated);
+    if (o_.tp > 1) {
+      const Collective reduce = collective(reduce_bytes, false);
+      w.link_seconds = 2 * reduce.seconds * static_cast<double>(simulated);
+      w.link_bytes = 2 * reduce.bytes_sent * static_cast<double>(simulated);
+      w.all_reduce.insert(reduce.algorithm);
+    }
     w.seconds += w.link_seconds;
     ChipWork total;
     total.add(w, static_cast<double>(layers) / static_cast<double>(simulated));
@@ -104,8 +112,12 @@ class ScaleRun {
                         static_cast<double>(shape.batch * shape.new_tokens * model_.dim * 2);
     const auto logits =
         static_cast<uint64_t>(shape.batch * ceil_div(model_.vocab_size, o_.tp) * o_.tp * 4);
-    w.link_seconds = collective_seconds(logits, true);
-    w.link_bytes = ring_bytes_sent(logits, true);
+    if (o_.tp > 1) {
+      const Collective gather = collective(logits, true);
+      w.link_seconds = gather.seconds;
+      w.link_bytes = gather.bytes_sent;
+      w.all_gather.insert(gather.algorithm);
+    }
     w.seconds += w.link_seconds;
     return w;
   }
@@ -152,27 +164,37 @@ class ScaleRun {
     return w;
   }
 
-  // A ring collective over the TP group, simulated on its links (0 for one chip).
-  double collective_seconds(uint64_t bytes, bool all_gather) {
-    if (o_.tp == 1) return 0;
+  struct Collective {
+    double seconds = 0, bytes_sent = 0;  // bytes one chip sends
+    std::string algorithm;
+  };
+
+  // A collective over the TP group (tp > 1), simulated on its links with the algorithm that
+  // sim::choose_all_reduce / choose_all_gather pick for this message size on this topology.
+  Collective collective(uint64_t bytes, bool all_gather) {
     sim::EventQueue events;
     sim::StatTree stats;
     const sim::ClockDomain clock("core", static_cast<uint64_t>(chip_.config.core.clock_mhz), 1);
     sim::ChipLinks links(chip_.config.links, static_cast<int>(o_.tp), events, clock, stats,
                          "links");
     sim::Tick finished = 0;
-    if (all_gather)
-      sim::ring_all_gather(links, bytes, [&](sim::Tick t) { finished = t; });
-    else
-      sim::ring_all_reduce(links, bytes, [&](sim::Tick t) { finished = t; });
-    events.run();
-    return links.ticks_to_seconds(finished);
-  }
-
-  // Bytes one chip sends in a ring collective: (K - 1) / K of the buffer per pass.
-  double ring_bytes_sent(uint64_t bytes, bool all_gather) const {
+    const auto done = [&](sim::Tick t) { finished = t; };
+    Collective c;
     const double k = static_cast<double>(o_.tp);
-    return (all_gather ? 1 : 2) * (k - 1) / k * static_cast<double>(bytes);
+    if (all_gather) {
+      const sim::CollectiveAlgorithm algorithm = sim::choose_all_gather(links, bytes);
+      sim::all_gather(links, bytes, algorithm, done);
+      c.algorithm = sim::collective_algorithm_name(algorithm);
+      c.bytes_sent = (k - 1) / k * static_cast<double>(bytes);
+    } else {
+      const sim::CollectiveAlgorithm algorithm = sim::choose_all_reduce(links, bytes);
+      sim::all_reduce(links, bytes, algorithm, done);
+      c.algorithm = sim::collective_algorithm_name(algorithm);
+      c.bytes_sent = sim::all_reduce_bytes_sent(static_cast<int>(o_.tp), bytes, algorithm);
+    }
+    events.run();
+    c.seconds = links.ticks_to_seconds(finished);
+    return c;
   }
 
   const llm::LlamaConfig& model_;
@@ -231,6 +253,13 @@ PhaseReport phase_of(const ChipWork& w, const LoadedChip& chip, const ChipPeaks&
             : top == p.mxu_utilization ? "compute"
             : top == p.hbm_utilization ? "bandwidth"
                                        : "link";
+  const auto joined = [](const std::set<std::string>& names) {
+    std::string out;
+    for (const std::string& name : names) out += (out.empty() ? "" : " + ") + name;
+    return out;
+  };
+  p.all_reduce = joined(w.all_reduce);
+  p.all_gather = joined(w.all_gather);
   p.energy = w.energy.scaled(static_cast<double>(chips));
   p.energy.link_j =
       sim::link_energy_j(chip.config.power, w.link_bytes) * static_cast<double>(chips);

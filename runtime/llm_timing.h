@@ -2,8 +2,9 @@
 // Timing-only runs of large Llama-family models on a group of chips: prefill and decode of a batch
 // from shape presets (llm/model_preset.h), without weights. The engine steps are built by
 // llm/llama_step_graph.h, compiled for the chip and simulated with the timing model; the
-// tensor-parallel all-reduces (two per layer) and the logits all-gather run as simulated ring
-// collectives on the chip links (sim/link/collectives.h).
+// tensor-parallel all-reduces (two per layer) and the logits all-gather run as simulated
+// collectives on the chip links (sim/link/collectives.h), ring or one-shot, whichever the
+// collective's closed form says is faster for the message size on the preset's link topology.
 //
 // What is simulated and what is reused:
 //  - One chip of a TP group is simulated; the others run the same program on their shards
@@ -57,7 +58,10 @@ struct PhaseReport {
   // HBM bytes over peak bandwidth x time, link bytes sent over the links' one-way peak x time.
   double mxu_utilization = 0, vpu_utilization = 0, hbm_utilization = 0, link_utilization = 0;
   double flops = 0, hbm_bytes = 0, link_bytes = 0;  // per chip
-  std::string bound;   // the unit nearest its peak: compute, bandwidth, link; or latency
+  std::string bound;  // the unit nearest its peak: compute, bandwidth, link; or latency
+  // The collective algorithms the phase's TP all-reduces and logits all-gather used ("ring",
+  // "one-shot", both joined by " + " where message sizes differ; empty for one chip).
+  std::string all_reduce, all_gather;
   sim::Energy energy;  // all chips
 };
 

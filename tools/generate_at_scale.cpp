@@ -24,6 +24,8 @@ nlohmann::json phase_json(const runtime::PhaseReport& p) {
           {"hbm_bytes_per_chip", figure(p.hbm_bytes, "bytes")},
           {"link_bytes_per_chip", figure(p.link_bytes, "bytes")},
           {"bound", p.bound},
+          {"all_reduce_algorithm", p.all_reduce},
+          {"all_gather_algorithm", p.all_gather},
           {"energy",
            {{"total", figure(p.energy.total_j(), "J")},
             {"static", figure(p.energy.static_j, "J")},
@@ -104,6 +106,12 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
   print_phase_row("energy, all chips (J)", r.prefill.energy.total_j(), r.decode.energy.total_j(),
                   "%12.2f");
   std::printf("  %-30s %12s %12s\n", "bound", r.prefill.bound.c_str(), r.decode.bound.c_str());
+  if (options.tp > 1) {
+    std::printf("  %-30s %12s %12s\n", "TP all-reduce", r.prefill.all_reduce.c_str(),
+                r.decode.all_reduce.c_str());
+    std::printf("  %-30s %12s %12s\n", "logits all-gather", r.prefill.all_gather.c_str(),
+                r.decode.all_gather.c_str());
+  }
   std::printf("\n  decode iterations simulated at contexts");
   for (const runtime::DecodeSample& s : r.decode_samples)
     std::printf(" %lld (%.3f ms)", static_cast<long long>(s.context), s.seconds * 1e3);

@@ -164,6 +164,53 @@ int64_t count_of(const std::vector<int64_t>& dims) {
   return c;
 }
 
+// One product as `splits` GEMMs over consecutive K slices (plan_k_splits), slice s on cores
+// [s G, (s + 1) G) with G = cores / splits, each writing its partial C to scratch; then the
+// partials are summed on the VPU into `out`. A' and B' are as emit_product lays them out.
+void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_t a, int64_t b,
+                  bool b_in_tiles, int64_t out) {
+  const int64_t m = shape.m, n = shape.n, k = shape.k / splits;
+  const int64_t group = ctx.chip.core_count() / splits;
+  ChipConfig group_chip = ctx.chip;
+  group_chip.core.mesh_x = group;
+  group_chip.core.mesh_y = 1;
+  const GemmShape slice{m, n, k, shape.type};
+  const GemmPlan plan = plan_gemm(group_chip, slice);
+  const bool tiles = b_in_tiles && shape.k % plan.tile_k == 0 && n % plan.tile_n == 0;
+  const int64_t partial_bytes = m * n * 4;
+  const int64_t partials = ctx.scratch(splits * partial_bytes);
+  std::vector<Emitter>& emitters = ctx.program.emitters();
+  for (int64_t s = 0; s < splits; ++s) {
+    GemmLayout layout;
+    layout.a = static_cast<uint64_t>(a + s * k * 2);
+    layout.a_row_pitch = static_cast<uint64_t>(shape.k * 2);
+    if (tiles) {
+      layout.b = static_cast<uint64_t>(b + s * (k / plan.tile_k) * plan.tile_k * plan.tile_n * 2);
+      layout.b_column_tiles = shape.k / plan.tile_k;
+    } else {
+      layout.b = static_cast<uint64_t>(b + s * k * n * 2);
+      layout.b_row_pitch = static_cast<uint64_t>(n * 2);
+    }
+    layout.c = static_cast<uint64_t>(partials + s * partial_bytes);
+    // The emitters remember the registers they set: the copies' state goes back with the code.
+    const auto first = emitters.begin() + s * group;
+    std::vector<Emitter> cores(first, first + group);
+    emit_gemm(group_chip, slice, plan, layout, cores);
+    std::copy(cores.begin(), cores.end(), first);
+  }
+  ctx.sync();
+  StreamKernel sum;
+  sum.rows = m * n;
+  for (int64_t s = 0; s < splits; ++s) {
+    sum.slots.push_back({4, SlotShape::kWide});
+    sum.loads.push_back(
+        {static_cast<int>(s), TensorView::contiguous(partials + s * partial_bytes, 4, {m * n})});
+    if (s > 0) sum.steps.push_back({Opcode::VPU_ADD, 0, 0, static_cast<int>(s)});
+  }
+  sum.stores = {{0, TensorView::contiguous(out, 4, {m * n})}};
+  ctx.emit(sum);
+}
+
 // out (f32, row-major [batch_out..., m, n] at `out`) = A x B, where A's and B's elements in
 // row-major order are their batches of m x k and k x n matrices.
 void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t out,
@@ -196,6 +243,17 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   // run side by side instead of one after another across all cores.
   const int64_t cores = ctx.chip.core_count();
   const bool one_per_core = batches >= cores && cores > 1;
+  if (batches == 1 && !one_per_core) {
+    const int64_t splits = plan_k_splits(ctx.chip, shape);
+    if (splits > 1) {
+      emit_split_k(ctx, shape, splits, a_split, b_split, b_in_tiles, out);
+      ctx.mapping += (ctx.mapping.empty() ? "" : "; ") + std::string("split-K ") +
+                     std::to_string(splits) + " x GEMM " + std::to_string(m) + "x" +
+                     std::to_string(n) + "x" + std::to_string(k / splits) + " in " +
+                     std::string(precision_name(precision)) + ", partials summed on the VPU";
+      return;
+    }
+  }
   ChipConfig one_core = ctx.chip;
   one_core.core.mesh_x = one_core.core.mesh_y = 1;
   const GemmPlan plan = plan_gemm(one_per_core ? one_core : ctx.chip, shape);

@@ -160,7 +160,10 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
   const DataType acc_type = gemm_accumulator(shape.type);
   const int64_t acc = dtype_bytes(acc_type);
   const SramMap sram = sram_map(plan, shape.type);
-  const int64_t k_tiles = ceil_div(shape.k, plan.tile_k);
+  const int64_t k_tiles =
+      layout.b_column_tiles ? layout.b_column_tiles : ceil_div(shape.k, plan.tile_k);
+  const int64_t a_pitch =
+      layout.a_row_pitch ? static_cast<int64_t>(layout.a_row_pitch) : shape.k * in;
   const int64_t tile_slot_bytes = plan.tile_k * plan.tile_n * in;
   // In SRAM the accumulator is tile-major, one packed block per weight-tile column: the rows a
   // matmul reads and writes (the heaviest SRAM traffic) are consecutive and spread over every
@@ -190,8 +193,8 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
     auto load_a = [&](size_t i) {
       const Chunk& c = chunks[i];
       const int64_t slot = static_cast<int64_t>(i) % plan.a_slots;
-      e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot, layout.a + (c.m * shape.k + c.k) * in,
-            c.mlen, c.klen * in, shape.k * in, kSemAFree + slot, kSemAFull + slot);
+      e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot, layout.a + c.m * a_pitch + c.k * in,
+            c.mlen, c.klen * in, a_pitch, kSemAFree + slot, kSemAFull + slot);
     };
     load_a(0);
     int64_t tile_count = 0;
@@ -274,6 +277,41 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
     for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_WAIT, {kSemAFree + p, 1});
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_WAIT, {kSemBFree + j, 1});
   }
+}
+
+int64_t plan_k_splits(const ChipConfig& chip, const GemmShape& shape) {
+  const int64_t cores = chip.core_count();
+  const int64_t tile_k = std::min<int64_t>(chip.mxu.rows, shape.k);
+  const int64_t in = dtype_bytes(shape.type), acc = dtype_bytes(gemm_accumulator(shape.type));
+  int64_t best = 1;
+  double best_bytes = std::numeric_limits<double>::max(), unsplit_weights = 0;
+  for (int64_t splits = 1; splits <= cores; ++splits) {
+    if (cores % splits || shape.k % (splits * tile_k)) continue;
+    ChipConfig group = chip;
+    group.core.mesh_x = cores / splits;
+    group.core.mesh_y = 1;
+    const GemmShape slice{shape.m, shape.n, shape.k / splits, shape.type};
+    const GemmPlan p = plan_gemm(group, slice);
+    // Each weight tile is loaded once per chunk of rows, each A chunk once per chunk of columns.
+    const double weights =
+        static_cast<double>(ceil_div(p.block_m, p.chunk_m) * slice.k * p.block_n * in);
+    const double a = static_cast<double>(ceil_div(p.block_n, p.chunk_n) * p.block_m * slice.k * in);
+    if (splits == 1) unsplit_weights = weights;
+    // A split pays an extra pass and barrier that bytes do not count: it must give idle cores
+    // weight tiles, not only shorten the busiest core's A slice.
+    if (splits > 1 && weights >= unsplit_weights) continue;
+    // The partials are written, read back and summed into C, spread over every core.
+    const double partials = splits > 1
+                                ? static_cast<double>((2 * splits + 1) * shape.m * shape.n * acc) /
+                                      static_cast<double>(cores)
+                                : 0;
+    const double bytes = weights + a + partials;
+    if (bytes < best_bytes) {
+      best_bytes = bytes;
+      best = splits;
+    }
+  }
+  return best;
 }
 
 isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan) {

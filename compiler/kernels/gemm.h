@@ -33,6 +33,10 @@ struct GemmLayout {
   // 0: B is pre-packed in MXU tiles (as above). Otherwise B is row-major with this row pitch in
   // bytes and each weight tile arrives in one 2D DMA: how operands computed on the chip are read.
   uint64_t b_row_pitch = 0;
+  // A's row pitch in bytes (0: shape.k elements) and, for pre-packed B, the weight tiles of one
+  // tile column (0: those of shape.k): a GEMM over a K slice of larger operands reads them so.
+  uint64_t a_row_pitch = 0;
+  int64_t b_column_tiles = 0;
 };
 
 struct GemmPlan {
@@ -49,6 +53,14 @@ struct GemmPlan {
 // Throws InputError when the shape is empty, the type has no MXU support on this chip, or the
 // working set cannot fit the SRAM even at the smallest chunk.
 GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape);
+// Split-K: the number of K slices S (S divides the cores and K / S is whole weight tiles) for
+// which the busiest core moves the fewest bytes, counting its operand traffic under plan_gemm on
+// cores / S cores and its share of writing the S partial results of C and summing them; only
+// splits that take weight tiles off the busiest core count, and 1 when none moves fewer bytes. A
+// narrow C (fewer weight-tile columns than cores, or a count that does not divide evenly) leaves
+// cores idle without one; slicing K gives them weight tiles to stream.
+int64_t plan_k_splits(const ChipConfig& chip, const GemmShape& shape);
+
 // The whole GEMM as a program: emit_gemm at plan.layout, then halt.
 isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
 

@@ -252,6 +252,18 @@ double ChipLinks::ticks_to_seconds(Tick ticks) const {
   return static_cast<double>(ticks) / (static_cast<double>(impl_->base_mhz) * 1e6);
 }
 
+double ChipLinks::busiest_channel_seconds(const std::vector<Transfer>& transfers) const {
+  std::vector<double> load(impl_->wiring.channels.size(), 0);
+  for (const Transfer& t : transfers)
+    for (int channel : impl_->route(t.src_chip, t.dst_chip))
+      load[channel] += static_cast<double>(t.bytes);
+  double seconds = 0;
+  for (size_t channel = 0; channel < load.size(); ++channel)
+    seconds = std::max(seconds,
+                       load[channel] / impl_->channel_bytes_per_second(static_cast<int>(channel)));
+  return seconds;
+}
+
 void ChipLinks::transfer(int src_chip, int dst_chip, uint64_t bytes,
                          std::function<void(Tick)> done) {
   Impl& system = *impl_;

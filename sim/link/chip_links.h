@@ -47,6 +47,15 @@ class ChipLinks {
   double path_latency_seconds(int src_chip, int dst_chip) const;
   double ticks_to_seconds(Tick ticks) const;
 
+  struct Transfer {
+    int src_chip, dst_chip;
+    uint64_t bytes;
+  };
+  // Seconds the most loaded channel needs to carry `transfers` sent at once (each byte counted on
+  // every channel of its route), before rounding: the bandwidth term of a collective whose
+  // transfers share channels.
+  double busiest_channel_seconds(const std::vector<Transfer>& transfers) const;
+
   // Moves `bytes` from src to dst starting now; calls `done(arrival_tick)` from an event when the
   // last byte has arrived. src == dst completes at the current tick.
   void transfer(int src_chip, int dst_chip, uint64_t bytes, std::function<void(Tick)> done);

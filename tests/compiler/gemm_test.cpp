@@ -76,6 +76,20 @@ TEST(GemmPlan, SkinnyGemmSplitsColumnsOverAllCores) {
   EXPECT_EQ(plan.grid_n, chip.core_count());
 }
 
+// The fused Q/K/V product of a Llama-3.1-70B TP-8 shard in decode: 10 weight-tile columns leave 6
+// of 16 cores idle, and 64 tiles each on the busiest; 8 K slices on 2 cores each stream 5 x 8 = 40.
+// Products wide enough for every core, or with a single K tile, are not split.
+TEST(GemmPlan, NarrowProductsSplitKOverTheIdleCores) {
+  const ChipConfig chip = load_chip("seedchip-v1").config;
+  EXPECT_EQ(plan_k_splits(chip, {1, 1280, 8192, DataType::BF16}), 8);
+  EXPECT_EQ(plan_k_splits(chip, {1, 8192, 8192, DataType::BF16}), 1);
+  EXPECT_EQ(plan_k_splits(chip, {1, 1280, 128, DataType::BF16}), 1);
+  // 32 columns, 2 per core: a split would only shorten each core's slice of A.
+  EXPECT_EQ(plan_k_splits(chip, {1, 4096, 14336, DataType::BF16}), 1);
+  // Many rows: the partial results would cost more than the idle cores.
+  EXPECT_EQ(plan_k_splits(chip, {4096, 1280, 8192, DataType::BF16}), 1);
+}
+
 TEST(GemmPlan, RejectsEmptyShapesAndUnsupportedFormats) {
   const ChipConfig chip = load_chip("seedchip-v1").config;
   EXPECT_THROW(plan_gemm(chip, {0, 4, 4, DataType::BF16}), InputError);

@@ -69,6 +69,12 @@ TEST(LlmTiming, TensorParallelismSplitsTheWeightsAndUsesTheLinks) {
   EXPECT_GT(four.decode.link_bytes, 0);
   EXPECT_GT(four.decode.link_utilization, 0);
   EXPECT_LT(four.tpot, one.tpot);
+  // One token's 2 KiB residual stream: one-shot (2 hops at most on a ring of 4) beats the ring's
+  // 6 latencies; each chip sends its buffer to 3 others, twice per layer.
+  EXPECT_EQ(one.decode.all_reduce, "");
+  EXPECT_EQ(four.decode.all_reduce, "one-shot");
+  const double gathers = four.decode.link_bytes - 7 * 4 * 2 * 3 * 2048.0;
+  EXPECT_NEAR(gathers, 7 * 3.0 / 4 * 4096 * 4, 1);  // the f32 logits all-gather of each iteration
 }
 
 // Layer reuse: one simulated layer stands for every layer. The full simulation of each layer
@@ -99,8 +105,8 @@ TEST(LlmTiming, MixturesOfExpertsAndTheVariantsBuild) {
   // Every expert lives in HBM, though a batch-1 step reads only the two it is routed to.
   o.batch = 1;
   const ScaleReport one = run_llm_at_scale(moe, chip, o);
-  EXPECT_NEAR(one.weight_bytes_per_chip / (2.0 * static_cast<double>(llm::parameter_count(moe))),
-              1, 0.01);
+  EXPECT_NEAR(one.weight_bytes_per_chip / (2.0 * static_cast<double>(llm::parameter_count(moe))), 1,
+              0.01);
   // qwen3-235b-a22b's 470 GB of BF16 weights need more than two chips even at batch 1.
   ScaleOptions two = small_run();
   two.tp = 2;

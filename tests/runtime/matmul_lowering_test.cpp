@@ -7,6 +7,7 @@
 
 #include "arch/chip_loader.h"
 #include "compiler/ir/text.h"
+#include "compiler/kernels/gemm.h"
 #include "runtime/runtime.h"
 
 namespace seedchip::runtime {
@@ -148,6 +149,57 @@ TEST(MatmulLowering, BatchedProductsWithBf16WeightsRunOnePerCore) {
         norm += expected * expected;
       }
   EXPECT_LT(error / norm, 1e-12);  // only the order of the f32 sums differs
+}
+
+// A narrow product split over K (plan_k_splits), with B row-major and in MXU tiles (packed by the
+// caller as pack_gemm_weights lays it out): the sum of the slices' partial results is the product,
+// up to the order of the f32 sums, against the same product computed without the split.
+TEST(MatmulLowering, NarrowProductsSplitKGiveTheProduct) {
+  const int64_t m = 2, k = 2048, n = 256;
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::GemmShape shape{m, n, k, DataType::BF16};
+  ASSERT_GT(compiler::plan_k_splits(chip.config, shape), 1);
+  const ir::HostTensor a = random_tensor(ir::ElementType::F32, {m, k}, 3);
+  const ir::HostTensor b = random_tensor(ir::ElementType::BF16, {k, n}, 4);
+  ir::HostTensor packed = b;
+  packed.bytes =
+      compiler::pack_gemm_weights(shape, compiler::plan_gemm(chip.config, shape), b.bytes.data());
+  std::vector<double> expected(static_cast<size_t>(m * n), 0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t l = 0; l < k; ++l) {
+      // A rounds to bf16 (to nearest even) on the chip; products and sums are exact in f64.
+      const float x = element_of(a, static_cast<size_t>(i * k + l));
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+      float rounded;
+      std::memcpy(&rounded, &bits, 4);
+      for (int64_t j = 0; j < n; ++j)
+        expected[static_cast<size_t>(i * n + j)] +=
+            static_cast<double>(rounded) * element_of(b, static_cast<size_t>(l * n + j));
+    }
+  compiler::CompileOptions options;
+  options.matmul_precision = compiler::MatmulPrecision::kBf16;
+  for (const bool tiles : {false, true}) {
+    const ir::Graph g = ir::parse(std::string(R"(graph "g" opset ""=13 {
+  input %a: f32[2,2048]
+  input %b: bf16[2048,256]
+  %y: f32[2,256] = MatMul(%a, %b))") +
+                                  (tiles ? R"( {b_layout = "mxu_tiles"})" : "") + R"(
+  output %y
+})");
+    const compiler::CompiledModel model = compiler::compile_graph(g, chip, options);
+    EXPECT_NE(model.ops.front().mapping.find("split-K"), std::string::npos)
+        << model.ops.front().mapping;
+    const RunResult r = run_model(model, chip, {{"a", a}, {"b", tiles ? packed : b}});
+    double error = 0, norm = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const double got = element_of(r.outputs.at(0), i);
+      error += (got - expected[i]) * (got - expected[i]);
+      norm += expected[i] * expected[i];
+    }
+    EXPECT_LT(error / norm, 1e-12) << (tiles ? "B in MXU tiles" : "B row-major");
+  }
 }
 
 // A bf16 B needs the bf16 precision, whose one pair is the whole product.
