@@ -56,6 +56,12 @@ StepCost lerp(const StepCost& a, const StepCost& b, double f) {
   return {a.seconds + (b.seconds - a.seconds) * f, a.joules + (b.joules - a.joules) * f};
 }
 
+// The version of the chip models' step prices: bump it with any change to the timing simulator,
+// the compiler or the analytic model that moves the time or energy of a step, so that tables saved
+// before (--cost-table, --cost-cache) are measured again instead of read back.
+// 2: one-shot all-reduces and split-K products (sim/link/collectives.h, compiler/kernels/gemm.h).
+constexpr int kStepPriceVersion = 2;
+
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
@@ -198,7 +204,7 @@ std::string cost_identity(const llm::LlamaConfig& m, const LoadedChip& chip, int
                 static_cast<unsigned long long>(fnv1a(resolved_config_yaml(chip))));
   return m.name + " [" + shape + "] on " + chip.config.name + " (config " + hash + "), TP " +
          std::to_string(tp) + (pp > 1 ? " x PP " + std::to_string(pp) : "") + ", " +
-         direct.method();
+         direct.method() + ", prices v" + std::to_string(kStepPriceVersion);
 }
 
 // ---- the cache ----

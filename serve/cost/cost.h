@@ -96,7 +96,8 @@ std::unique_ptr<StepCostModel> make_direct_cost(const llm::LlamaConfig& model,
 
 // A text that changes whenever a measured step could: the model's shape, the chip's resolved
 // configuration (hashed), the tensor and pipeline parallelism (pp only when above 1, so that tables
-// saved before pipelines keep their key) and the method. Keys saved cost tables.
+// saved before pipelines keep their key), the method and the version of the step prices (bumped
+// when the chip models change). Keys saved cost tables.
 std::string cost_identity(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
                           const StepCostModel& direct, int64_t pp = 1);
 

@@ -147,6 +147,7 @@ TEST(CostCache, PipelineStagesOnBothModels) {
                    h200.config.power.tdp_w * 8 * pp2->decode(64, 1000).seconds);
   EXPECT_NE(cost_identity(model, h200, 4, *pp2, 2).find("TP 4 x PP 2,"), std::string::npos);
   EXPECT_EQ(cost_identity(model, h200, 4, *tp4).find("PP"), std::string::npos);
+  EXPECT_NE(cost_identity(model, h200, 4, *tp4).find(", prices v"), std::string::npos);
 
   // The timing simulator on the small model (four layers): a stage is two.
   const LoadedChip v1 = load_chip("seedchip-v1");
