@@ -65,7 +65,8 @@
   X(VPU_ADD, "vpu.add", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = a + b") \
   X(VPU_SUB, "vpu.sub", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = a - b") \
   X(VPU_MUL, "vpu.mul", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = a * b") \
-  X(VPU_DIV, "vpu.div", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = a / b") \
+  X(VPU_DIV, "vpu.div", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",            \
+    "d = a / b (integers: truncated toward zero, wrapping; 0 where b is 0)")                       \
   X(VPU_MAX, "vpu.max", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = max(a, b)") \
   X(VPU_MIN, "vpu.min", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem", "d = min(a, b)") \
   X(VPU_ADDS, "vpu.adds", VPU, "d:reg a:reg n:reg c:f32 type:dtype wait:sem signal:sem", "d = a + c") \
@@ -123,7 +124,16 @@
     "outside [0, limit) stops the chip with an error")                                            \
   /* ---- vector unit: inverse trigonometry (added after the above) ---- */                       \
   X(VPU_ATAN, "vpu.atan", VPU, "d:reg a:reg n:reg type:dtype wait:sem signal:sem",                 \
-    "d = atan(a), in [-pi/2, pi/2]")
+    "d = atan(a), in [-pi/2, pi/2]")                                                               \
+  /* ---- vector unit: wrapping integer arithmetic (added after the above). Two's complement     \
+     modulo 2^bits, as ONNX integer tensors behave; the same bits serve signed and unsigned      \
+     operands. ---- */                                                                             \
+  X(VPU_ADDW, "vpu.addw", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",           \
+    "d = a + b modulo 2^bits (int8, int32)")                                                       \
+  X(VPU_SUBW, "vpu.subw", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",           \
+    "d = a - b modulo 2^bits (int8, int32)")                                                       \
+  X(VPU_MULW, "vpu.mulw", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",           \
+    "d = a * b modulo 2^bits (int8, int32)")
 
 namespace seedchip::isa {
 

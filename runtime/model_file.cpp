@@ -89,6 +89,7 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
               {"host_element", std::string(ir::element_name(t.host_element))},
               {"hbm", t.hbm},
               {"bytes", t.bytes}};
+    if (t.unread) j["unread"] = true;
     if (t.data) {
       j["data_offset"] = data.size();
       j["data_bytes"] = t.data->bytes.size();
@@ -158,6 +159,9 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
       t.host_element = *host;
       t.hbm = j.at("hbm").get<uint64_t>();
       t.bytes = j.at("bytes").get<uint64_t>();
+      t.unread = j.value("unread", false);
+      if (t.unread && t.role != TensorRole::kInput)
+        r.fail("tensor '" + t.name + "': only an input can be unread");
       if (j.contains("data_offset")) {
         const auto off = j.at("data_offset").get<uint64_t>();
         const auto len = j.at("data_bytes").get<uint64_t>();

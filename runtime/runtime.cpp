@@ -105,6 +105,14 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
     if (is_input) {
       const ir::TensorType bound{t.host_element, t.type.dims};
       auto it = inputs.find(t.name);
+      if (it != inputs.end() && t.unread) {
+        if (it->second.element != t.host_element)
+          throw InputError("input '" + t.name + "': the model was compiled for " +
+                           std::string(ir::element_name(t.host_element)) +
+                           " elements (only its element type is used), the data is " +
+                           type_text(it->second.type()));
+        continue;
+      }
       if (it != inputs.end()) {
         if (it->second.type() != bound)
           throw InputError("input '" + t.name + "': the model was compiled for " +

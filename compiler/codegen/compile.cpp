@@ -179,8 +179,18 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
                                                        : TensorRole::kOutput;
     add_slot(v, role, 0);
   }
-  for (ir::ValueId v : graph.inputs)
-    model.inputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
+  std::vector<bool> bytes_read(graph.values.size(), false);
+  for (const ir::Node& n : graph.nodes)
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (n.inputs[i] != ir::kNoValue &&
+          !(i == 1 && n.op == "CastLike" && (n.domain.empty() || n.domain == "ai.onnx")))
+        bytes_read[static_cast<size_t>(n.inputs[i])] = true;
+  for (ir::ValueId v : graph.outputs) bytes_read[static_cast<size_t>(v)] = true;
+  for (ir::ValueId v : graph.inputs) {
+    const size_t slot = static_cast<size_t>(slot_of[static_cast<size_t>(v)]);
+    model.inputs.push_back(slot);
+    model.tensors[slot].unread = !bytes_read[static_cast<size_t>(v)];
+  }
   for (ir::ValueId v : graph.outputs)
     model.outputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
 

@@ -59,6 +59,9 @@ struct TensorSlot {
   // The element type callers bind or read: f64 for a graph input or output that demote-f64
   // stores as f32 (the runtime converts), else type.element.
   ir::ElementType host_element = ir::ElementType::Undefined;
+  // An input whose bytes no operator reads (CastLike's second operand gives only its element
+  // type): the runtime checks the element type of its data and ignores the dims.
+  bool unread = false;
 };
 
 struct OpRecord {

@@ -185,12 +185,45 @@ void lower_conv(OpContext& ctx) {
   ctx.mapping = "im2col view, " + ctx.mapping + ", bias and layout on the VPU";
 }
 
+namespace {
+
+// An i8 or u8 tensor as f32 in scratch (exact), for max pooling: the VPU orders INT8 as signed, so
+// u8 bytes, which the conversion sign-extends, get 256 added where negative:
+// x - 256 sign(min(x, 0)), with min(x, 0) = x - relu(x).
+TensorView widened_to_f32(OpContext& ctx, const TensorView& x, bool is_unsigned) {
+  const TensorView wide = TensorView::contiguous(ctx.scratch(x.element_count() * 4), 4, x.dims);
+  StreamKernel k;
+  k.rows = x.element_count();
+  k.slots = {{1, SlotShape::kWide}, {4, SlotShape::kWide}};
+  k.loads = {{0, x}};
+  k.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, DataType::INT8, DataType::FP32}};
+  if (is_unsigned) {
+    for (int i = 0; i < 5; ++i) k.slots.push_back({4, SlotShape::kWide});
+    k.steps.insert(k.steps.end(), {{Opcode::VPU_RELU, 2, 1},
+                                   {Opcode::VPU_SUB, 3, 1, 2},
+                                   {Opcode::VPU_SIGN, 4, 3},
+                                   {Opcode::VPU_MULS, 5, 4, -1, -256},
+                                   {Opcode::VPU_ADD, 6, 1, 5}});
+  }
+  k.stores = {{static_cast<int>(k.slots.size()) - 1, wide}};
+  ctx.emit(k);
+  ctx.sync();
+  return wide;
+}
+
+}  // namespace
+
 void lower_pool(OpContext& ctx) {
   const std::string& op = ctx.node.op;
   if (ctx.out(1) != ir::kNoValue) ctx.unsupported("the Indices output is not supported");
-  if (ctx.type(ctx.in(0)).element != ir::ElementType::F32)
-    ctx.unsupported("pooling is lowered for f32 tensors");
-  const TensorView x = ctx.view(ctx.in(0)), y = ctx.view(ctx.out(0));
+  const ir::ElementType element = ctx.type(ctx.in(0)).element;
+  const bool bytes =
+      op == "MaxPool" && (element == ir::ElementType::U8 || element == ir::ElementType::I8);
+  if (element != ir::ElementType::F32 && !bytes)
+    ctx.unsupported("pooling is lowered for f32 tensors, and max pooling for i8 and u8 too");
+  TensorView x = ctx.view(ctx.in(0));
+  const TensorView y = ctx.view(ctx.out(0));
+  if (bytes) x = widened_to_f32(ctx, x, element == ir::ElementType::U8);
   if (x.dims.size() < 3) ctx.unsupported("the input needs batch, channel and spatial axes");
   const std::vector<Window> win = windows_of(ctx, x.dims, y.dims, ctx.attr_ints("kernel_shape"));
   const bool max = op == "MaxPool";
@@ -245,6 +278,24 @@ void lower_pool(OpContext& ctx) {
     k.steps.push_back({Opcode::VPU_MUL, 3, 1, 2});
   }
   k.stores = {{max ? 1 : 3, y}};
+  if (bytes) {
+    // The maxima back to bytes; u8 values above 127 as their two's complement (m - 256), which
+    // the saturating conversion keeps: m - 256 sign(relu(m - 127.5)).
+    int m = 1;
+    if (element == ir::ElementType::U8) {
+      for (int i = 0; i < 5; ++i) k.slots.push_back({4, SlotShape::kNarrow});
+      k.steps.insert(k.steps.end(), {{Opcode::VPU_ADDS, 2, 1, -1, -127.5f},
+                                     {Opcode::VPU_RELU, 3, 2},
+                                     {Opcode::VPU_SIGN, 4, 3},
+                                     {Opcode::VPU_MULS, 5, 4, -1, -256},
+                                     {Opcode::VPU_ADD, 6, 1, 5}});
+      m = 6;
+    }
+    k.slots.push_back({1, SlotShape::kNarrow});
+    const int narrow = static_cast<int>(k.slots.size()) - 1;
+    k.steps.push_back({Opcode::VPU_CVT, narrow, m, -1, 0, DataType::FP32, DataType::INT8});
+    k.stores = {{narrow, y}};
+  }
   ctx.emit(k);
   ctx.mapping = "VPU rows of " + std::to_string(taps) + " window taps";
 }

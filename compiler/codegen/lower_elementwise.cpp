@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <tuple>
+#include <utility>
 
 #include "compiler/codegen/lowering.h"
 #include "sim/core/vpu_math.h"
@@ -32,9 +35,10 @@ class VpuProgram {
   }
   int load(ir::ValueId v) { return load(ctx_.view(v)); }
   // A tensor of another format (a bool mask as INT8, say), converted to the program's format.
-  int load_as(ir::ValueId v, DataType format) {
+  int load_as(ir::ValueId v, DataType format) { return load_as(ctx_.view(v), format); }
+  int load_as(const TensorView& view, DataType format) {
     const int raw = slot(format);
-    kernel_.loads.push_back({raw, ctx_.view(v).broadcast_to(dims_)});
+    kernel_.loads.push_back({raw, view.broadcast_to(dims_)});
     return convert(raw, format, type_);
   }
   int convert(int a, DataType from, DataType to) {
@@ -88,6 +92,38 @@ class VpuProgram {
     const int corrected = binary(Opcode::VPU_MUL, ln, binary(Opcode::VPU_DIV, u, d));
     const int tiny = select(binary(Opcode::VPU_CMPEQ, w, constant(1)), u, corrected);
     return select(binary(Opcode::VPU_CMPEQ, d, u), ln, tiny);
+  }
+  // An integer tensor (i32, u32, i64, u64) as the program's float format: 64-bit ones from
+  // their two 32-bit words (high x 2^32 + low), unsigned words corrected by 2^32 where the INT32
+  // conversion read them as negative. Exact below 2^24 in f32, rounded above.
+  int integer_as_float(ir::ValueId v) {
+    const ir::ElementType e = ctx_.type(v).element;
+    const bool wide = e == ir::ElementType::I64 || e == ir::ElementType::U64;
+    if (!wide && e != ir::ElementType::I32 && e != ir::ElementType::U32)
+      ctx_.unsupported("integer operands are read as i32, u32, i64 or u64");
+    TensorView low = ctx_.view(v);
+    low.element_bytes = 4;
+    if (wide)
+      for (int64_t& s : low.strides) s *= 2;
+    const auto unsigned_word = [&](const TensorView& word) {
+      const int x = load_as(word, DataType::INT32);
+      return select(binary(Opcode::VPU_CMPLT, x, constant(0)), scalar(Opcode::VPU_ADDS, x, 0x1p32f),
+                    x);
+    };
+    if (!wide)
+      return e == ir::ElementType::I32 ? load_as(low, DataType::INT32) : unsigned_word(low);
+    TensorView high = low;
+    high.base += 4;
+    if (e == ir::ElementType::U64)
+      return binary(Opcode::VPU_ADD, scalar(Opcode::VPU_MULS, unsigned_word(high), 0x1p32f),
+                    unsigned_word(low));
+    // An i64 whose high word only extends the low word's sign is the low word: -1 as
+    // -2^32 + (2^32 - 1) would cancel to 0 once 2^32 - 1 rounds in f32.
+    const int hi = load_as(high, DataType::INT32), lo = load_as(low, DataType::INT32);
+    const int sign = scalar(Opcode::VPU_MULS, binary(Opcode::VPU_CMPLT, lo, constant(0)), -1);
+    const int beyond =
+        binary(Opcode::VPU_ADD, scalar(Opcode::VPU_MULS, hi, 0x1p32f), unsigned_word(low));
+    return select(binary(Opcode::VPU_CMPEQ, hi, sign), lo, beyond);
   }
   int one_minus(int x) { return scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, x, -1), 1); }
   int one_plus(int x) { return scalar(Opcode::VPU_ADDS, x, 1); }
@@ -145,6 +181,16 @@ DataType compute_type(OpContext& ctx, bool ordering = false) {
   return *t;
 }
 
+// The VPU format of value v's element type, for operators whose operands differ in type.
+DataType compute_type_of(OpContext& ctx, ir::ValueId v) {
+  const ir::ElementType e = ctx.type(v).element;
+  const auto t = vpu_type(e);
+  if (!t)
+    ctx.unsupported("element type " + std::string(ir::element_name(e)) +
+                    " has no VPU arithmetic (f32, f16 and bf16 do)");
+  return *t;
+}
+
 // All elements of a constant f32 tensor, if they are one value.
 std::optional<float> uniform_constant(const ir::HostTensor* t) {
   if (!t || t->element != ir::ElementType::F32 || t->bytes.size() < 4) return std::nullopt;
@@ -156,6 +202,93 @@ std::optional<float> uniform_constant(const ir::HostTensor* t) {
     if (x != first) return std::nullopt;
   }
   return first;
+}
+
+// Integer Add, Sub, Mul and Div as ONNX defines them: two's complement wrap-around
+// (vpu.addw/subw/mulw) and quotients truncated toward zero (the integer vpu.div). u8 lives in
+// INT8 bytes: a wrapped sum, difference or product has the same bits signed or unsigned, but a
+// quotient does not, so u8 division runs in INT32 on zero-extended operands.
+void lower_integer_arithmetic(OpContext& ctx) {
+  const ir::ElementType e = ctx.type(ctx.out(0)).element;
+  for (size_t i = 0; i < 2; ++i)
+    if (ctx.type(ctx.in(i)).element != e) ctx.unsupported("operands of mixed element types");
+  const std::string& op = ctx.node.op;
+  const bool is_unsigned = e == ir::ElementType::U8;
+  const DataType bytes = e == ir::ElementType::I32 ? DataType::INT32 : DataType::INT8;
+  if (op == "Div" && is_unsigned) {
+    VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
+    const int zero = p.constant(0), byte = p.constant(256);
+    // Sign-extended by the conversion; + 256 where negative gives the unsigned value.
+    const auto widened = [&](ir::ValueId v) {
+      const int x = p.load_as(v, DataType::INT8);
+      return p.binary(Opcode::VPU_ADDW, x,
+                      p.binary(Opcode::VPU_MULW, p.binary(Opcode::VPU_CMPLT, x, zero), byte));
+    };
+    const int a = widened(ctx.in(0));
+    const int q = p.binary(Opcode::VPU_DIV, a, widened(ctx.in(1)));
+    // Quotients above 127 back to their two's complement byte, which the conversion keeps.
+    const int high = p.binary(Opcode::VPU_CMPLT, p.constant(127), q);
+    const int y = p.binary(Opcode::VPU_SUBW, q, p.binary(Opcode::VPU_MULW, high, byte));
+    p.store(p.convert(y, DataType::INT32, DataType::INT8), ctx.out(0));
+    p.emit();
+    ctx.mapping = "VPU stream (INT32 quotient of zero-extended bytes)";
+    return;
+  }
+  static const std::map<std::string, Opcode> kOps = {{"Add", Opcode::VPU_ADDW},
+                                                     {"Sub", Opcode::VPU_SUBW},
+                                                     {"Mul", Opcode::VPU_MULW},
+                                                     {"Div", Opcode::VPU_DIV}};
+  VpuProgram p(ctx, bytes, ctx.dims(ctx.out(0)));
+  p.store(p.binary(kOps.at(op), p.load(ctx.in(0)), p.load(ctx.in(1))), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (wrapping integer arithmetic)";
+}
+
+// Pow of a float base to an integer exponent: |a|^n = exp(n ln|a|), negated for a negative base
+// and an odd n, and 1 for n = 0 (where 0 x ln 0 would be NaN).
+void lower_pow_integer_exponent(OpContext& ctx) {
+  VpuProgram p(ctx, compute_type_of(ctx, ctx.in(0)), ctx.dims(ctx.out(0)));
+  const int a = p.load(ctx.in(0)), n = p.integer_as_float(ctx.in(1));
+  const int magnitude =
+      p.unary(Opcode::VPU_EXP, p.binary(Opcode::VPU_MUL, n, p.unary(Opcode::VPU_LOG, p.abs(a))));
+  const int half = p.scalar(Opcode::VPU_MULS, n, 0.5f);
+  const int odd = p.binary(Opcode::VPU_CMPLT, p.unary(Opcode::VPU_FLOOR, half), half);
+  const int negate = p.binary(Opcode::VPU_MUL, odd, p.binary(Opcode::VPU_CMPLT, a, p.constant(0)));
+  const int y = p.select(negate, p.scalar(Opcode::VPU_MULS, magnitude, -1), magnitude);
+  p.store(p.select(p.binary(Opcode::VPU_CMPEQ, n, p.constant(0)), p.constant(1), y), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (integer exponent)";
+}
+
+// Pow of i32 tensors by square-and-multiply over the exponent's 31 magnitude bits, wrapping as
+// ONNX's integers do. A negative exponent gives the truncated quotient 1 / a^|n|: a^|n| where
+// |a| = 1, else 0 (0 for a = 0 too, where the quotient is undefined).
+void lower_integer_pow(OpContext& ctx) {
+  VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
+  const int a = p.load(ctx.in(0)), n = p.load(ctx.in(1));
+  const int zero = p.constant(0), one = p.constant(1), two = p.constant(2);
+  const int magnitude_a = p.binary(Opcode::VPU_MAX, a, p.binary(Opcode::VPU_SUBW, zero, a));
+  int q = p.binary(Opcode::VPU_MAX, n, p.binary(Opcode::VPU_SUBW, zero, n));
+  int y = one, power = a;
+  for (int bit = 0; bit < 31; ++bit) {
+    const int next = p.binary(Opcode::VPU_DIV, q, two);
+    const int set = p.binary(Opcode::VPU_SUBW, q, p.binary(Opcode::VPU_MULW, next, two));
+    y = p.select(set, p.binary(Opcode::VPU_MULW, y, power), y);
+    if (bit < 30) power = p.binary(Opcode::VPU_MULW, power, power);
+    q = next;
+  }
+  const int unit = p.binary(Opcode::VPU_CMPEQ, magnitude_a, one);
+  y = p.select(p.binary(Opcode::VPU_CMPLT, n, zero), p.select(unit, y, zero), y);
+  p.store(y, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (square-and-multiply over the exponent's bits)";
+}
+
+bool is_integer_arithmetic(OpContext& ctx) {
+  const std::string& op = ctx.node.op;
+  const ir::ElementType e = ctx.type(ctx.out(0)).element;
+  return (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") &&
+         (e == ir::ElementType::I32 || e == ir::ElementType::I8 || e == ir::ElementType::U8);
 }
 
 }  // namespace
@@ -267,6 +400,16 @@ void lower_binary(OpContext& ctx) {
   if (op == "Mod" && ctx.attr_int("fmod", 0) == 0)
     ctx.unsupported(
         "Mod with fmod=0 (the integer remainder with the divisor's sign) is not lowered");
+  if (is_integer_arithmetic(ctx)) return lower_integer_arithmetic(ctx);
+  if (op == "Pow") {
+    const ir::ElementType base = ctx.type(ctx.in(0)).element;
+    const ir::ElementType exponent = ctx.type(ctx.in(1)).element;
+    if (base == ir::ElementType::I32 && exponent == ir::ElementType::I32)
+      return lower_integer_pow(ctx);
+    if (vpu_type(base) && (exponent == ir::ElementType::I32 || exponent == ir::ElementType::U32 ||
+                           exponent == ir::ElementType::I64 || exponent == ir::ElementType::U64))
+      return lower_pow_integer_exponent(ctx);
+  }
   const DataType t = compute_type(ctx);
   VpuProgram p(ctx, t, ctx.dims(ctx.out(0)));
   const int a = p.load(ctx.in(0));
@@ -415,6 +558,21 @@ void lower_cast(OpContext& ctx) {
   k.loads = {{0, ctx.view(ctx.in(0))}};
   k.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, *from, *to}};
   k.stores = {{1, ctx.view(ctx.out(0))}};
+  if (*from == DataType::FP32 && *to == DataType::BF16) {
+    // ONNX's reference (and the backend test data, ONNX 1.12) casts f32 to bf16 by truncation:
+    // the upper 16 bits of each f32, copied through a view of its high halves, no rounding.
+    TensorView high = k.loads[0].view;
+    high.base += 2;
+    high.element_bytes = 2;
+    for (int64_t& s : high.strides) s *= 2;
+    k.slots = {{2, SlotShape::kWide}};
+    k.loads = {{0, high}};
+    k.steps.clear();
+    k.stores[0].slot = 0;
+    ctx.emit(k);
+    ctx.mapping = "copy of the f32 high halves (truncation)";
+    return;
+  }
   if (*from == *to) {
     k.steps.clear();
     k.stores[0].slot = 0;
@@ -423,23 +581,71 @@ void lower_cast(OpContext& ctx) {
   ctx.mapping = "VPU convert";
 }
 
+// Training mode (opset 14's training_mode, or the extra outputs of opsets before it): the batch's
+// own mean and population variance per channel normalise x, and the running statistics outputs
+// are input x momentum + batch statistic x (1 - momentum), as ONNX's reference computes them.
+// Returns the HBM addresses of the [C] batch mean and variance.
+std::pair<int64_t, int64_t> batch_statistics(OpContext& ctx, DataType t) {
+  const TensorView x = ctx.view(ctx.in(0));
+  const int64_t c = x.dims.at(1);
+  // x as [C, N, spatial...]: each channel one row, reduced with vpu.rsum.
+  std::vector<int64_t> perm = {1, 0};
+  for (size_t d = 2; d < x.dims.size(); ++d) perm.push_back(static_cast<int64_t>(d));
+  const int64_t width = x.element_count() / c;
+  const int64_t bytes = dtype_bytes(t);
+  const int64_t mean = ctx.scratch(c * bytes), var = ctx.scratch(c * bytes);
+  const float inv = 1.0f / static_cast<float>(width);
+  StreamKernel k;
+  k.rows = c;
+  k.width = width;
+  // Slots: 0 x (wide), 1 sum, 2 mean, 3 deviations, 4 squares, 5 sum of squares, 6 variance.
+  for (SlotShape shape :
+       {SlotShape::kWide, SlotShape::kNarrow, SlotShape::kNarrow, SlotShape::kWide,
+        SlotShape::kWide, SlotShape::kNarrow, SlotShape::kNarrow})
+    k.slots.push_back({bytes, shape});
+  k.loads = {{0, x.permuted(perm)}};
+  k.steps = {{Opcode::VPU_RSUM, 1, 0, -1, 0, t, t}, {Opcode::VPU_MULS, 2, 1, -1, inv, t, t},
+             {Opcode::VPU_SUBC, 3, 0, 2, 0, t, t},  {Opcode::VPU_MUL, 4, 3, 3, 0, t, t},
+             {Opcode::VPU_RSUM, 5, 4, -1, 0, t, t}, {Opcode::VPU_MULS, 6, 5, -1, inv, t, t}};
+  k.stores = {{2, TensorView::contiguous(mean, bytes, {c})},
+              {6, TensorView::contiguous(var, bytes, {c})}};
+  ctx.emit(k);
+  ctx.sync();
+  const float momentum = ctx.attr_float("momentum", 0.9f);
+  for (const auto& [input, batch, output] :
+       {std::tuple{ctx.in(3), mean, ctx.out(1)}, std::tuple{ctx.in(4), var, ctx.out(2)}}) {
+    if (output == ir::kNoValue) continue;
+    VpuProgram p(ctx, t, {c});
+    const int running = p.scalar(Opcode::VPU_MULS, p.load(input), momentum);
+    const int current =
+        p.scalar(Opcode::VPU_MULS, p.load(TensorView::contiguous(batch, bytes, {c})), 1 - momentum);
+    p.store(p.binary(Opcode::VPU_ADD, running, current), output);
+    p.emit();
+  }
+  return {mean, var};
+}
+
 void lower_batchnorm(OpContext& ctx) {
-  if (ctx.out(1) != ir::kNoValue || ctx.attr_int("training_mode", 0) != 0)
-    ctx.unsupported("training mode (running statistics outputs) is not supported");
+  const bool training = ctx.attr_int("training_mode", 0) != 0 || ctx.out(1) != ir::kNoValue;
+  if (ctx.out(3) != ir::kNoValue || ctx.out(4) != ir::kNoValue)
+    ctx.unsupported("the saved mean and variance outputs (opsets before 14) are not supported");
   const DataType t = compute_type(ctx);
   const std::vector<int64_t>& dims = ctx.dims(ctx.out(0));
   if (dims.size() < 2) ctx.unsupported("the input needs a channel axis");
+  std::optional<std::pair<int64_t, int64_t>> batch;
+  if (training) batch = batch_statistics(ctx, t);
   VpuProgram p(ctx, t, dims);
   // Per-channel vectors [C] read as [C, 1, ..., 1] broadcast over the batch and spatial axes.
-  auto channel = [&](ir::ValueId v) {
-    TensorView c = ctx.view(v);
-    std::vector<int64_t> shaped(dims.size() - 1, 1);
-    shaped[0] = c.dims.at(0);
-    return p.load(c.reshaped(shaped));
+  std::vector<int64_t> shaped(dims.size() - 1, 1);
+  shaped[0] = dims[1];
+  auto channel = [&](ir::ValueId v) { return p.load(ctx.view(v).reshaped(shaped)); };
+  auto batch_channel = [&](int64_t at) {
+    return p.load(TensorView::contiguous(at, dtype_bytes(t), shaped));
   };
   const int x = p.load(ctx.in(0));
   const int scale = channel(ctx.in(1)), bias = channel(ctx.in(2));
-  const int mean = channel(ctx.in(3)), var = channel(ctx.in(4));
+  const int mean = batch ? batch_channel(batch->first) : channel(ctx.in(3));
+  const int var = batch ? batch_channel(batch->second) : channel(ctx.in(4));
   const int inv = p.binary(
       Opcode::VPU_DIV, scale,
       p.unary(Opcode::VPU_SQRT, p.scalar(Opcode::VPU_ADDS, var, ctx.attr_float("epsilon", 1e-5f))));
@@ -536,14 +742,32 @@ void lower_logic(OpContext& ctx) {
 
 void lower_where(OpContext& ctx) {
   const ir::ElementType data = ctx.type(ctx.out(0)).element;
-  const auto t = vpu_ordering_type(data);
+  // vpu.sel copies whole elements, so an i64 is selected as its two 32-bit words: every view
+  // gains an innermost axis of 2 words (stride 0 for the mask, which picks both).
+  const bool words = data == ir::ElementType::I64;
+  const auto t = words ? std::optional(DataType::INT32) : vpu_ordering_type(data);
   if (!t || ctx.type(ctx.in(0)).element != ir::ElementType::Bool ||
       ctx.type(ctx.in(1)).element != data || ctx.type(ctx.in(2)).element != data)
-    ctx.unsupported("Where selects between tensors of one of f32, f16, bf16, i32, i8");
-  VpuProgram p(ctx, *t, ctx.dims(ctx.out(0)));
-  const int mask = p.load_as(ctx.in(0), DataType::INT8);
-  const int a = p.load(ctx.in(1)), b = p.load(ctx.in(2));
-  p.store(p.select(mask, a, b), ctx.out(0));
+    ctx.unsupported("Where selects between tensors of one of f32, f16, bf16, i64, i32, i8");
+  const std::vector<int64_t>& dims = ctx.dims(ctx.out(0));
+  const auto arranged = [&](ir::ValueId v) {
+    TensorView view = ctx.view(v).broadcast_to(dims);
+    if (!words) return view;
+    const bool mask = v == ctx.in(0);
+    if (!mask) {
+      view.element_bytes = 4;
+      for (int64_t& s : view.strides) s *= 2;
+    }
+    view.dims.push_back(2);
+    view.strides.push_back(mask ? 0 : 1);
+    return view;
+  };
+  std::vector<int64_t> program_dims = dims;
+  if (words) program_dims.push_back(2);
+  VpuProgram p(ctx, *t, program_dims);
+  const int mask = p.load_as(arranged(ctx.in(0)), DataType::INT8);
+  const int a = p.load(arranged(ctx.in(1))), b = p.load(arranged(ctx.in(2)));
+  p.store(p.select(mask, a, b), arranged(ctx.out(0)));
   p.emit();
   ctx.mapping = "VPU stream";
 }

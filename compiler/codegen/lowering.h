@@ -86,9 +86,10 @@ class OpContext {
 };
 
 // The chip format computing a tensor type in the VPU (f32, f16, bf16), or nullopt (no VPU
-// arithmetic for it). The VPU's i32 and i8 arithmetic saturates where ONNX wraps, so integer
+// arithmetic for it). The VPU's plain i32 and i8 arithmetic saturates where ONNX wraps, so integer
 // tensors only get vpu_ordering_type: for operators that compare, order or select values
-// (Max, Min, Clip, comparisons, Where), which cannot overflow.
+// (Max, Min, Clip, comparisons, Where), which cannot overflow; integer arithmetic has its own
+// lowering on the wrapping instructions (lower_elementwise.cpp).
 std::optional<DataType> vpu_type(ir::ElementType t);
 std::optional<DataType> vpu_ordering_type(ir::ElementType t);
 

@@ -797,7 +797,12 @@ HostTensor cast(const Call& c) {
     using S = typename decltype(from)::type;
     return dispatch(CastTypes{}, *target, [&](auto into) {
       using D = typename decltype(into)::type;
-      return unary<D, S>(x, [](S v) { return convert<D>(v); });
+      // f32 to bf16 truncates, as ONNX's reference does and the chip's Cast (lower_cast).
+      if constexpr (std::is_same_v<S, float> && std::is_same_v<D, BF16>)
+        return unary<D, S>(
+            x, [](S v) { return D{static_cast<uint16_t>(std::bit_cast<uint32_t>(v) >> 16)}; });
+      else
+        return unary<D, S>(x, [](S v) { return convert<D>(v); });
     });
   });
 }

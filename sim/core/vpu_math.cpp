@@ -27,10 +27,18 @@ bool has_second_operand(Opcode op) {
     case Opcode::VPU_CMPLE:
     case Opcode::VPU_CMPEQ:
     case Opcode::VPU_SEL:
+    case Opcode::VPU_ADDW:
+    case Opcode::VPU_SUBW:
+    case Opcode::VPU_MULW:
       return true;
     default:
       return false;
   }
+}
+
+bool wraps(Opcode op) {
+  return op == Opcode::VPU_ADDW || op == Opcode::VPU_SUBW || op == Opcode::VPU_MULW ||
+         op == Opcode::VPU_DIV;
 }
 
 // The second operand of element (r, col): elementwise, row-broadcast or column-broadcast.
@@ -112,14 +120,19 @@ int64_t apply_int(Opcode op, int64_t x, int64_t y) {
   switch (op) {
     case Opcode::VPU_ADD:
     case Opcode::VPU_ADDB:
+    case Opcode::VPU_ADDW:
       return x + y;
     case Opcode::VPU_SUB:
     case Opcode::VPU_SUBC:
+    case Opcode::VPU_SUBW:
       return x - y;
     case Opcode::VPU_MUL:
     case Opcode::VPU_MULB:
     case Opcode::VPU_MULC:
-      return x * y;
+    case Opcode::VPU_MULW:
+      return x * y;  // operands are at most 32 bits: the product fits int64
+    case Opcode::VPU_DIV:
+      return y == 0 ? 0 : x / y;  // C++ truncates toward zero
     case Opcode::VPU_MAX:
       return std::max(x, y);
     case Opcode::VPU_MIN:
@@ -157,6 +170,12 @@ std::vector<int64_t> read_int(DataType type, const uint8_t* src, uint64_t n) {
     }
   }
   return out;
+}
+
+// Two's complement modulo 2^bits of the type, for the wrapping instructions.
+int64_t wrap(DataType type, int64_t v) {
+  if (type == DataType::INT8) return static_cast<int8_t>(static_cast<uint8_t>(v));
+  return static_cast<int32_t>(static_cast<uint32_t>(v));
 }
 
 void write_int(DataType type, const std::vector<int64_t>& values, uint8_t* dst) {
@@ -215,8 +234,13 @@ uint64_t second_operand_count(const VpuOperands& o) {
 }  // namespace
 
 bool vpu_supports(Opcode op, DataType type) {
-  if (!dtype_is_integer(type) || op == Opcode::VPU_CVT) return true;
+  if (op == Opcode::VPU_CVT) return true;
+  if (!dtype_is_integer(type)) return !wraps(op) || op == Opcode::VPU_DIV;
   switch (op) {
+    case Opcode::VPU_ADDW:
+    case Opcode::VPU_SUBW:
+    case Opcode::VPU_MULW:
+    case Opcode::VPU_DIV:
     case Opcode::VPU_ADD:
     case Opcode::VPU_SUB:
     case Opcode::VPU_MUL:
@@ -277,7 +301,10 @@ void vpu_execute(const VpuOperands& o, uint8_t* sram) {
     write_int(o.type,
               is_reduce ? reduce(a, o.op, o.rows, o.cols)
                         : elementwise(a, b, o.op, o.rows, o.cols,
-                                      [&](int64_t x, int64_t y) { return apply_int(o.op, x, y); }),
+                                      [&](int64_t x, int64_t y) {
+                                        const int64_t r = apply_int(o.op, x, y);
+                                        return wraps(o.op) ? wrap(o.type, r) : r;
+                                      }),
               sram + o.d);
     return;
   }

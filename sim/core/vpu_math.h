@@ -1,7 +1,8 @@
 #pragma once
 // The VPU's arithmetic on SRAM bytes (functional mode). Floating formats are widened to FP32,
 // computed in FP32 with the host's std:: math and rounded back to nearest even; INT8/INT32
-// elementwise ops use integer arithmetic that saturates to the type. Reductions accumulate in FP32
+// elementwise ops use integer arithmetic that saturates to the type, except vpu.addw/subw/mulw and
+// the integer vpu.div, which wrap modulo 2^bits. Reductions accumulate in FP32
 // (integers: exactly, then saturate) along each row from column 0 upward.
 #include <cstdint>
 

@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "arch/chip_loader.h"
+#include "arch/error.h"
 #include "compiler/ir/text.h"
 #include "runtime/runtime.h"
 
@@ -170,6 +172,174 @@ TEST(Lowering, IsInfIsNanAndFmod) {
 })",
                                      f32({4}, {5.5f, 5.5f, -5.5f, -5.5f}));
   EXPECT_EQ(mod, (std::vector<float>{1.5f, 1.5f, -1.5f, -1.5f}));
+}
+
+template <class T>
+ir::HostTensor tensor(ir::ElementType element, std::vector<int64_t> dims,
+                      const std::vector<T>& values) {
+  ir::HostTensor t;
+  t.element = element;
+  t.dims = std::move(dims);
+  t.bytes.resize(values.size() * sizeof(T));
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+template <class T>
+std::vector<T> elements(const ir::HostTensor& t) {
+  std::vector<T> out(t.bytes.size() / sizeof(T));
+  std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
+  return out;
+}
+
+// The graph's outputs for the named inputs.
+std::vector<ir::HostTensor> run_graph(const std::string& graph,
+                                      const std::map<std::string, ir::HostTensor>& inputs) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  return run_model(compiler::compile_graph(ir::parse(graph), chip), chip, inputs).outputs;
+}
+
+// ONNX integer arithmetic wraps around and divides toward zero; u8 quotients are unsigned.
+TEST(Lowering, IntegerArithmeticWrapsAndTruncates) {
+  const auto u8_op = [](const std::string& op) {
+    const std::string g = R"(graph "g" opset ""=14 {
+  input %x: u8[5]
+  const %b: u8[5] = [10, 200, 17, 1, 255]
+  %y: u8[5] = )" + op + R"((%x, %b)
+  output %y
+})";
+    const ir::HostTensor x = tensor<uint8_t>(ir::ElementType::U8, {5}, {250, 3, 16, 200, 254});
+    return elements<uint8_t>(run_graph(g, {{"x", x}}).at(0));
+  };
+  EXPECT_EQ(u8_op("Add"), (std::vector<uint8_t>{4, 203, 33, 201, 253}));
+  EXPECT_EQ(u8_op("Sub"), (std::vector<uint8_t>{240, 59, 255, 199, 255}));
+  EXPECT_EQ(u8_op("Mul"), (std::vector<uint8_t>{196, 88, 16, 200, 2}));
+  EXPECT_EQ(u8_op("Div"), (std::vector<uint8_t>{25, 0, 0, 200, 0}));
+
+  const ir::HostTensor a = tensor<int32_t>(ir::ElementType::I32, {4}, {2147483647, -7, 7, 9});
+  const ir::HostTensor b = tensor<int32_t>(ir::ElementType::I32, {4}, {1, 2, -2, 0});
+  const auto i32_op = [&](const std::string& op) {
+    return elements<int32_t>(run_graph(R"(graph "g" opset ""=14 {
+  input %a: i32[4]
+  input %b: i32[4]
+  %y: i32[4] = )" + op + R"((%a, %b)
+  output %y
+})",
+                                       {{"a", a}, {"b", b}})
+                                 .at(0));
+  };
+  EXPECT_EQ(i32_op("Add"), (std::vector<int32_t>{-2147483647 - 1, -5, 5, 9}));
+  EXPECT_EQ(i32_op("Div"), (std::vector<int32_t>{2147483647, -3, -3, 0}));
+  EXPECT_EQ(i32_op("Pow"), (std::vector<int32_t>{2147483647, 49, 0, 1}));
+}
+
+// Pow with an integer exponent keeps the sign of a negative base for odd exponents; 64-bit
+// exponents are read from both words.
+TEST(Lowering, PowOfAFloatBaseToAnIntegerExponent) {
+  const ir::HostTensor x = f32({5}, {-2, -2, 3, 0, 2});
+  const ir::HostTensor n =
+      tensor<int64_t>(ir::ElementType::I64, {5}, {3, 2, -1, 0, int64_t{1} << 33});
+  // -1 is the case where high x 2^32 + low would cancel in f32.
+  const std::vector<float> y = elements<float>(run_graph(R"(graph "g" opset ""=15 {
+  input %x: f32[5]
+  input %n: i64[5]
+  %y: f32[5] = Pow(%x, %n)
+  output %y
+})",
+                                                         {{"x", x}, {"n", n}})
+                                                   .at(0));
+  ASSERT_EQ(y.size(), 5u);
+  EXPECT_NEAR(y[0], -8, 1e-5);
+  EXPECT_NEAR(y[1], 4, 1e-5);
+  EXPECT_NEAR(y[2], 1.0 / 3, 1e-6);
+  EXPECT_EQ(y[3], 1);
+  EXPECT_EQ(y[4], INFINITY);
+}
+
+TEST(Lowering, WhereSelectsI64ByBothWords) {
+  const ir::HostTensor c = tensor<uint8_t>(ir::ElementType::Bool, {2, 1}, {1, 0});
+  const ir::HostTensor a =
+      tensor<int64_t>(ir::ElementType::I64, {2, 2}, {int64_t{1} << 40, -1, 3, 4});
+  const ir::HostTensor b = tensor<int64_t>(ir::ElementType::I64, {2}, {-(int64_t{5} << 33), 6});
+  EXPECT_EQ(elements<int64_t>(run_graph(R"(graph "g" opset ""=16 {
+  input %c: bool[2,1]
+  input %a: i64[2,2]
+  input %b: i64[2]
+  %y: i64[2,2] = Where(%c, %a, %b)
+  output %y
+})",
+                                        {{"c", c}, {"a", a}, {"b", b}})
+                                  .at(0)),
+            (std::vector<int64_t>{int64_t{1} << 40, -1, -(int64_t{5} << 33), 6}));
+}
+
+// CastLike reads only its second operand's element type: data of any dims binds to it, data of
+// another element type does not.
+TEST(Lowering, CastLikeTargetIsCheckedForItsElementTypeOnly) {
+  const std::string g = R"(graph "g" opset ""=15 {
+  input %x: f32[3]
+  input %like: f16[3,4]
+  %y: f16[3] = CastLike(%x, %like)
+  output %y
+})";
+  const ir::HostTensor x = f32({3}, {1, -2, 0.5f});
+  const std::vector<ir::HostTensor> out =
+      run_graph(g, {{"x", x}, {"like", tensor<uint16_t>(ir::ElementType::F16, {1}, {0})}});
+  EXPECT_EQ(elements<uint16_t>(out.at(0)), (std::vector<uint16_t>{0x3C00, 0xC000, 0x3800}));
+  try {
+    run_graph(g, {{"x", x}, {"like", f32({1}, {0})}});
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("input 'like': the model was compiled for f16"));
+  }
+}
+
+// ONNX's reference truncates f32 to bf16 (the upper 16 bits); so does the chip's Cast.
+TEST(Lowering, CastToBf16Truncates) {
+  const ir::HostTensor x =
+      f32({3}, {0.478515625f * (1 + 0x1p-8f), -1.00390625f * (1 + 0x1p-9f), 1});
+  const std::vector<uint16_t> y = elements<uint16_t>(run_graph(R"(graph "g" opset ""=13 {
+  input %x: f32[3]
+  %y: bf16[3] = Cast(%x) {to = 16}
+  output %y
+})",
+                                                               {{"x", x}})
+                                                         .at(0));
+  std::vector<uint16_t> want;
+  for (size_t i = 0; i < 3; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x.bytes.data() + 4 * i, 4);
+    want.push_back(static_cast<uint16_t>(bits >> 16));
+  }
+  EXPECT_EQ(y, want);
+}
+
+// Training mode normalises with the batch's statistics (population variance) and outputs the
+// running ones blended by momentum.
+TEST(Lowering, BatchNormalizationTrainingMode) {
+  const ir::HostTensor x = f32({2, 2, 2}, {1, 3, 10, 10, 5, 7, 20, 30});
+  const std::vector<ir::HostTensor> out = run_graph(R"(graph "g" opset ""=15 {
+  input %x: f32[2,2,2]
+  const %s: f32[2] = [1, 2]
+  const %b: f32[2] = [0, 1]
+  const %m: f32[2] = [0, 10]
+  const %v: f32[2] = [1, 1]
+  %y: f32[2,2,2], %rm: f32[2], %rv: f32[2] = BatchNormalization(%x, %s, %b, %m, %v) {epsilon = 0.0, momentum = 0.5, training_mode = 1}
+  output %y
+  output %rm
+  output %rv
+})",
+                                                    {{"x", x}});
+  ASSERT_EQ(out.size(), 3u);
+  // Channel 0: 1, 3, 5, 7 (mean 4, variance 5); channel 1: 10, 10, 20, 30 (mean 17.5,
+  // variance 68.75).
+  const std::vector<float> y = elements<float>(out[0]);
+  const float s0 = 1 / std::sqrt(5.0f), s1 = 2 / std::sqrt(68.75f);
+  const std::vector<float> want = {-3 * s0, -1 * s0, -7.5f * s1 + 1, -7.5f * s1 + 1,
+                                   1 * s0,  3 * s0,  2.5f * s1 + 1,  12.5f * s1 + 1};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y.at(i), want[i], 1e-5) << i;
+  EXPECT_EQ(elements<float>(out[1]), (std::vector<float>{2, 13.75f}));
+  EXPECT_EQ(elements<float>(out[2]), (std::vector<float>{3, 34.875f}));
 }
 
 }  // namespace

@@ -255,6 +255,52 @@ TEST(VpuUnit, IntegerOpsSaturate) {
   }
 }
 
+// vpu.addw/subw/mulw wrap modulo 2^bits where vpu.add/sub/mul saturate; the integer vpu.div
+// truncates toward zero, wraps (-128 / -1) and gives 0 for a zero divisor.
+TEST(VpuUnit, WrappingIntegerOpsAndIntegerDivision) {
+  const std::vector<int8_t> a = {100, -100, 7, -7, -128, 5};
+  const std::vector<int8_t> b = {100, 100, 2, 2, -1, 0};
+  struct Case {
+    std::string text;
+    std::vector<int8_t> want;
+  };
+  for (const Case& c : {Case{"vpu.addw x1, x2, x3, x4, int8, -, -", {-56, 0, 9, -5, 127, 5}},
+                        Case{"vpu.subw x1, x2, x3, x4, int8, -, -", {0, 56, 5, -9, -127, 5}},
+                        Case{"vpu.mulw x1, x2, x3, x4, int8, -, -", {16, -16, 14, -14, -128, 0}},
+                        Case{"vpu.div x1, x2, x3, x4, int8, -, -", {1, -1, 3, -3, -128, 0}}}) {
+    TinyChip chip;
+    chip.write_sram(0, kA, a);
+    chip.write_sram(0, kB, b);
+    run_one(chip, c.text, a.size());
+    EXPECT_EQ(chip.read_sram<int8_t>(0, kD, a.size()), c.want) << c.text;
+  }
+  const std::vector<int32_t> x = {2147483647, -2147483647 - 1, 65536, -7};
+  const std::vector<int32_t> y = {1, 1, 65536, 2};
+  for (const auto& [text, want] :
+       {std::pair{"vpu.addw x1, x2, x3, x4, int32, -, -",
+                  std::vector<int32_t>{-2147483647 - 1, -2147483647, 131072, -5}},
+        std::pair{"vpu.mulw x1, x2, x3, x4, int32, -, -",
+                  std::vector<int32_t>{2147483647, -2147483647 - 1, 0, -14}}}) {
+    TinyChip chip;
+    chip.write_sram(0, kA, x);
+    chip.write_sram(0, kB, y);
+    run_one(chip, text, x.size());
+    EXPECT_EQ(chip.read_sram<int32_t>(0, kD, x.size()), want) << text;
+  }
+}
+
+TEST(VpuUnit, WrappingOpsAreTimedAsSimpleAndRefusedOnFloats) {
+  EXPECT_EQ(vpu_class(isa::Opcode::VPU_MULW), VpuClass::SIMPLE);
+  TinyChip chip;
+  EXPECT_EQ(run_one(chip, "vpu.mulw x1, x2, x3, x4, int32, -, -", 5000),
+            vpu_cycles(VpuConfig{}, VpuClass::SIMPLE, 5000, 32));
+  TinyChip timed;
+  EXPECT_EQ(run_one(timed, "vpu.div x1, x2, x3, x4, int32, -, -", 5000),
+            vpu_cycles(VpuConfig{}, VpuClass::DIVIDE, 5000, 32));
+  TinyChip floats;
+  EXPECT_THROW(run_one(floats, "vpu.addw x1, x2, x3, x4, fp32, -, -", 4), InputError);
+}
+
 TEST(VpuUnit, UnsupportedFormatIsAnInputError) {
   TinyChip chip;
   try {
