@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "arch/chip_peaks.h"
 #include "arch/error.h"
 #include "compiler/codegen/compile.h"
 #include "llm/llama_step_graph.h"
+#include "runtime/model_file.h"
 #include "runtime/runtime.h"
 #include "sim/core/unit_timing.h"
 #include "sim/link/collectives.h"
@@ -140,12 +143,48 @@ class ScaleRun {
       o_.progress(what + ": batch " + std::to_string(shape.batch) + " x " +
                   std::to_string(shape.new_tokens) + " tokens over " +
                   std::to_string(shape.context) + " positions");
-    ++simulations_;
     const compiler::CompiledModel compiled = compiler::compile_graph(std::move(g), chip_, options_);
-    RunOptions run;
-    run.functional = false;
     const bool first_decode_layer =
         shape.new_tokens == 1 && what.starts_with("layer") && decode_layer_stats_.is_null();
+    // The first decode layer leaves its stats (and trace) behind: always simulated.
+    if (first_decode_layer) return run_program(compiled, true);
+    const std::string key = program_key(compiled);
+    {
+      const std::lock_guard lock(simulated_mutex());
+      if (const auto it = simulated().find(key); it != simulated().end()) return it->second;
+    }
+    const ChipWork w = run_program(compiled, false);
+    const std::lock_guard lock(simulated_mutex());
+    simulated().emplace(key, w);
+    return w;
+  }
+
+  // Identical programs on identical chips time identically (the timing simulator is
+  // deterministic), so each is simulated once per process: steps that share a part (the embedding
+  // and classifier of decode steps of one batch at different contexts) reuse its figures. Keyed by
+  // the compiled program's bytes (which carry the chip descriptor) and the resolved chip
+  // configuration, hashed.
+  std::string program_key(const compiler::CompiledModel& compiled) const {
+    const std::vector<uint8_t> bytes = serialize_model(compiled);
+    uint64_t h = 14695981039346656037ull;  // FNV-1a
+    for (const uint8_t b : bytes) h = (h ^ b) * 1099511628211ull;
+    for (const char c : resolved_config_yaml(chip_))
+      h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    return std::to_string(h) + ":" + std::to_string(bytes.size());
+  }
+  static std::mutex& simulated_mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_map<std::string, ChipWork>& simulated() {
+    static std::unordered_map<std::string, ChipWork> memo;
+    return memo;
+  }
+
+  ChipWork run_program(const compiler::CompiledModel& compiled, bool first_decode_layer) {
+    ++simulations_;
+    RunOptions run;
+    run.functional = false;
     if (first_decode_layer) run.trace_path = o_.trace_path;
     const RunResult r = run_model(compiled, chip_, {}, run);
     if (first_decode_layer) decode_layer_stats_ = r.stats;

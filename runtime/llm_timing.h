@@ -22,6 +22,10 @@
 //  - Prefill runs each sequence's prompt in chunks of prefill_chunk tokens, one chunk per engine
 //    step; chunks at the same position of different sequences have the same shape and are
 //    simulated once.
+//  - Identical programs on identical chips are simulated once per process (keyed by the compiled
+//    program's bytes and the resolved chip configuration): the timing simulator is deterministic,
+//    so this changes no figure, only the wall time of callers that price many steps (serve/cost,
+//    whose decode steps at different contexts share their embedding and classifier).
 //  - Pipeline parallelism: pp stages of n_layers / pp layers; decode splits the batch into pp
 //    micro-batches, so an iteration is pp stage times (the pipeline full), and each stage hands
 //    its activations to the next over one link.
