@@ -85,6 +85,7 @@ SweepConfig load_sweep(const std::string& path) {
   YamlMapReader p = r.child("points");
   const std::vector<std::string> chips = p.texts("chip", true);
   const std::vector<int64_t> sizes = p.integers("chips", false, 1, 1024);
+  const std::vector<int64_t> tps = p.integers("tp", false, 1, 1024);
   std::vector<std::string> schedulers = p.texts("scheduler", false);
   const std::vector<int64_t> batches = p.integers("max_batch", false, 1, 1 << 20);
   p.reject_unknown_keys(kKeysListedIn);
@@ -120,8 +121,14 @@ SweepConfig load_sweep(const std::string& path) {
   for (const std::string& chip : chips)
     for (const std::vector<std::string>& set : sets)
       for (int64_t k : sizes.empty() ? std::vector<int64_t>{8} : sizes)
-        for (int64_t b : batches.empty() ? std::vector<int64_t>{256} : batches)
-          for (const std::string& s : schedulers) c.points.push_back({chip, set, k, s, b});
+        for (int64_t tp : tps.empty() ? std::vector<int64_t>{k} : tps) {
+          if (k % tp != 0) continue;  // a TP that does not divide these chips: no such point
+          for (int64_t b : batches.empty() ? std::vector<int64_t>{256} : batches)
+            for (const std::string& s : schedulers)
+              c.points.push_back({chip, set, k, s, b, 0, 0, tp});
+        }
+  if (c.points.empty())
+    fail_at(path, top["points"]["tp"], "points.tp", "no point: no tp divides any of the chips");
   return c;
 }
 
@@ -155,10 +162,10 @@ bool SweepRow::operator==(const SweepRow& o) const {
                     p.attainment, p.ttft_p99, p.tpot_p99, p.watts);
   };
   const auto fields = [](const SweepRow& r) {
-    return std::tie(r.index, r.shape.chip, r.shape.overrides, r.shape.chips, r.shape.scheduler,
-                    r.shape.max_batch, r.fits, r.why_not, r.met, r.loads_tried,
-                    r.yuan_per_million_tokens, r.tokens_per_s_per_watt, r.chip_capex, r.tpp,
-                    r.export_class);
+    return std::make_tuple(r.index, r.shape.chip, r.shape.overrides, r.shape.chips,
+                           r.shape.tensor_parallel(), r.shape.scheduler, r.shape.max_batch, r.fits,
+                           r.why_not, r.met, r.loads_tried, r.yuan_per_million_tokens,
+                           r.tokens_per_s_per_watt, r.chip_capex, r.tpp, r.export_class);
   };
   return fields(*this) == fields(o) && point(capacity) == point(o.capacity);
 }
@@ -213,6 +220,7 @@ json row_to_json(const SweepRow& row) {
           {"chip", row.shape.chip},
           {"set", row.shape.overrides},
           {"chips_per_instance", row.shape.chips},
+          {"tp", row.shape.tensor_parallel()},
           {"scheduler", row.shape.scheduler},
           {"max_batch", row.shape.max_batch},
           {"fits", row.fits},
@@ -242,6 +250,7 @@ SweepRow row_from_json(const json& j, const std::string& what) {
     row.shape.chip = j.at("chip").get<std::string>();
     row.shape.overrides = j.at("set").get<std::vector<std::string>>();
     row.shape.chips = j.at("chips_per_instance").get<int64_t>();
+    row.shape.tp = j.at("tp").get<int64_t>();
     row.shape.scheduler = j.at("scheduler").get<std::string>();
     row.shape.max_batch = j.at("max_batch").get<int64_t>();
     row.fits = j.at("fits").get<bool>();

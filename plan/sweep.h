@@ -17,10 +17,13 @@
 //   points: the design points, every combination of these lists:
 //     chip: [preset, ...]
 //     set: [[key=value, ...], ...]  chip overrides, one list per point (default [[]]: none)
-//     chips: [K, ...]               chips per instance, tensor parallel (default [8])
+//     chips: [K, ...]               chips per instance (default [8])
+//     tp: [T, ...]                  chips per tensor-parallel group (default: all the chips); the
+//                                   rest pipeline stages (serve/cost/cost.h); a T that does not
+//                                   divide K leaves that combination out
 //     scheduler: [name, ...]        (default [continuous])
 //     max_batch: [B, ...]           (default [256])
-// Points are numbered with chip varying slowest, then set, chips, max_batch, and scheduler
+// Points are numbered with chip varying slowest, then set, chips, tp, max_batch, and scheduler
 // fastest. Points with the same chip, set and chips are neighbours: they share one step-cost
 // file (the cost identity has no batch limit), and points differing only in scheduler share one
 // measured step table.

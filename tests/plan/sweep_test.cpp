@@ -49,6 +49,7 @@ TEST(Sweep, DefaultsGiveOnePointPerChip) {
   ASSERT_EQ(c.points.size(), 1u);
   EXPECT_TRUE(c.points[0].overrides.empty());
   EXPECT_EQ(c.points[0].chips, 8);
+  EXPECT_EQ(c.points[0].tensor_parallel(), 8);
   EXPECT_EQ(c.points[0].scheduler, "continuous");
   EXPECT_EQ(c.points[0].max_batch, 256);
   EXPECT_DOUBLE_EQ(c.slo.ttft, 2.0);
@@ -127,6 +128,26 @@ SweepRow a_row() {
   r.tpp = 20132.659;
   r.export_class = "3A090.a";
   return r;
+}
+
+TEST(Sweep, TensorParallelListPipelinesTheRest) {
+  const SweepConfig c = load_sweep(
+      write_sweep("sweep_tp.yaml", kHead + "points: {chip: h200, chips: [4, 8], tp: [8, 2]}\n"));
+  std::vector<std::string> shapes;
+  for (const InstanceShape& s : c.points) shapes.push_back(s.describe());
+  EXPECT_EQ(shapes, (std::vector<std::string>{"4 x h200 (TP 2 x PP 2), continuous, batch <= 256",
+                                              "8 x h200, continuous, batch <= 256",
+                                              "8 x h200 (TP 2 x PP 4), continuous, batch <= 256"}));
+  SweepRow r;
+  r.shape = c.points[2];
+  const SweepRow back = row_from_json(nlohmann::json::parse(row_to_json(r).dump()), "test");
+  EXPECT_EQ(back.shape.tensor_parallel(), 2);
+  EXPECT_EQ(back, r);
+  EXPECT_NE(error_of([] {
+              load_sweep(write_sweep("sweep_tp_none.yaml",
+                                     kHead + "points: {chip: h200, chips: [4], tp: [8]}\n"));
+            }).find("key 'points.tp': no point"),
+            std::string::npos);
 }
 
 TEST(Sweep, RowsRoundTripThroughJsonTextExactly) {
