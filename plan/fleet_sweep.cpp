@@ -129,7 +129,9 @@ json fleet_sweep_json(const FleetSweep& sweep, const serve::MergedShards& m) {
   const FleetSweepConfig& c = sweep.config;
   const serve::ServeReport& t = m.total;
   json pools = json::array();
-  for (const serve::PoolSpec& p : c.pools)
+  for (size_t i = 0; i < c.pools.size(); ++i) {
+    const serve::PoolSpec& p = c.pools[i];
+    const serve::ServeReport& r = m.pools.at(i);
     pools.push_back({{"chip", p.chip},
                      {"set", p.overrides},
                      {"chips", p.chips},
@@ -139,7 +141,15 @@ json fleet_sweep_json(const FleetSweep& sweep, const serve::MergedShards& m) {
                      {"max_batch", p.max_batch},
                      {"role", p.role == serve::PoolRole::kPrefill  ? "prefill"
                               : p.role == serve::PoolRole::kDecode ? "decode"
-                                                                   : "both"}});
+                                                                   : "both"},
+                     {"requests", figure(static_cast<double>(r.requests), "requests")},
+                     {"finished", figure(static_cast<double>(r.finished), "requests")},
+                     {"ttft", percentiles_json(r.ttft)},
+                     {"tpot", percentiles_json(r.tpot)},
+                     {"output_tokens_per_s", figure(r.output_tokens_per_s(), "tokens/s")},
+                     {"busy", figure(r.utilization(), "ratio")},
+                     {"energy_per_output_token", figure(r.joules_per_output_token(), "J/token")}});
+  }
   return {
       {"sweep", c.file},
       {"model", c.model},

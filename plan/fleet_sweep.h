@@ -66,7 +66,8 @@ FleetSweep prepare_fleet_sweep(FleetSweepConfig config, const std::string& cost_
 std::vector<int64_t> shards_of_rank(const FleetSweepConfig& config, int rank, int ranks);
 serve::ShardResult run_fleet_shard(const FleetSweep& sweep, int64_t shard);
 
-// The fleet's report as `--json` writes it: the inputs and the merged figures, each with its unit.
+// The fleet's report as `--json` writes it: the inputs and the merged figures, each with its unit,
+// the whole fleet's and each pool's.
 // Nothing in it depends on how the shards were split between processes.
 nlohmann::json fleet_sweep_json(const FleetSweep& sweep, const serve::MergedShards& merged);
 

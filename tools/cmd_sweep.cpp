@@ -240,13 +240,20 @@ void print_fleet(const plan::FleetSweep& sweep, const serve::MergedShards& m, in
   std::printf("Fleet sweep: %s: %s serving %s at %g x its rate, router %s in each of %lld shards\n",
               c.file.c_str(), c.model.c_str(), c.trace.c_str(), c.rate_scale, c.router.c_str(),
               static_cast<long long>(c.shards));
-  for (const serve::PoolSpec& p : c.pools)
-    std::printf("  pool: %lld x (%lld x %s, %s, batch <= %lld)%s\n",
-                static_cast<long long>(p.instances), static_cast<long long>(p.chips),
-                p.chip.c_str(), p.scheduler.c_str(), static_cast<long long>(p.max_batch),
-                p.role == serve::PoolRole::kPrefill  ? ", prefill"
-                : p.role == serve::PoolRole::kDecode ? ", decode"
-                                                     : "");
+  for (size_t i = 0; i < c.pools.size(); ++i) {
+    const serve::PoolSpec& p = c.pools[i];
+    const serve::ServeReport& r = m.pools.at(i);
+    std::printf(
+        "  pool %zu: %lld x (%lld x %s, %s, batch <= %lld)%s: %lld requests taken, %lld "
+        "finished; TTFT p99 %.1f ms, TPOT p50 %.1f ms, %.1f output tokens/s, busy %.3f\n",
+        i, static_cast<long long>(p.instances), static_cast<long long>(p.chips), p.chip.c_str(),
+        p.scheduler.c_str(), static_cast<long long>(p.max_batch),
+        p.role == serve::PoolRole::kPrefill  ? ", prefill"
+        : p.role == serve::PoolRole::kDecode ? ", decode"
+                                             : "",
+        static_cast<long long>(r.requests), static_cast<long long>(r.finished), r.ttft.p99 * 1e3,
+        r.tpot.p50 * 1e3, r.output_tokens_per_s(), r.utilization());
+  }
   std::printf(
       "\n%lld requests, %lld finished, %lld rejected; %.1f s simulated on %lld instances "
       "(%d process%s)\n",

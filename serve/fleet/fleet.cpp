@@ -14,9 +14,11 @@ namespace {
 
 // One instance's reports summed as FleetReport::total documents; the percentiles over the
 // engines' finished requests.
+// With `keep`, the latencies behind the percentiles land there.
 ServeReport combined(const std::vector<const ServeReport*>& reports,
                      const std::vector<const Engine*>& engines, double makespan,
-                     LatencyDistribution::Mode mode, bool keep_samples = false) {
+                     LatencyDistribution::Mode mode, bool keep_samples = false,
+                     ClassLatencies* keep = nullptr) {
   ServeReport t;
   t.makespan = makespan;
   double batch_seconds = 0;
@@ -51,6 +53,7 @@ ServeReport combined(const std::vector<const ServeReport*>& reports,
   t.tpot = all.tpot.percentiles();
   t.e2e = all.e2e.percentiles();
   t.max_tbt = all.max_tbt.percentiles();
+  if (keep) *keep = all;
   if (keep_samples) {
     t.ttft_samples = std::move(all.ttft);
     t.tpot_samples = std::move(all.tpot);
@@ -250,8 +253,13 @@ FleetReport run_fleet(RequestStream& arrivals, const std::vector<Pool>& pools, R
         reports.push_back(&report.instances[i]);
         members.push_back(engines[i]);
       }
-    report.pools.push_back({pools[p].name, pools[p].instances, pools[p].chips, pools[p].role,
-                            combined(reports, members, end - start, o.latencies)});
+    PoolReport& pool = report.pools.emplace_back();
+    pool.name = pools[p].name;
+    pool.instances = pools[p].instances;
+    pool.chips = pools[p].chips;
+    pool.role = pools[p].role;
+    pool.total = combined(reports, members, end - start, o.latencies, false,
+                          o.keep_samples ? &pool.latencies : nullptr);
   }
   std::vector<ClassLatencies> merged(o.slo_classes.size(), ClassLatencies(o.latencies));
   for (const Engine* e : engines)

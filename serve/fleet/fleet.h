@@ -128,6 +128,8 @@ struct PoolReport {
   // one output token; a decode pool's requests are the sequences handed to it, and the latencies
   // and the prompt and prefix-hit tokens of a request are counted where it finishes.
   ServeReport total;  // over the pool's instances, as FleetReport::total is over all of them
+  // With FleetOptions::keep_samples: the latencies of the requests finished here, every class.
+  ClassLatencies latencies;
 };
 
 struct FleetReport {

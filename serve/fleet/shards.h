@@ -41,8 +41,14 @@ class ShardStream final : public RequestStream {
 std::vector<Pool> shard_pools(const std::vector<Pool>& pools, int64_t shards);
 
 // What one shard reports: its instances' figures summed as FleetReport::total sums them (makespan
-// from 0 to `end`), and its finished requests' latencies by SLO class.
+// from 0 to `end`), and its finished requests' latencies by SLO class; the same for each pool.
 struct ShardResult {
+  struct Pool {
+    int64_t instances = 0;
+    double idle_watts = 0;  // all its instances together
+    ServeReport total;      // as PoolReport::total, counters and sums only
+    ClassLatencies latencies;
+  };
   int64_t shard = 0;
   int64_t instances = 0;
   double end = 0;         // seconds: when its last step ended
@@ -50,6 +56,7 @@ struct ShardResult {
   ServeReport total;      // counters and sums only: its percentiles are not merged
   std::vector<int64_t> class_requests;
   std::vector<ClassLatencies> latencies;  // per SLO class
+  std::vector<Pool> pools;                // as the pools given to run_shard
 };
 
 // Runs shard `shard` of `shards` of a fleet: the requests ShardStream gives from `trace` through
@@ -65,10 +72,12 @@ ShardResult shard_from_json(const nlohmann::json& j, const std::string& what);
 
 // The whole fleet from its shards (in any order; each shard once): the counters summed, the
 // makespan to the last shard's end (each shard's idle energy extended to it), busy the mean over
-// every instance, the percentiles over every finished request, and the per-class reports.
+// every instance, the percentiles over every finished request, and the per-class reports; each
+// pool likewise over its instances (its makespan the fleet's).
 struct MergedShards {
   ServeReport total;
   std::vector<ClassReport> classes;
+  std::vector<ServeReport> pools;  // as the shards' pools
   int64_t instances = 0;
 };
 MergedShards merge_shards(std::vector<ShardResult> shards, const std::vector<SloClass>& classes);

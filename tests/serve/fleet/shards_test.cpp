@@ -79,6 +79,33 @@ TEST(FleetShards, RoundRobinShardsAreTheWholeFleet) {
   EXPECT_EQ(m.classes[0].good, whole.classes[0].good);
 }
 
+TEST(FleetShards, PoolsOfAMixedFleetMergeAsTheWholeFleetsPools) {
+  const ShapedCost fast, slow(2);
+  Pool a = pool(fast, 2), b = pool(slow, 4);
+  a.name = "fast";
+  b.name = "slow";
+  const std::vector<Pool> pools = {a, b};
+  FleetOptions o;
+  const std::unique_ptr<RequestStream> trace = open_trace("mooncake", {900, 1, 8, false});
+  auto router = make_router("round-robin");
+  const FleetReport whole = run_fleet(*trace, pools, *router, o);
+  const MergedShards m = sharded(pools, "round-robin", 2, o);
+  ASSERT_EQ(m.pools.size(), 2u);
+  for (size_t p = 0; p < 2; ++p) {
+    SCOPED_TRACE(p);
+    const ServeReport &x = m.pools[p], &y = whole.pools[p].total;
+    EXPECT_EQ(x.requests, y.requests);
+    EXPECT_EQ(x.finished, y.finished);
+    EXPECT_EQ(x.output_tokens, y.output_tokens);
+    EXPECT_EQ(x.ttft.p99, y.ttft.p99);
+    EXPECT_EQ(x.tpot.p50, y.tpot.p50);
+    EXPECT_NEAR(x.busy, y.busy, 1e-12 * y.busy);
+    EXPECT_NEAR(x.energy_idle, y.energy_idle, 1e-9 * y.energy_idle);
+  }
+  // The slow pool's steps take twice as long: its TPOT is not the fast one's.
+  EXPECT_GT(m.pools[1].tpot.p50, m.pools[0].tpot.p50);
+}
+
 TEST(FleetShards, OtherRoutersAndDisaggregatedShards) {
   const ShapedCost cost;
   FleetOptions o;
