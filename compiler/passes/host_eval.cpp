@@ -798,9 +798,12 @@ HostTensor cast(const Call& c) {
     return dispatch(CastTypes{}, *target, [&](auto into) {
       using D = typename decltype(into)::type;
       // f32 to bf16 truncates, as ONNX's reference does and the chip's Cast (lower_cast).
+      // (Spelled with float and BF16, not S and D: a compiler may check the discarded branch for
+      // every S, where the bit cast has no meaning.)
       if constexpr (std::is_same_v<S, float> && std::is_same_v<D, BF16>)
-        return unary<D, S>(
-            x, [](S v) { return D{static_cast<uint16_t>(std::bit_cast<uint32_t>(v) >> 16)}; });
+        return unary<BF16, float>(x, [](float v) {
+          return BF16{static_cast<uint16_t>(std::bit_cast<uint32_t>(v) >> 16)};
+        });
       else
         return unary<D, S>(x, [](S v) { return convert<D>(v); });
     });
