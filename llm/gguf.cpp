@@ -78,7 +78,7 @@ bool is_supported(uint32_t t) {
   return false;
 }
 
-// Bounds-checked little-endian reads from the mapped file.
+// Bounds-checked little-endian reads from the file's bytes.
 class Reader {
  public:
   Reader(const std::string& path, const uint8_t* bytes, uint64_t size)
@@ -516,14 +516,27 @@ std::string piece_to_gguf(int id, std::string_view piece) {
   return replace_all(piece, " ", kSpaceMark);
 }
 
+namespace {
+
+std::string header_text() { return std::to_string(kHeaderBytes) + "-byte GGUF header"; }
+
+}  // namespace
+
 LlamaModel load_gguf(const std::string& path) {
+  const MappedFile file = map_file(path, kHeaderBytes, header_text());
+  LlamaModel m = load_gguf_bytes({file.bytes, static_cast<size_t>(file.size)}, path);
+  ModelStorage::keep_mapping(m, file.mapping);
+  return m;
+}
+
+LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& path) {
+  if (bytes.size() < static_cast<uint64_t>(kHeaderBytes))
+    fail(path,
+         "file is " + std::to_string(bytes.size()) + " bytes, too short for the " + header_text());
   LlamaModel m;
   m.path = path;
-  const MappedFile file =
-      map_file(path, kHeaderBytes, std::to_string(kHeaderBytes) + "-byte GGUF header");
-  ModelStorage::keep_mapping(m, file.mapping);
-  const uint64_t size = static_cast<uint64_t>(file.size);
-  Reader r(path, file.bytes, size);
+  const uint64_t size = bytes.size();
+  Reader r(path, bytes.data(), size);
 
   const uint32_t magic = r.read<uint32_t>("magic");
   if (magic != kGgufMagic) {
@@ -538,7 +551,7 @@ LlamaModel load_gguf(const std::string& path) {
   const uint64_t tensor_count = r.read<uint64_t>("tensor_count");
   const uint64_t kv_count = r.read<uint64_t>("metadata_kv_count");
 
-  Metadata meta(path, file.bytes, size);
+  Metadata meta(path, bytes.data(), size);
   meta.parse(r, kv_count);
   std::map<std::string, TensorInfo, std::less<>> tensors = read_tensor_infos(path, r, tensor_count);
   uint64_t alignment = kGgufDefaultAlignment;
@@ -603,9 +616,11 @@ LlamaModel load_gguf(const std::string& path) {
     const TensorInfo& t = it->second;
     if (t.ne != ne)
       fail(path, "tensor " + name + " has dims " + dims_text(t.ne) + ", expected " + dims_text(ne));
-    const uint8_t* p = file.bytes + t.offset;
-    // data_start and the offsets are multiples of the alignment (>= 8), so the floats are aligned.
-    if (t.type == GgmlType::F32)
+    const uint8_t* p = bytes.data() + t.offset;
+    // data_start and the offsets are multiples of the alignment (>= 8), so the floats are aligned
+    // when the image is (a mapped file always is).
+    const bool aligned = reinterpret_cast<uintptr_t>(p) % alignof(float) == 0;
+    if (t.type == GgmlType::F32 && aligned)
       return {reinterpret_cast<const float*>(p), static_cast<size_t>(t.elements)};
     const std::span<float> out = ModelStorage::own(m, t.elements);
     switch (t.type) {
@@ -622,6 +637,7 @@ LlamaModel load_gguf(const std::string& path) {
         dequantize_q4_0(p, out.data(), out.size());
         break;
       case GgmlType::F32:
+        std::memcpy(out.data(), p, out.size_bytes());
         break;
     }
     return out;

@@ -30,6 +30,7 @@
 // export) has ' ' and "\n<s>\n"/"\n</s>\n": piece_from_gguf and piece_to_gguf map one to the other.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -86,5 +87,13 @@ std::string piece_to_gguf(int id, std::string_view piece);
 // or tensor, a missing key or tensor, a key of the wrong type, a misaligned or out-of-file tensor,
 // dims that disagree with the configuration, a configuration out of range.
 LlamaModel load_gguf(const std::string& path);
+
+// load_gguf on a GGUF image already in memory (load_gguf maps the file and calls this; so does the
+// fuzz target): `path` names the file in the messages and becomes the model's path; nothing is
+// read from it. Any bytes either load or raise InputError naming `path`: no other exception, and no
+// allocation beyond a small multiple of the input's size. F32 tensors are views into `bytes` when
+// 4-byte aligned (always, for a mapped file), so `bytes` must outlive the model; the rest are
+// copies.
+LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& path);
 
 }  // namespace seedchip::llm

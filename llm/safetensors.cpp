@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "arch/dtype.h"
@@ -21,6 +22,9 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;  // the safetensors spec's limit
 constexpr uint64_t kMaxElements = 1ull << 56;    // per tensor; keeps byte counts from overflowing
+// Real headers and configs nest a few levels; nlohmann's dump(), which the messages use, recurses
+// once per level and would overflow the stack on the millions a large file can hold.
+constexpr int kMaxJsonDepth = 64;
 
 // Permutes the rows of each head: rotate-half row `from(r)` goes to row r of `out`, or the reverse.
 void permute_heads(std::span<const float> in, std::span<float> out, int64_t n_heads, int64_t cols,
@@ -38,19 +42,41 @@ void permute_heads(std::span<const float> in, std::span<float> out, int64_t n_he
       }
 }
 
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "cannot open");
-  json j = json::parse(in, nullptr, false);
+// JSON text (a stream or a character range) parsed without exceptions: discarded when invalid.
+// Throws InputError naming the file and `what` when it nests deeper than kMaxJsonDepth.
+template <class... Input>
+json parse_shallow(const std::string& path, const std::string& what, Input&&... in) {
+  bool too_deep = false;
+  const json::parser_callback_t note_depth = [&](int depth, json::parse_event_t, json&) {
+    too_deep = too_deep || depth > kMaxJsonDepth;
+    return true;
+  };
+  json j = json::parse(std::forward<Input>(in)..., note_depth, false);
+  if (too_deep)
+    fail(path, what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  return j;
+}
+
+json checked_object(json j, const std::string& path) {
   if (j.is_discarded()) fail(path, "is not valid JSON");
   if (!j.is_object()) fail(path, "is not a JSON object");
   return j;
 }
 
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open");
+  return checked_object(parse_shallow(path, "JSON", in), path);
+}
+
+json parse_json(std::string_view text, const std::string& path) {
+  return checked_object(parse_shallow(path, "JSON", text.begin(), text.end()), path);
+}
+
 // The Hugging Face config.json of a LlamaForCausalLM.
 class HfConfig {
  public:
-  explicit HfConfig(const std::string& path) : path_(path), j_(read_json(path)) {}
+  HfConfig(const std::string& path, json j) : path_(path), j_(std::move(j)) {}
 
   std::optional<int64_t> optional_integer(const std::string& key) const {
     const auto it = j_.find(key);
@@ -140,7 +166,8 @@ Entry read_entry(const std::string& path, const std::string& name, const json& v
     if (!n.is_number_unsigned())
       fail(path, what + " has shape " + shape->dump() + ", expected non-negative integers");
     const uint64_t extent = n.get<uint64_t>();
-    if (extent != 0 && extent > kMaxElements / e.elements)
+    // An extent of 0 makes e.elements 0: bound each extent too, and never divide by 0.
+    if (extent > kMaxElements || (e.elements != 0 && extent > kMaxElements / e.elements))
       fail(path, what + " has shape " + shape->dump() + ", more than 2^56 elements");
     e.shape.push_back(static_cast<int64_t>(extent));
     e.elements *= extent;
@@ -174,14 +201,10 @@ void interleaved_to_rotate_half(std::span<const float> in, std::span<float> out,
   permute_heads(in, out, n_heads, cols, false);
 }
 
-LlamaModel load_safetensors(const std::string& path, const std::string& config_path) {
-  const std::string cfg_path =
-      !config_path.empty() ? config_path
-                           : (std::filesystem::path(path).parent_path() / "config.json").string();
-  LlamaModel m;
-  m.path = path;
+namespace {
 
-  const HfConfig cfg(cfg_path);
+// The configuration from config.json (named cfg_path in the messages) into m.config.
+void read_config(LlamaModel& m, const HfConfig& cfg, const std::string& cfg_path) {
   cfg.expect_string("model_type", "llama", "");
   cfg.expect_string("hidden_act", "silu", ": the feed-forward is SwiGLU");
   cfg.expect_absent("rope_scaling", ": RoPE scaling is not supported");
@@ -207,23 +230,30 @@ LlamaModel load_safetensors(const std::string& path, const std::string& config_p
   if (const std::optional<int64_t> hd = cfg.optional_integer("head_dim"); hd && *hd != c.head_dim())
     fail(cfg_path, "key head_dim is " + std::to_string(*hd) + ", expected hidden_size / " +
                        "num_attention_heads = " + std::to_string(c.head_dim()));
+}
 
-  const MappedFile file = map_file(path, 8, "8-byte safetensors header length");
-  ModelStorage::keep_mapping(m, file.mapping);
-  const uint64_t size = static_cast<uint64_t>(file.size);
+const std::string kLengthField = "8-byte safetensors header length";
+
+// The tensors of m.config from the .safetensors image `file` (named path in the messages).
+void read_tensors(LlamaModel& m, std::span<const uint8_t> file, const std::string& path) {
+  const LlamaConfig& c = m.config;
+  if (file.size() < 8)
+    fail(path,
+         "file is " + std::to_string(file.size()) + " bytes, too short for the " + kLengthField);
+  const uint64_t size = file.size();
   uint64_t header_bytes;
-  std::memcpy(&header_bytes, file.bytes, 8);
+  std::memcpy(&header_bytes, file.data(), 8);
   if (header_bytes > size - 8)
     fail(path, "header length " + std::to_string(header_bytes) + " exceeds the " +
                    std::to_string(size - 8) + " bytes after the length field");
   if (header_bytes > kMaxHeaderBytes)
     fail(path, "header length " + std::to_string(header_bytes) + ", expected at most " +
                    std::to_string(kMaxHeaderBytes));
-  const auto* header_begin = reinterpret_cast<const char*>(file.bytes + 8);
-  const json header = json::parse(header_begin, header_begin + header_bytes, nullptr, false);
+  const auto* header_begin = reinterpret_cast<const char*>(file.data() + 8);
+  const json header = parse_shallow(path, "header JSON", header_begin, header_begin + header_bytes);
   if (header.is_discarded() || !header.is_object())
     fail(path, "header (" + std::to_string(header_bytes) + " bytes) is not a JSON object");
-  const uint8_t* data = file.bytes + 8 + header_bytes;
+  const uint8_t* data = file.data() + 8 + header_bytes;
   const uint64_t data_size = size - 8 - header_bytes;
   std::map<std::string, Entry, std::less<>> entries;
   for (const auto& [name, v] : header.items()) {
@@ -280,6 +310,33 @@ LlamaModel load_safetensors(const std::string& path, const std::string& config_p
   // Tied embeddings: transformers ties lm_head to the embedding whether or not the file has it.
   w.classifier =
       c.shared_classifier ? w.token_embedding : tensor("lm_head.weight", c.vocab_size, d);
+}
+
+std::string config_path_for(const std::string& path, const std::string& config_path) {
+  return !config_path.empty()
+             ? config_path
+             : (std::filesystem::path(path).parent_path() / "config.json").string();
+}
+
+}  // namespace
+
+LlamaModel load_safetensors(const std::string& path, const std::string& config_path) {
+  const std::string cfg_path = config_path_for(path, config_path);
+  LlamaModel m;
+  m.path = path;
+  read_config(m, HfConfig(cfg_path, read_json(cfg_path)), cfg_path);
+  const MappedFile file = map_file(path, 8, kLengthField);
+  ModelStorage::keep_mapping(m, file.mapping);
+  read_tensors(m, {file.bytes, static_cast<size_t>(file.size)}, path);
+  return m;
+}
+
+LlamaModel load_safetensors_bytes(std::span<const uint8_t> file, const std::string& path,
+                                  std::string_view config_json, const std::string& config_path) {
+  LlamaModel m;
+  m.path = path;
+  read_config(m, HfConfig(config_path, parse_json(config_json, config_path)), config_path);
+  read_tensors(m, file, path);
   return m;
 }
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "llm/llama2c.h"
 
@@ -39,5 +40,14 @@ void interleaved_to_rotate_half(std::span<const float> in, std::span<float> out,
 // disagrees with the configuration, a missing or mistyped config key, an unsupported feature
 // (rope_scaling, an activation other than silu, a head_dim other than hidden_size / heads).
 LlamaModel load_safetensors(const std::string& path, const std::string& config_path = "");
+
+// load_safetensors on a checkpoint already in memory (load_safetensors reads config.json, maps the
+// .safetensors file and calls the same code; the fuzz target calls this): `file` is the
+// .safetensors image, named `path` in the messages, and `config_json` the text of config.json,
+// named `config_path`; nothing is read from either path. Any bytes either load or raise InputError
+// naming one of the two paths: no other exception, and no allocation beyond a small multiple of
+// the input's size. FP32 tensors may be views into `file`, which must outlive the model.
+LlamaModel load_safetensors_bytes(std::span<const uint8_t> file, const std::string& path,
+                                  std::string_view config_json, const std::string& config_path);
 
 }  // namespace seedchip::llm

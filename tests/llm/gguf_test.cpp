@@ -163,6 +163,36 @@ InfoAt info_of(const std::vector<char>& bytes, const std::string& name) {
   return {at, at + 4, at + 12, at + 16};
 }
 
+// load_gguf_bytes (what load_gguf runs on the mapped file, and fuzz/fuzz_gguf.cpp's entry point)
+// reads an image anywhere in memory as the file: F32 tensors are views into an aligned image and
+// copies from one that is not 4-byte aligned, never misaligned floats.
+TEST(Gguf, InMemoryImagesLoadAsTheFileDoesAlignedOrNot) {
+  const std::string path = stories_gguf("in_memory", GgmlType::F32);
+  const LlamaModel file = load_gguf(path);
+  const std::vector<char> bytes = read_bytes(path);
+  std::vector<uint8_t> buffer(bytes.size() + 1);
+  for (const size_t shift : {0, 1}) {
+    std::memcpy(buffer.data() + shift, bytes.data(), bytes.size());
+    const LlamaModel m = load_gguf_bytes({buffer.data() + shift, bytes.size()}, "memory.gguf");
+    EXPECT_EQ(m.path, "memory.gguf");
+    expect_same_config(file.config, m.config);
+    for_each_weight(file, m, [&](const std::string& name, auto a, auto b) {
+      EXPECT_TRUE(bit_identical(a, b)) << name << ", shift " << shift;
+    });
+    const auto at = reinterpret_cast<uintptr_t>(m.weights.rms_final.data());
+    const auto begin = reinterpret_cast<uintptr_t>(buffer.data());
+    EXPECT_EQ(at >= begin && at < begin + buffer.size(), shift == 0) << "a view only when aligned";
+    ASSERT_NE(m.tokenizer, nullptr);
+    EXPECT_EQ(m.tokenizer->size(), file.tokenizer->size());
+  }
+  EXPECT_THAT(error_of([&] {
+                load_gguf_bytes({buffer.data(), 10}, "memory.gguf");
+              }),
+              HasSubstr("memory.gguf: file is 10 bytes, too short for the 24-byte GGUF header"));
+  EXPECT_THAT(error_of([&] { load_gguf_bytes({}, "memory.gguf"); }),
+              HasSubstr("memory.gguf: file is 0 bytes"));
+}
+
 template <class T>
 void put(std::vector<char>& bytes, size_t at, T v) {
   std::memcpy(bytes.data() + at, &v, sizeof v);

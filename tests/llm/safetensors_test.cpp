@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
+#include <span>
+#include <string_view>
 
 #include "llm/convert.h"
 #include "llm/generate_reference.h"
@@ -243,6 +245,84 @@ TEST(Safetensors, MalformedFilesRaiseInputErrorNamingTheFileAndField) {
   std::filesystem::remove(config_path);
   EXPECT_THAT(error_of([&] { load_model(bad_dir); }),
               AllOf(HasSubstr(config_path), HasSubstr("cannot open")));
+}
+
+// load_safetensors_bytes (what load_safetensors runs on config.json and the mapped file, and
+// fuzz/fuzz_safetensors.cpp's entry point) reads a checkpoint in memory as the files.
+TEST(Safetensors, InMemoryCheckpointsLoadAsTheFilesDo) {
+  const std::string dir = stories_hf("in_memory", DataType::FP32);
+  const LlamaModel file = load_safetensors(dir + "/model.safetensors");
+  const std::vector<char> bytes = read_bytes(dir + "/model.safetensors");
+  const std::vector<char> config = read_bytes(dir + "/config.json");
+  const std::span<const uint8_t> image(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                       bytes.size());
+  const std::string_view config_text(config.data(), config.size());
+  const LlamaModel m = load_safetensors_bytes(image, "memory.safetensors", config_text, "c.json");
+  EXPECT_EQ(m.path, "memory.safetensors");
+  expect_same_config(file.config, m.config);
+  for_each_weight(file, m, [](const std::string& name, auto a, auto b) {
+    EXPECT_TRUE(bit_identical(a, b)) << name;
+  });
+  EXPECT_THAT(error_of([&] { load_safetensors_bytes({}, "memory.safetensors", config_text, ""); }),
+              HasSubstr("memory.safetensors: file is 0 bytes, too short for the 8-byte "
+                        "safetensors header length"));
+  EXPECT_THAT(error_of([&] { load_safetensors_bytes(image, "memory.safetensors", "{", "c.json"); }),
+              HasSubstr("c.json: is not valid JSON"));
+}
+
+// Found while adding fuzz/fuzz_safetensors.cpp (reproduced through it under UBSan): a shape with
+// an extent of 0 before another one, e.g. [0, 64] with empty data_offsets, divided by the element
+// count 0 when bounding the next extent (SIGFPE). Such a shape now reads as 0 elements; an extent
+// beyond 2^56 is refused even after a 0.
+TEST(Safetensors, AZeroExtentInAShapeIsReadWithoutDividingByZero) {
+  const std::string dir = stories_hf("zero_extent", DataType::FP32);
+  const std::string path = dir + "/model.safetensors";
+  const std::vector<char> good = read_bytes(path);
+  const auto error = [&](const std::vector<int64_t>& shape) {
+    const std::vector<char> bad = with_header(good, [&](json& h) {
+      h["model.norm.weight"]["shape"] = shape;
+      auto& o = h["model.norm.weight"]["data_offsets"];
+      o[1] = o[0];
+    });
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bad.data(), static_cast<std::streamsize>(bad.size()));
+    const std::string e = error_of([&] { load_safetensors(path); });
+    EXPECT_THAT(e, HasSubstr(path));
+    return e;
+  };
+  EXPECT_THAT(error({0, 64}),
+              HasSubstr("tensor model.norm.weight has shape [0, 64], expected [64]"));
+  EXPECT_THAT(error({64, 0}),
+              HasSubstr("tensor model.norm.weight has shape [64, 0], expected [64]"));
+  EXPECT_THAT(error({0, int64_t{1} << 60}),
+              HasSubstr("tensor model.norm.weight has shape [0,1152921504606846976], more than "
+                        "2^56 elements"));
+}
+
+// Found likewise (AddressSanitizer: stack-overflow, through fuzz/fuzz_safetensors.cpp): JSON nested
+// a million levels deep parsed, but the message quoting the mistyped value overflowed the stack
+// (nlohmann's dump() recurses once per level), in config.json and in the header alike. Nesting
+// beyond 64 levels is refused; shallower nesting is read as before.
+TEST(Safetensors, DeeplyNestedJsonIsRefusedBeforeItOverflowsTheStack) {
+  const std::string dir = stories_hf("deep", DataType::FP32);
+  const std::string path = dir + "/model.safetensors", config_path = dir + "/config.json";
+  const std::vector<char> good_config = read_bytes(config_path);
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  std::ofstream(config_path, std::ios::trunc) << "{\"hidden_size\": " << deep << "}";
+  EXPECT_THAT(error_of([&] { load_safetensors(path); }),
+              HasSubstr(config_path + ": JSON nests deeper than 64 levels"));
+  std::ofstream(config_path, std::ios::trunc) << "{\"hidden_size\": [[[1]]]}";
+  EXPECT_THAT(error_of([&] { load_safetensors(path); }),
+              HasSubstr(config_path + ": key hidden_size is [[[1]]], expected an integer"));
+
+  std::ofstream(config_path, std::ios::binary | std::ios::trunc)
+      .write(good_config.data(), static_cast<std::streamsize>(good_config.size()));
+  const std::string header = "{\"model.norm.weight\": " + deep + "}";
+  const uint64_t n = header.size();
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      << std::string(reinterpret_cast<const char*>(&n), 8) << header;
+  EXPECT_THAT(error_of([&] { load_safetensors(path); }),
+              HasSubstr(path + ": header JSON nests deeper than 64 levels"));
 }
 
 // Random damage to the length field and the JSON header: every file either loads or raises one
