@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "arch/chip_peaks.h"
 #include "arch/error.h"
@@ -72,37 +73,64 @@ Counters read_counters(sim::Simulation& s) {
 
 }  // namespace
 
-RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip,
-                    const std::map<std::string, ir::HostTensor>& inputs,
-                    const RunOptions& options) {
-  if (model.chip_config != resolved_config_yaml(chip))
-    throw InputError("the model was compiled for chip '" + model.chip_name +
-                     "' (with its configuration); this run is for '" + chip.config.name +
-                     "' with a different configuration: recompile it for this chip");
-  for (const auto& [name, tensor] : inputs) {
-    const bool known = std::any_of(model.inputs.begin(), model.inputs.end(),
-                                   [&](size_t i) { return model.tensors[i].name == name; });
-    if (!known) throw InputError("input '" + name + "' is not an input of the model");
-  }
-  sim::SimulationOptions sim_options;
-  sim_options.functional = options.functional;
-  sim_options.trace_path = options.trace_path;
-  // Counters when each barrier opens: the operators are the stretches between them.
+struct LoadedModel::Impl {
+  const compiler::CompiledModel& model;
+  const LoadedChip& chip;
+  RunOptions options;
+  std::unique_ptr<sim::Simulation> sim;
+  // Counters when each barrier opens (timed runs): the operators are the stretches between them.
   std::vector<Counters> at_barrier;
-  sim::Simulation* running = nullptr;
-  sim_options.on_barrier = [&](int chip_index) {
-    if (chip_index == 0 && running) at_barrier.push_back(read_counters(*running));
-  };
-  sim::Simulation sim(chip.config, sim_options);
-  running = &sim;
-  if (options.on_start) options.on_start(sim);
+  std::vector<size_t> op_end_barrier;  // per operator: the barriers passed when it has ended
+  size_t barriers_passed = 0;          // in this run, on chip 0
+  bool ran = false;
 
-  for (size_t i = 0; i < model.tensors.size(); ++i) {
-    const compiler::TensorSlot& t = model.tensors[i];
-    const bool is_input = std::count(model.inputs.begin(), model.inputs.end(), i) > 0;
-    const ir::HostTensor* data = t.data.get();
-    ir::HostTensor demoted;
-    if (is_input) {
+  Impl(const compiler::CompiledModel& m, const LoadedChip& c, const RunOptions& o)
+      : model(m), chip(c), options(o) {
+    if (model.chip_config != resolved_config_yaml(chip))
+      throw InputError("the model was compiled for chip '" + model.chip_name +
+                       "' (with its configuration); this run is for '" + chip.config.name +
+                       "' with a different configuration: recompile it for this chip");
+    sim::SimulationOptions sim_options;
+    sim_options.functional = options.functional;
+    sim_options.timing = options.timing;
+    sim_options.trace_path = options.trace_path;
+    sim_options.on_barrier = [this](int chip_index) {
+      if (chip_index != 0) return;
+      ++barriers_passed;
+      if (this->options.timing && sim) at_barrier.push_back(read_counters(*sim));
+    };
+    sim = std::make_unique<sim::Simulation>(chip.config, sim_options);
+    if (options.on_start) options.on_start(*sim);
+    if (options.functional)
+      for (size_t i = 0; i < model.tensors.size(); ++i) {
+        const compiler::TensorSlot& t = model.tensors[i];
+        if (!is_input(i) && t.data && !t.data->bytes.empty())
+          sim->hbm_data(0).write(t.hbm, t.data->bytes.data(), t.data->bytes.size());
+      }
+    sim->load(model.program);
+    size_t barriers = 0;
+    for (const compiler::OpRecord& op : model.ops) {
+      barriers += static_cast<size_t>(op.barriers);
+      op_end_barrier.push_back(barriers);
+    }
+  }
+
+  bool is_input(size_t tensor) const {
+    return std::count(model.inputs.begin(), model.inputs.end(), tensor) > 0;
+  }
+
+  // Checks each given input against the compiled type and places it (or the input's default) in
+  // HBM.
+  void bind(const std::map<std::string, ir::HostTensor>& inputs) {
+    for (const auto& [name, tensor] : inputs) {
+      const bool known = std::any_of(model.inputs.begin(), model.inputs.end(),
+                                     [&](size_t i) { return model.tensors[i].name == name; });
+      if (!known) throw InputError("input '" + name + "' is not an input of the model");
+    }
+    for (size_t i : model.inputs) {
+      const compiler::TensorSlot& t = model.tensors[i];
+      const ir::HostTensor* data = t.data.get();
+      ir::HostTensor demoted;
       const ir::TensorType bound{t.host_element, t.type.dims};
       auto it = inputs.find(t.name);
       if (it != inputs.end() && t.unread) {
@@ -125,96 +153,119 @@ RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip
       } else if (!data && options.functional) {
         throw InputError("input '" + t.name + "' (" + type_text(bound) + ") is not given");
       }
+      if (options.functional && data && !data->bytes.empty())
+        sim->hbm_data(0).write(t.hbm, data->bytes.data(), data->bytes.size());
     }
-    if (options.functional && data && !data->bytes.empty())
-      sim.hbm_data(0).write(t.hbm, data->bytes.data(), data->bytes.size());
   }
-  sim.load(model.program);
 
-  // Each operator's share of the counters: snapshots when its last barrier opens.
-  std::vector<size_t> op_end_barrier;
-  size_t barriers = 0;
-  for (const compiler::OpRecord& op : model.ops) {
-    barriers += static_cast<size_t>(op.barriers);
-    op_end_barrier.push_back(barriers);
-  }
-  RunResult result;
-  try {
-    result.sim = sim.run(options.progress);
-  } catch (const InputError& e) {
-    // A fault of the chip (an index out of range, say) named by the operator that was running.
-    const size_t passed = at_barrier.size();
+  // Each operator's cycles, MXU work, HBM traffic and bound, from the counters at its last barrier.
+  void attribute_to_operators(RunResult& result) {
+    const std::vector<sim::Tick>& releases = sim->barrier_releases(0);
+    const double peak_macs_per_cycle = static_cast<double>(chip.config.core_count()) *
+                                       chip.config.mxu.rows * chip.config.mxu.cols *
+                                       sim::mxu_macs_per_pe(chip.config.mxu, DataType::BF16);
+    const double hbm_bytes_per_cycle =
+        chip_peaks(chip.config).hbm_gbytes_per_s * 1e9 / (chip.config.core.clock_mhz * 1e6);
+    const sim::ClockDomain& core_clock = sim->clocks().domain("core");
+    sim::Tick previous = 0;
+    Counters before;
+    size_t last_with_code = model.ops.size();
     for (size_t i = 0; i < model.ops.size(); ++i)
-      if (op_end_barrier[i] > passed) throw InputError(model.ops[i].label + ": " + e.what());
-    throw;
-  }
-  const std::vector<sim::Tick>& releases = sim.barrier_releases(0);
-  result.stats = sim.stats_json(result.sim);
-  result.energy = sim::dynamic_energy(chip.config, sim.stats());
-  result.energy.static_j = sim::static_energy_j(chip.config.power, result.sim.seconds);
-
-  const double peak_macs_per_cycle = static_cast<double>(chip.config.core_count()) *
-                                     chip.config.mxu.rows * chip.config.mxu.cols *
-                                     sim::mxu_macs_per_pe(chip.config.mxu, DataType::BF16);
-  const double hbm_bytes_per_cycle =
-      chip_peaks(chip.config).hbm_gbytes_per_s * 1e9 / (chip.config.core.clock_mhz * 1e6);
-  const sim::ClockDomain& core_clock = sim.clocks().domain("core");
-  sim::Tick previous = 0;
-  Counters before;
-  size_t last_with_code = model.ops.size();
-  for (size_t i = 0; i < model.ops.size(); ++i)
-    if (model.ops[i].barriers > 0) last_with_code = i;
-  for (size_t i = 0; i < model.ops.size(); ++i) {
-    if (model.ops[i].barriers == 0) {  // an alias: no code, no time
-      result.ops.push_back(
-          {model.ops[i].label, model.ops[i].op, model.ops[i].mapping, 0, 0, 0, 0, "none", 0});
-      continue;
+      if (model.ops[i].barriers > 0) last_with_code = i;
+    for (size_t i = 0; i < model.ops.size(); ++i) {
+      if (model.ops[i].barriers == 0) {  // an alias: no code, no time
+        result.ops.push_back(
+            {model.ops[i].label, model.ops[i].op, model.ops[i].mapping, 0, 0, 0, 0, "none", 0});
+        continue;
+      }
+      const size_t b = op_end_barrier[i];
+      if (b < 1 || b > releases.size() || b > at_barrier.size()) break;  // stopped early
+      OpStats s;
+      s.label = model.ops[i].label;
+      s.op = model.ops[i].op;
+      s.mapping = model.ops[i].mapping;
+      // The last operator also owns the drain to the halt after its barrier, so the table adds up
+      // to the run's cycles.
+      const bool last = i == last_with_code && result.sim.completed;
+      const uint64_t end_cycle =
+          last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
+      s.cycles = end_cycle - core_clock.cycle_at(previous);
+      const Counters& after = at_barrier[b - 1];
+      s.hbm_bytes = after.hbm_bytes - before.hbm_bytes;
+      for (size_t core = 0; core < after.unit_busy.size(); ++core)
+        if (after.unit_busy[core] > (before.unit_busy.empty() ? 0 : before.unit_busy[core]))
+          ++s.cores_busy;
+      const double cycles = static_cast<double>(std::max<uint64_t>(s.cycles, 1));
+      s.mxu_utilization = (after.macs - before.macs) / (cycles * peak_macs_per_cycle);
+      const double hbm_fraction = s.hbm_bytes / (cycles * hbm_bytes_per_cycle);
+      // The unit closest to its peak bounds the operator; neither near its peak: latency.
+      if (std::max(s.mxu_utilization, hbm_fraction) < 0.5)
+        s.bound = "latency";
+      else
+        s.bound = s.mxu_utilization >= hbm_fraction ? "compute" : "bandwidth";
+      previous = releases[b - 1];
+      before = after;
+      result.ops.push_back(std::move(s));
     }
-    const size_t b = op_end_barrier[i];
-    if (b < 1 || b > releases.size() || b > at_barrier.size()) break;  // stopped early
-    OpStats s;
-    s.label = model.ops[i].label;
-    s.op = model.ops[i].op;
-    s.mapping = model.ops[i].mapping;
-    // The last operator also owns the drain to the halt after its barrier, so the table adds up
-    // to the run's cycles.
-    const bool last = i == last_with_code && result.sim.completed;
-    const uint64_t end_cycle = last ? result.sim.core_cycles : core_clock.cycle_at(releases[b - 1]);
-    s.cycles = end_cycle - core_clock.cycle_at(previous);
-    const Counters& after = at_barrier[b - 1];
-    s.hbm_bytes = after.hbm_bytes - before.hbm_bytes;
-    for (size_t core = 0; core < after.unit_busy.size(); ++core)
-      if (after.unit_busy[core] > (before.unit_busy.empty() ? 0 : before.unit_busy[core]))
-        ++s.cores_busy;
-    const double cycles = static_cast<double>(std::max<uint64_t>(s.cycles, 1));
-    s.mxu_utilization = (after.macs - before.macs) / (cycles * peak_macs_per_cycle);
-    const double hbm_fraction = s.hbm_bytes / (cycles * hbm_bytes_per_cycle);
-    // The unit closest to its peak bounds the operator; neither near its peak: latency.
-    if (std::max(s.mxu_utilization, hbm_fraction) < 0.5)
-      s.bound = "latency";
-    else
-      s.bound = s.mxu_utilization >= hbm_fraction ? "compute" : "bandwidth";
-    previous = releases[b - 1];
-    before = after;
-    result.ops.push_back(std::move(s));
+    const double total = static_cast<double>(std::max<uint64_t>(result.sim.core_cycles, 1));
+    for (OpStats& s : result.ops) s.share = static_cast<double>(s.cycles) / total;
   }
-  const double total = static_cast<double>(std::max<uint64_t>(result.sim.core_cycles, 1));
-  for (OpStats& s : result.ops) s.share = static_cast<double>(s.cycles) / total;
 
-  if (options.functional && result.sim.completed) {
-    for (size_t i : model.outputs) {
-      const compiler::TensorSlot& t = model.tensors[i];
-      ir::HostTensor out;
-      out.element = t.type.element;
-      out.dims = *t.type.dims;
-      out.bytes.resize(t.bytes);
-      sim.hbm_data(0).read(t.hbm, out.bytes.data(), out.bytes.size());
-      if (t.host_element != t.type.element) out = converted(out, t.host_element, t.name);
-      result.outputs.push_back(std::move(out));
-      result.output_names.push_back(t.name);
+  RunResult run(const std::map<std::string, ir::HostTensor>& inputs) {
+    if (ran) {
+      if (options.timing)
+        throw std::logic_error("LoadedModel::run: a timed model runs once; load it again");
+      sim->restart();
     }
+    ran = true;
+    barriers_passed = 0;
+    bind(inputs);
+    RunResult result;
+    try {
+      result.sim = sim->run(options.progress);
+    } catch (const InputError& e) {
+      // A fault of the chip (an index out of range, say) named by the operator that was running.
+      for (size_t i = 0; i < model.ops.size(); ++i)
+        if (op_end_barrier[i] > barriers_passed)
+          throw InputError(model.ops[i].label + ": " + e.what());
+      throw;
+    }
+    if (options.timing) {
+      result.stats = sim->stats_json(result.sim);
+      result.energy = sim::dynamic_energy(chip.config, sim->stats());
+      result.energy.static_j = sim::static_energy_j(chip.config.power, result.sim.seconds);
+      attribute_to_operators(result);
+    }
+    if (options.functional && result.sim.completed) {
+      for (size_t i : model.outputs) {
+        const compiler::TensorSlot& t = model.tensors[i];
+        ir::HostTensor out;
+        out.element = t.type.element;
+        out.dims = *t.type.dims;
+        out.bytes.resize(t.bytes);
+        sim->hbm_data(0).read(t.hbm, out.bytes.data(), out.bytes.size());
+        if (t.host_element != t.type.element) out = converted(out, t.host_element, t.name);
+        result.outputs.push_back(std::move(out));
+        result.output_names.push_back(t.name);
+      }
+    }
+    return result;
   }
-  return result;
+};
+
+LoadedModel::LoadedModel(const compiler::CompiledModel& model, const LoadedChip& chip,
+                         const RunOptions& options)
+    : impl_(std::make_unique<Impl>(model, chip, options)) {}
+LoadedModel::~LoadedModel() = default;
+
+RunResult LoadedModel::run(const std::map<std::string, ir::HostTensor>& inputs) {
+  return impl_->run(inputs);
+}
+
+RunResult run_model(const compiler::CompiledModel& model, const LoadedChip& chip,
+                    const std::map<std::string, ir::HostTensor>& inputs,
+                    const RunOptions& options) {
+  return LoadedModel(model, chip, options).run(inputs);
 }
 
 }  // namespace seedchip::runtime

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ namespace seedchip::runtime {
 
 struct RunOptions {
   bool functional = true;
+  // false: functional only (sim/chip/simulation.h): the outputs of a timed run, to the bit, with
+  // no clock; the operator table is empty and the simulated time zero. Needs `functional`.
+  bool timing = true;
   std::string trace_path;
   std::function<void(double simulated_seconds)> progress;
   // Called once the simulation exists, so a caller can stop it (Ctrl-C).
@@ -44,6 +48,24 @@ struct RunResult {
   sim::Energy energy;  // the chip's, from its counters and power model (sim/chip/energy.h)
 };
 
+// A compiled model resident on a simulated chip: the constructor checks that the program was
+// compiled for this chip, places the constants in HBM and loads the program; run() binds the
+// inputs, runs and reads the outputs. A functional-only model runs any number of times, as a host
+// calls a loaded model once per token (constants are placed once); a timed one runs once, since its
+// figures describe one run from an idle chip (std::logic_error on a second run).
+class LoadedModel {
+ public:
+  LoadedModel(const compiler::CompiledModel& model, const LoadedChip& chip,
+              const RunOptions& options = {});
+  ~LoadedModel();
+  RunResult run(const std::map<std::string, compiler::ir::HostTensor>& inputs);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One run of a model on a new simulation: LoadedModel(model, chip, options).run(inputs).
 // `inputs` by graph input name. Throws InputError when the model was compiled for another chip
 // configuration, an input is missing (and has no default), or its type differs from the compiled
 // one — naming the tensor and both types. f64 inputs of a model compiled with demote-f64 are

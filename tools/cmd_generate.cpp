@@ -25,6 +25,7 @@ struct GenerateCommand {
   ChipOptions chip;
   ScaleCommand scale;  // a model shape preset or --timing-only: on a group of chips
   bool timing_only = false;
+  bool time_every_step = false;
 };
 
 // The step's operators summed: HBM bytes, MXU work, and the bound of the operator with the most
@@ -75,7 +76,7 @@ void run_generate(const GenerateCommand& c) {
   // The context is what this run uses: attention reads (and masks) every cached position.
   std::fprintf(stderr, "compiling the decode step of %s for %s (context %lld)...\n",
                c.model.c_str(), chip.config.name.c_str(), static_cast<long long>(steps));
-  runtime::ChipDecoder decoder(model, chip, steps, options);
+  runtime::ChipDecoder decoder(model, chip, steps, options, {.time_every_step = c.time_every_step});
   llm::Sampler sampler(static_cast<int>(model.config.vocab_size), c.temperature, c.top_p, c.top_k,
                        c.seed);
   const std::vector<int> prompt = tokenizer.encode(c.prompt, true, false);
@@ -102,7 +103,7 @@ void run_generate(const GenerateCommand& c) {
   // The comparison chip runs the same decode step in timing-only mode (its timing does not
   // depend on the data).
   const LoadedChip other = load_chip(c.compare);
-  runtime::ChipDecoder other_decoder(model, other, steps, options, false);
+  runtime::ChipDecoder other_decoder(model, other, steps, options, {.functional = false});
   const runtime::StepResult other_step = other_decoder.step(0, 0);
 
   double decode_seconds = 0;
@@ -194,6 +195,9 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--prefill-chunk", scale.prefill_chunk,
                   "prompt tokens per prefill step, 0 = the whole prompt (presets only)")
       ->default_val(0);
+  cmd->add_flag("--time-every-step", c->time_every_step,
+                "simulate each step with data and clock (exact per-step timing, ~50x slower); "
+                "default: steps run functional-only and one timing-only step times them all");
   cmd->add_flag("--timing-only", c->timing_only,
                 "time prefill and decode of a batch without data (implied for presets)");
   cmd->add_option("--trace", scale.trace_path,

@@ -39,6 +39,11 @@ struct Simulation::Impl {
       : config(c),
         options(o),
         clocks(ClockPlan::from_mhz({{"core", c.core.clock_mhz}, {"hbm", c.hbm.clock_mhz}})) {
+    if (!o.functional && !o.timing)
+      throw std::logic_error("Simulation: neither data nor timing leaves nothing to simulate");
+    if (!o.timing && !o.trace_path.empty())
+      throw InputError("trace " + o.trace_path +
+                       ": a functional-only (untimed) simulation has no time line to trace");
     if (o.chips < 1 || o.chips > 64)
       throw InputError("chips: " + std::to_string(o.chips) + " is out of range; expected 1..64");
     if (!o.trace_path.empty())
@@ -57,15 +62,22 @@ struct Simulation::Impl {
       throw InputError("dma.send: destination chip " + std::to_string(dst_chip) +
                        " does not exist; the system has chips 0.." +
                        std::to_string(chips.size() - 1));
+    if (!options.timing) {
+      copy_between_chips(src_chip, dst_chip, dst, src, bytes);
+      return done(events.now());
+    }
     links->transfer(src_chip, dst_chip, bytes,
                     [this, src_chip, dst_chip, dst, src, bytes, done = std::move(done)](Tick t) {
-                      if (options.functional) {
-                        std::vector<uint8_t> buffer(bytes);
-                        chips[src_chip]->hbm_data->read(src, buffer.data(), bytes);
-                        chips[dst_chip]->hbm_data->write(dst, buffer.data(), bytes);
-                      }
+                      if (options.functional)
+                        copy_between_chips(src_chip, dst_chip, dst, src, bytes);
                       done(t);
                     });
+  }
+
+  void copy_between_chips(int src_chip, int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes) {
+    std::vector<uint8_t> buffer(bytes);
+    chips[src_chip]->hbm_data->read(src, buffer.data(), bytes);
+    chips[dst_chip]->hbm_data->write(dst, buffer.data(), bytes);
   }
 
   std::unique_ptr<Chip> build_chip(int index) {
@@ -95,6 +107,7 @@ struct Simulation::Impl {
     ctx.trace = trace.get();
     ctx.trace_pid_base = pid_base;
     ctx.functional = options.functional;
+    ctx.timed = options.timing;
     ctx.hbm_data = chip->hbm_data.get();
     ctx.hbm = chip->hbm.get();
     ctx.noc = chip->noc.get();
@@ -178,6 +191,16 @@ void Simulation::load(const isa::Program& program) {
       chip->cores[c]->on_halt(
           [this, raw = chip.get()] { impl_->release_barrier_if_complete(*raw); });
     }
+  }
+}
+
+void Simulation::restart() {
+  if (impl_->options.timing)
+    throw std::logic_error("Simulation::restart: a timed simulation runs once");
+  for (auto& chip : impl_->chips) {
+    for (auto& core : chip->cores) core->restart();
+    chip->barrier_waiters.clear();
+    chip->barrier_releases.clear();
   }
 }
 

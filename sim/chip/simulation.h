@@ -3,7 +3,8 @@
 // clock plan, stat tree and (optional) trace. Each chip owns its HBM model and bytes, its NoC and
 // its cores; load() hands program sections to cores, run() advances until every core has halted,
 // Ctrl-C is requested (request_stop), or nothing can move any more (a deadlock, reported with the
-// cores that never halted).
+// cores that never halted). Three fidelities (DESIGN.md): functional and timed (the default),
+// timing-only (no data) and functional-only (no clock, SimulationOptions::timing false).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +25,9 @@ namespace seedchip::sim {
 
 struct SimulationOptions {
   bool functional = true;  // false: timing-only (shapes, no data)
+  // false: functional only, the fidelity level without a clock (sim/core/core.h): results are the
+  // timed run's to the bit, simulated time stays zero, and the run can be repeated (restart()).
+  bool timing = true;
   int chips = 1;
   std::string trace_path;  // empty: no trace is written and tracing costs nothing
   // Called when a barrier of chip `chip` opens, before any core runs on (counters are exact then).
@@ -59,6 +63,11 @@ class Simulation {
 
   // When each barrier of `chip` opened, in order (a compiled graph ends each operator at one).
   const std::vector<Tick>& barrier_releases(int chip) const;
+
+  // Puts every core back at the start of its loaded program for another run(), keeping SRAM and HBM
+  // bytes (constants placed once stay). Untimed simulations only: a timed one's clocks, memory
+  // state and counters describe one run from an idle chip (std::logic_error otherwise).
+  void restart();
 
   // Runs to completion or interruption. `progress(simulated_seconds)` is called now and then.
   RunResult run(std::function<void(double)> progress = {});

@@ -38,25 +38,64 @@ struct Slots {
   int sram, hbm, rows, row_bytes, stride, dst, src, bytes, idx, limit;
   int w, k, n, type, out, in, m, in_stride, out_stride, acc, acc_type;
   int d, a, b, v, c, cols, from, to;
+  uint64_t register_slots;  // bit i: operand i names a register
+  Unit unit;
 };
 
-const Slots& slots(Opcode op) {
+const std::vector<Slots>& slot_table() {
   static const std::vector<Slots> table = [] {
     std::vector<Slots> t;
     for (const isa::InstructionInfo& i : isa::all_instructions()) {
       auto at = [&i](std::string_view name) { return i.index_of(name); };
-      t.push_back({at("rd"),     at("ra"),       at("rb"),   at("imm"),       at("target"),
-                   at("s"),      at("count"),    at("core"), at("chip"),      at("wait"),
-                   at("signal"), at("sram"),     at("hbm"),  at("rows"),      at("row_bytes"),
-                   at("stride"), at("dst"),      at("src"),  at("bytes"),     at("idx"),
-                   at("limit"),  at("w"),        at("k"),    at("n"),         at("type"),
-                   at("out"),    at("in"),       at("m"),    at("in_stride"), at("out_stride"),
-                   at("acc"),    at("acc_type"), at("d"),    at("a"),         at("b"),
-                   at("v"),      at("c"),        at("cols"), at("from"),      at("to")});
+      t.push_back({at("rd"),
+                   at("ra"),
+                   at("rb"),
+                   at("imm"),
+                   at("target"),
+                   at("s"),
+                   at("count"),
+                   at("core"),
+                   at("chip"),
+                   at("wait"),
+                   at("signal"),
+                   at("sram"),
+                   at("hbm"),
+                   at("rows"),
+                   at("row_bytes"),
+                   at("stride"),
+                   at("dst"),
+                   at("src"),
+                   at("bytes"),
+                   at("idx"),
+                   at("limit"),
+                   at("w"),
+                   at("k"),
+                   at("n"),
+                   at("type"),
+                   at("out"),
+                   at("in"),
+                   at("m"),
+                   at("in_stride"),
+                   at("out_stride"),
+                   at("acc"),
+                   at("acc_type"),
+                   at("d"),
+                   at("a"),
+                   at("b"),
+                   at("v"),
+                   at("c"),
+                   at("cols"),
+                   at("from"),
+                   at("to"),
+                   0,
+                   i.unit});
+      for (size_t o = 0; o < i.operands.size(); ++o)
+        if (i.operands[o].kind == isa::OperandKind::REG)
+          t.back().register_slots |= uint64_t{1} << o;
     }
     return t;
   }();
-  return table[static_cast<size_t>(op)];
+  return table;
 }
 
 // An MXU, VPU or DMA instruction with its registers read at issue, ready for its unit.
@@ -223,6 +262,9 @@ struct Core::Impl {
     if (ctx.trace) ctx.trace->span(pid(), track, isa::info(op).mnemonic, start, end - start);
   }
 
+  // Looked up on every operand read: a member reference, not a function-local static's guard.
+  const Slots& slot_of(Opcode op) const { return slots[static_cast<size_t>(op)]; }
+
   Tick now() const { return ctx.events->now(); }
   Tick ticks(uint64_t cycles) const { return clock.ticks(cycles); }
 
@@ -230,8 +272,7 @@ struct Core::Impl {
 
   int64_t operand(const isa::Instruction& inst, int slot) const {
     const int64_t raw = inst.operands[static_cast<size_t>(slot)];
-    if (isa::info(inst.op).operands[static_cast<size_t>(slot)].kind != isa::OperandKind::REG)
-      return raw;
+    if ((slot_of(inst.op).register_slots >> slot & 1) == 0) return raw;
     if (raw < 0 || raw >= isa::kNumRegisters)
       fail("register x" + std::to_string(raw) + " does not exist (x0..x31)");
     return regs[static_cast<size_t>(raw)];
@@ -246,10 +287,13 @@ struct Core::Impl {
   }
 
   // Sizes come from registers: a product that overflows could pass a range check by wrapping.
-  uint64_t product(uint64_t a, uint64_t b, const std::string& what) const {
+  // `what` and the other names are views: they become strings only for an error message, since
+  // these checks run on every unit instruction.
+  uint64_t product(uint64_t a, uint64_t b, std::string_view what) const {
     uint64_t result;
     if (__builtin_mul_overflow(a, b, &result))
-      fail(what + " (" + std::to_string(a) + " x " + std::to_string(b) + ") is too large");
+      fail(std::string(what) + " (" + std::to_string(a) + " x " + std::to_string(b) +
+           ") is too large");
     return result;
   }
 
@@ -269,35 +313,36 @@ struct Core::Impl {
 
   // `rows` rows of `row_bytes` bytes, `stride` apart, from `addr` must lie in [0, capacity).
   // Rows may overlap only where they are read (`overlap_ok`): a repeated row is a broadcast.
-  void check_range(const std::string& what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
-                   uint64_t stride, uint64_t capacity, const std::string& memory,
+  void check_range(std::string_view what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
+                   uint64_t stride, uint64_t capacity, std::string_view memory,
                    bool overlap_ok = false) const {
     if (rows == 0 || row_bytes == 0) return;
     if (rows > 1 && stride < row_bytes && !overlap_ok)
-      fail(what + ": row pitch " + std::to_string(stride) + " is smaller than a row (" +
-           std::to_string(row_bytes) + " bytes)");
+      fail(std::string(what) + ": row pitch " + std::to_string(stride) +
+           " is smaller than a row (" + std::to_string(row_bytes) + " bytes)");
     const unsigned __int128 end = static_cast<unsigned __int128>(addr) +
                                   static_cast<unsigned __int128>(rows - 1) * stride + row_bytes;
     if (end > capacity)
-      fail(what + " at address " + std::to_string(addr) + " (" + std::to_string(rows) + " x " +
-           std::to_string(row_bytes) + " bytes, pitch " + std::to_string(stride) +
-           ") runs past the end of " + memory + " (" + std::to_string(capacity) + " bytes)");
+      fail(std::string(what) + " at address " + std::to_string(addr) + " (" + std::to_string(rows) +
+           " x " + std::to_string(row_bytes) + " bytes, pitch " + std::to_string(stride) +
+           ") runs past the end of " + std::string(memory) + " (" + std::to_string(capacity) +
+           " bytes)");
   }
 
-  void check_sram(const std::string& what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
+  void check_sram(std::string_view what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
                   uint64_t stride) const {
     check_range(what, addr, rows, row_bytes, stride, static_cast<uint64_t>(config.sram.bytes),
                 "SRAM (sram.bytes)");
   }
 
-  void check_hbm(const std::string& what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
+  void check_hbm(std::string_view what, uint64_t addr, uint64_t rows, uint64_t row_bytes,
                  uint64_t stride, bool overlap_ok) const {
     if (!ctx.hbm) fail("this chip has no HBM");
     check_range(what, addr, rows, row_bytes, stride, ctx.hbm->capacity_bytes(), "HBM", overlap_ok);
   }
 
   UnitOp resolve_mxu(const isa::Instruction& inst) {
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     UnitOp u;
     u.type = dtype_operand(inst, sl.type);
     if (mxu_macs_per_pe(config.mxu, u.type) <= 0)
@@ -342,7 +387,7 @@ struct Core::Impl {
   }
 
   UnitOp resolve_vpu(const isa::Instruction& inst) {
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     UnitOp u;
     VpuOperands& o = u.vpu;
     o.op = inst.op;
@@ -383,8 +428,7 @@ struct Core::Impl {
     const uint64_t b_bytes = product(b_count, elem, "size");
     const uint64_t d_bytes = product(d_count, out_elem, "size");
     check_sram("source `a`", o.a, 1, in_bytes, 0);
-    if (second >= 0)
-      check_sram("source `" + isa::info(inst.op).operands[second].name + "`", o.b, 1, b_bytes, 0);
+    if (second >= 0) check_sram(second == sl.b ? "source `b`" : "source `v`", o.b, 1, b_bytes, 0);
     check_sram("destination `d`", o.d, 1, d_bytes, 0);
     if (select) check_sram("mask `m`", o.m, 1, in_bytes, 0);
 
@@ -397,7 +441,7 @@ struct Core::Impl {
   }
 
   UnitOp resolve_dma(const isa::Instruction& inst) {
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     UnitOp u;
     switch (inst.op) {
       case Opcode::DMA_LOAD:
@@ -481,13 +525,14 @@ struct Core::Impl {
   void issue() {
     issue_scheduled = false;
     if (halted) return;
+    if (!ctx.timed) return issue_untimed();
     in_issue = true;
     Tick elapsed = 0;
     const Tick issue_ticks = ticks(static_cast<uint64_t>(config.core.sequencer_issue_cycles));
     for (int batch = 0; batch < kMaxScalarBatch; ++batch) {
       const bool at_end = pc >= static_cast<int>(code.size());
       const Opcode op = at_end ? Opcode::HALT : code[pc].op;
-      if (isa::info(op).unit == Unit::SCALAR && op != Opcode::HALT) {
+      if (slot_of(op).unit == Unit::SCALAR && op != Opcode::HALT) {
         execute_scalar(code[pc]);
         ++*stat.instructions;
         elapsed += issue_ticks;
@@ -513,12 +558,37 @@ struct Core::Impl {
     schedule_issue(now() + elapsed);
   }
 
+  // Without a clock the sequencer runs on until it blocks or halts; the batch cap hands control
+  // back to the event queue now and then, so that Ctrl-C still stops a program that loops.
+  void issue_untimed() {
+    in_issue = true;
+    for (int batch = 0; batch < kMaxScalarBatch; ++batch) {
+      const bool at_end = pc >= static_cast<int>(code.size());
+      const Opcode op = at_end ? Opcode::HALT : code[pc].op;
+      if (slot_of(op).unit == Unit::SCALAR && op != Opcode::HALT) {
+        execute_scalar(code[pc]);
+        ++*stat.instructions;
+        continue;
+      }
+      const Step step = at_end ? halt_step() : execute(code[pc]);
+      if (step == Step::DONE) end_stall();
+      if (step == Step::BLOCKED || halted) {
+        in_issue = false;
+        return;
+      }
+      ++*stat.instructions;
+      ++pc;
+    }
+    in_issue = false;
+    schedule_issue(now());
+  }
+
   void set_reg(int64_t r, int64_t value) {
     if (r != 0) regs[static_cast<size_t>(r)] = value;
   }
 
   void execute_scalar(const isa::Instruction& inst) {
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     auto wrap = [](uint64_t v) { return static_cast<int64_t>(v); };
     auto u = [&](int slot) { return static_cast<uint64_t>(operand(inst, slot)); };
     auto dest = [&] {
@@ -621,7 +691,7 @@ struct Core::Impl {
   }
 
   Step execute(const isa::Instruction& inst) {
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     switch (inst.op) {
       case Opcode::HALT:
         return halt_step();
@@ -644,8 +714,12 @@ struct Core::Impl {
                std::to_string(ctx.cores.size() - 1) + ")");
         const int64_t s = semaphore_operand(inst, sl.s, false);
         const int64_t count = count_immediate(inst, sl.count);
-        if (!ctx.noc) fail("this chip has no NoC to carry a remote signal");
         Core* target = ctx.cores[static_cast<size_t>(core)];
+        if (!ctx.timed) {
+          target->signal_semaphore(static_cast<int>(s), count);
+          return Step::DONE;
+        }
+        if (!ctx.noc) fail("this chip has no NoC to carry a remote signal");
         ctx.noc->transfer(
             ctx.noc->node_of_core(index), ctx.noc->node_of_core(static_cast<int>(core)),
             kSemaphoreMessageBytes,
@@ -659,7 +733,7 @@ struct Core::Impl {
       default:
         break;
     }
-    switch (isa::info(inst.op).unit) {
+    switch (slot_of(inst.op).unit) {
       case Unit::MXU:
         return push(
             inst, mxu.queue, [&] { return resolve_mxu(inst); }, [this] { dispatch_mxu(); });
@@ -685,7 +759,7 @@ struct Core::Impl {
             Dispatch dispatch) {
     if (queue.size() >= static_cast<size_t>(config.core.queue_depth))
       return blocked(Block::QUEUE_FULL);
-    const Slots& sl = slots(inst.op);
+    const Slots& sl = slot_of(inst.op);
     UnitOp u = resolve();
     u.op = inst.op;
     u.pc = pc;
@@ -751,7 +825,69 @@ struct Core::Impl {
 
   // ---- MXU ----
 
+  // Untimed units: each instruction at the head of the queue runs to completion as soon as its wait
+  // semaphore allows, in queue order. Completions signal at once, which may run further queued
+  // instructions (of this or another core) from within this call; each runs after it was popped,
+  // so the queues stay consistent.
+  void dispatch_mxu_untimed() {
+    while (!mxu.queue.empty() && take(mxu.queue.front().wait)) {
+      const UnitOp op = std::move(mxu.queue.front());
+      mxu.queue.pop_front();
+      if (op.op == Opcode::MXU_LOAD) {
+        keep_loaded_weights(op);
+        ++*stat.mxu_loads;
+      } else {
+        matmul_data(op, *mxu.weights);
+        ++*stat.mxu_tiles;
+        *stat.mxu_macs += op.m * op.k * op.n;
+      }
+      signal_semaphore(op.signal, 1);
+    }
+  }
+
+  void dispatch_vpu_untimed() {
+    while (!vpu.queue.empty() && take(vpu.queue.front().wait)) {
+      const UnitOp op = std::move(vpu.queue.front());
+      vpu.queue.pop_front();
+      vpu_execute(op.vpu, sram.data());
+      ++*stat.vpu_instructions;
+      *stat.vpu_elements += op.elements;
+      signal_semaphore(op.signal, 1);
+    }
+  }
+
+  void dispatch_dma_untimed() {
+    while (!dma_queue.empty() && take(dma_queue.front().wait)) {
+      UnitOp op = std::move(dma_queue.front());
+      dma_queue.pop_front();
+      if (op.op == Opcode::DMA_GATHER) resolve_gather_rows(op);
+      if (op.op == Opcode::DMA_SEND) {
+        ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
+      } else {
+        copy_dma_bytes(op);
+      }
+      ++*stat.dma_instructions;
+      count_dma_bytes(op);
+      signal_semaphore(op.signal, 1);
+    }
+  }
+
+  // The array keeps its own copy: later SRAM writes do not change loaded weights.
+  void keep_loaded_weights(const UnitOp& op) {
+    const uint64_t bytes = op.k * op.n * static_cast<uint64_t>(dtype_bytes(op.type));
+    mxu.weights = std::make_shared<const std::vector<uint8_t>>(sram.data() + op.w,
+                                                               sram.data() + op.w + bytes);
+  }
+
+  void matmul_data(const UnitOp& op, const std::vector<uint8_t>& weights) {
+    if (op.m != 0)
+      numerics::matmul_exact(op.type, op.acc_type, sram.data() + op.in, op.in_stride,
+                             weights.data(), sram.data() + op.out, op.out_stride, op.m, op.k, op.n,
+                             op.acc);
+  }
+
   void dispatch_mxu() {
+    if (!ctx.timed) return dispatch_mxu_untimed();
     while (!mxu.queue.empty()) {
       const UnitOp& head = mxu.queue.front();
       const bool is_load = head.op == Opcode::MXU_LOAD;
@@ -789,10 +925,7 @@ struct Core::Impl {
     count_sram(reads, {});
     const Tick done = start + ticks(actual);
     mxu.load_port_free = mxu.weights_ready = done;
-    // The array keeps its own copy: later SRAM writes do not change loaded weights.
-    if (ctx.functional)
-      mxu.weights = std::make_shared<const std::vector<uint8_t>>(sram.data() + op.w,
-                                                                 sram.data() + op.w + bytes);
+    if (ctx.functional) keep_loaded_weights(op);
     ++mxu.in_flight;
     mxu_busy(start, done);
     ++*stat.mxu_loads;
@@ -835,10 +968,7 @@ struct Core::Impl {
     ctx.events->schedule(
         done,
         [this, op = std::move(op), weights = mxu.weights] {
-          if (ctx.functional && op.m != 0)
-            numerics::matmul_exact(op.type, op.acc_type, sram.data() + op.in, op.in_stride,
-                                   weights->data(), sram.data() + op.out, op.out_stride, op.m, op.k,
-                                   op.n, op.acc);
+          if (ctx.functional) matmul_data(op, *weights);
           --mxu.in_flight;
           signal_semaphore(op.signal, 1);
           wake_sequencer();
@@ -849,6 +979,7 @@ struct Core::Impl {
   // ---- VPU ----
 
   void dispatch_vpu() {
+    if (!ctx.timed) return dispatch_vpu_untimed();
     while (!vpu.queue.empty()) {
       if (vpu.free_at > now()) return wake_unit_at(vpu.wake_at, vpu.free_at, &Impl::dispatch_vpu);
       if (!take(vpu.queue.front().wait)) return;
@@ -891,6 +1022,7 @@ struct Core::Impl {
 
   // The next instruction goes to the lowest-numbered idle engine; none idle: it waits.
   void dispatch_dma() {
+    if (!ctx.timed) return dispatch_dma_untimed();
     while (!dma_queue.empty()) {
       auto idle =
           std::find_if(engines.begin(), engines.end(), [](const DmaEngine& e) { return !e.busy; });
@@ -1089,6 +1221,19 @@ struct Core::Impl {
     DmaEngine& eng = engines[static_cast<size_t>(e)];
     const UnitOp op = std::move(eng.op);
     if (ctx.functional) copy_dma_bytes(op);
+    count_dma_bytes(op);
+    if (ctx.trace) trace_span(kFirstDmaTrack + e, op.op, eng.start, now());
+    eng.busy = false;
+    if (--active_engines == 0) {
+      dma_busy_ticks += now() - dma_busy_since;
+      *stat.dma_busy = ticks_to_cycles(dma_busy_ticks, clock);
+    }
+    signal_semaphore(op.signal, 1);
+    dispatch_dma();
+    wake_sequencer();
+  }
+
+  void count_dma_bytes(const UnitOp& op) {
     switch (op.op) {
       case Opcode::DMA_LOAD:
       case Opcode::DMA_GATHER:
@@ -1104,15 +1249,6 @@ struct Core::Impl {
         *stat.dma_sent += op.bytes;
         break;
     }
-    if (ctx.trace) trace_span(kFirstDmaTrack + e, op.op, eng.start, now());
-    eng.busy = false;
-    if (--active_engines == 0) {
-      dma_busy_ticks += now() - dma_busy_since;
-      *stat.dma_busy = ticks_to_cycles(dma_busy_ticks, clock);
-    }
-    signal_semaphore(op.signal, 1);
-    dispatch_dma();
-    wake_sequencer();
   }
 
   void copy_dma_bytes(const UnitOp& op) {
@@ -1144,6 +1280,7 @@ struct Core::Impl {
 
   // ---- state ----
 
+  const std::vector<Slots>& slots = slot_table();
   int index;
   ChipContext& ctx;
   const ChipConfig& config;
@@ -1181,6 +1318,8 @@ struct Core::Impl {
 Core::Core(int index, ChipContext& chip) {
   if (!chip.config || !chip.events || !chip.core_clock || !chip.stats)
     throw std::logic_error("Core: the ChipContext lacks a config, event queue, clock or stats");
+  if (!chip.timed && !chip.functional)
+    throw std::logic_error("Core: an untimed core must be functional (it has nothing else to do)");
   if (chip.functional && !chip.hbm_data)
     throw std::logic_error("Core: functional mode needs the chip's HBM bytes (hbm_data)");
   impl_ = std::make_unique<Impl>(index, chip);
@@ -1191,8 +1330,12 @@ Core::~Core() = default;
 int Core::index() const { return impl_->index; }
 
 void Core::load(std::vector<isa::Instruction> code) {
+  impl_->code = std::move(code);
+  restart();
+}
+
+void Core::restart() {
   Impl& s = *impl_;
-  s.code = std::move(code);
   s.pc = 0;
   s.regs.fill(0);
   s.sems.fill(0);

@@ -4,7 +4,11 @@
 // the sequencer). Each unit runs its queue in order, in parallel with the others, honouring the
 // wait/signal semaphores of every instruction. Unit latencies are closed-form (docs/core.md), so an
 // instruction costs one event; SRAM bank conflicts between units stretch the later access.
-// In functional mode the units compute real results on the chip's SRAM and HBM bytes.
+// In functional mode the units compute real results on the chip's SRAM and HBM bytes. An untimed
+// core (ChipContext::timed false, functional only) keeps every ordering rule (program order per
+// unit, semaphores, fences, barriers) but no clock: each unit instruction completes as soon as its
+// wait semaphore lets it start, and its cycle counters stay zero while its work counters (MACs,
+// elements, bytes, instructions) still count.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,6 +41,7 @@ struct ChipContext {
   TraceWriter* trace = nullptr;      // null: no trace. Core i traces to pid = trace_pid_base + i.
   int trace_pid_base = 0;
   bool functional = true;            // false: timing-only, no data is read, written or computed
+  bool timed = true;                 // false: functional only, no clock (needs functional)
   BackingStore* hbm_data = nullptr;  // null in timing-only mode
   HbmSystem* hbm = nullptr;
   Noc* noc = nullptr;
@@ -45,7 +50,8 @@ struct ChipContext {
   // (from an event) once every running core of the chip has arrived.
   std::function<void(int core, std::function<void()> release)> arrive_at_barrier;
   // dma.send: move `bytes` from this chip's HBM at `src` to chip `dst_chip`'s HBM at `dst`; calls
-  // `done(tick)` when the last byte has landed. Null on a single-chip system.
+  // `done(tick)` when the last byte has landed (untimed: before it returns). Null on a single-chip
+  // system.
   std::function<void(int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes,
                      std::function<void(Tick)> done)>
       send_to_chip;
@@ -57,8 +63,11 @@ class Core {
   ~Core();
 
   int index() const;
-  // Loads the code this core runs; the register file and semaphores reset to zero.
+  // Loads the code this core runs and restarts it.
   void load(std::vector<isa::Instruction> code);
+  // Puts the core back at the start of its code, registers and semaphores zero, not halted; its
+  // SRAM bytes stay. For running a loaded program again on an untimed chip.
+  void restart();
   // Schedules the first issue at the current tick. A core with no code is halted at once.
   void start();
   bool halted() const;

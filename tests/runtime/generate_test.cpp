@@ -34,7 +34,7 @@ TEST(ChipDecoder, EveryLayerMatchesTheHostReferenceAndGreedyTokensAgree) {
   const llm::LlamaModel model = llm::load_llama2c(kStories);
   const LoadedChip chip = load_chip("seedchip-v1");
   constexpr int64_t kSteps = 5;
-  ChipDecoder chip_decoder(model, chip, kSteps, fp32_grade(), true, true);
+  ChipDecoder chip_decoder(model, chip, kSteps, fp32_grade(), {.layer_outputs = true});
   llm::ReferenceModel reference(model);
   int token = 1;  // BOS
   for (int64_t pos = 0; pos < kSteps; ++pos) {
@@ -52,10 +52,31 @@ TEST(ChipDecoder, EveryLayerMatchesTheHostReferenceAndGreedyTokensAgree) {
   }
 }
 
+// The default decoder runs its steps without a clock; its numbers must be a timed run's, to the
+// bit, and its one timing-only step must time the steps as the timed runs do (the gathers of the
+// timed runs read other HBM rows than the timing-only run's row 0).
+TEST(ChipDecoder, FunctionalOnlyStepsMatchTimedStepsToTheBit) {
+  const llm::LlamaModel model = llm::load_llama2c(kStories);
+  const LoadedChip chip = load_chip("seedchip-v1");
+  constexpr int64_t kSteps = 4;
+  ChipDecoder fast(model, chip, kSteps, fp32_grade());
+  ChipDecoder timed(model, chip, kSteps, fp32_grade(), {.time_every_step = true});
+  int token = 1;
+  for (int64_t pos = 0; pos < kSteps; ++pos) {
+    const StepResult a = fast.step(token, pos);
+    const StepResult b = timed.step(token, pos);
+    EXPECT_EQ(a.logits, b.logits) << "position " << pos;
+    EXPECT_NEAR(static_cast<double>(a.cycles), static_cast<double>(b.cycles),
+                0.01 * static_cast<double>(b.cycles))
+        << "position " << pos;
+    token = llm::argmax(a.logits);
+  }
+}
+
 TEST(ChipDecoder, RefusesTokensAndPositionsOutsideTheModel) {
   const llm::LlamaModel model = llm::load_llama2c(kStories);
   const LoadedChip chip = load_chip("seedchip-v1");
-  ChipDecoder d(model, chip, 2, fp32_grade(), false);
+  ChipDecoder d(model, chip, 2, fp32_grade(), {.functional = false});
   EXPECT_NE(testing::error_of([&] { d.step(512, 0); }).find("outside the vocabulary"),
             std::string::npos);
   EXPECT_NE(testing::error_of([&] { d.step(1, 2); }).find("outside the context [0, 2)"),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 #include <functional>
 
 #include "compiler/frontend/onnx/onnx_loader.h"
@@ -117,6 +118,63 @@ TEST(Runtime, TimingOnlyNeedsNoInputs) {
   const RunResult r = run_model(compile_case(chip), chip, {}, o);
   EXPECT_TRUE(r.sim.completed);
   EXPECT_TRUE(r.outputs.empty());
+}
+
+TEST(Runtime, FunctionalOnlyGivesTheTimedOutputsToTheBit) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  for (const char* c : {"node/test_gemm_all_attributes", "node/test_conv_with_strides_padding",
+                        "node/test_softmax_axis_1", "node/test_matmul_4d"}) {
+    const std::string dir = std::string(kOnnxTestData) + "/" + c + "/";
+    const compiler::CompiledModel model =
+        compiler::compile_graph(compiler::frontend::load_onnx_model(dir + "model.onnx"), chip);
+    std::map<std::string, ir::HostTensor> inputs;
+    for (size_t i = 0; i < model.inputs.size(); ++i) {
+      const std::string file = dir + "test_data_set_0/input_" + std::to_string(i) + ".pb";
+      if (!std::ifstream(file)) break;
+      inputs[model.tensors[model.inputs[i]].name] = compiler::frontend::load_onnx_tensor(file);
+    }
+    RunOptions untimed;
+    untimed.timing = false;
+    const RunResult timed = run_model(model, chip, inputs);
+    const RunResult fast = run_model(model, chip, inputs, untimed);
+    ASSERT_EQ(fast.outputs.size(), timed.outputs.size()) << c;
+    for (size_t o = 0; o < timed.outputs.size(); ++o)
+      EXPECT_EQ(fast.outputs[o].bytes, timed.outputs[o].bytes) << c << " output " << o;
+    EXPECT_EQ(fast.sim.core_cycles, 0u);
+    EXPECT_TRUE(fast.ops.empty());
+  }
+}
+
+// Doubling both factors of the product quadruples it: the second run must see its own inputs.
+TEST(Runtime, AFunctionalOnlyModelRunsAgainWithNewInputs) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::CompiledModel model = compile_case(chip);
+  RunOptions untimed;
+  untimed.timing = false;
+  LoadedModel resident(model, chip, untimed);
+  std::map<std::string, ir::HostTensor> inputs = case_inputs(model);
+  const RunResult first = resident.run(inputs);
+  for (auto& [name, tensor] : inputs)
+    for (size_t i = 0; i < tensor.bytes.size(); i += 4) {
+      float x;
+      std::memcpy(&x, tensor.bytes.data() + i, 4);
+      x *= 2;
+      std::memcpy(tensor.bytes.data() + i, &x, 4);
+    }
+  const RunResult second = resident.run(inputs);
+  EXPECT_EQ(second.outputs[0].bytes, run_model(model, chip, inputs).outputs[0].bytes);
+  float a, b;
+  std::memcpy(&a, first.outputs[0].bytes.data(), 4);
+  std::memcpy(&b, second.outputs[0].bytes.data(), 4);
+  EXPECT_FLOAT_EQ(b, 4 * a);
+}
+
+TEST(Runtime, ATimedModelRunsOnce) {
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::CompiledModel model = compile_case(chip);
+  LoadedModel timed(model, chip);
+  timed.run(case_inputs(model));
+  EXPECT_THROW(timed.run(case_inputs(model)), std::logic_error);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -106,6 +107,108 @@ loop:
   // Core 0's loop issues two instructions per iteration; core 1 waits at the barrier for it.
   EXPECT_GE(result.core_cycles, 400u);
   EXPECT_GE(simulation.stats().get("chip.core1.sequencer.stall_barrier"), 390.0);
+}
+
+SimulationOptions untimed() {
+  SimulationOptions o;
+  o.timing = false;
+  return o;
+}
+
+// Two cores hand data through SRAM, semaphores and a barrier: core 0 loads 256 bytes from HBM,
+// copies them into core 1's SRAM and signals it; core 1 doubles them and stores them back.
+constexpr const char* kHandOff = R"(
+.core 0
+    li x1, 0
+    li x2, 0
+    li x3, 1
+    li x4, 256
+    dma.load x1, x2, x3, x4, x4, -, s0
+    li x5, 1
+    li x6, 4096
+    dma.copy x5, x6, x1, x4, s0, s1
+    sem.wait s1, 1
+    sem.signal.remote x5, s2, 1
+    barrier
+    halt
+.core 1
+    sem.wait s2, 1
+    li x1, 4096
+    li x2, 64
+    vpu.add x1, x1, x1, x2, fp32, -, s0
+    li x3, 65536
+    li x4, 1
+    li x5, 256
+    dma.store x3, x1, x4, x5, x5, s0, s1
+    sem.wait s1, 1
+    barrier
+    halt
+)";
+
+std::vector<uint8_t> hand_off(const SimulationOptions& options, RunResult* result = nullptr) {
+  Simulation simulation(two_core_chip(), options);
+  std::vector<float> data(64);
+  std::iota(data.begin(), data.end(), 1.0f);
+  simulation.hbm_data(0).write(0, data.data(), 256);
+  simulation.load(isa::assemble(kHandOff, "hand_off.s"));
+  const RunResult r = simulation.run();
+  EXPECT_TRUE(r.completed);
+  if (result) *result = r;
+  std::vector<uint8_t> out(256);
+  simulation.hbm_data(0).read(65536, out.data(), out.size());
+  return out;
+}
+
+TEST(Simulation, FunctionalOnlyComputesWhatTheTimedRunComputes) {
+  RunResult timed_result, untimed_result;
+  const std::vector<uint8_t> timed = hand_off({}, &timed_result);
+  const std::vector<uint8_t> without_clock = hand_off(untimed(), &untimed_result);
+  EXPECT_EQ(without_clock, timed);
+  float first;
+  std::memcpy(&first, timed.data(), 4);
+  EXPECT_EQ(first, 2.0f);
+  EXPECT_GT(timed_result.core_cycles, 0u);
+  EXPECT_EQ(untimed_result.core_cycles, 0u);
+}
+
+TEST(Simulation, FunctionalOnlyRunsAgainAfterRestart) {
+  Simulation simulation(two_core_chip(), untimed());
+  simulation.load(isa::assemble(".core 1\n li x7, 42\n barrier\n halt\n", "again.s"));
+  ASSERT_TRUE(simulation.run().completed);
+  const size_t releases = simulation.barrier_releases(0).size();
+  simulation.core(0, 1).set_reg(7, 0);
+  simulation.restart();
+  ASSERT_TRUE(simulation.run().completed);
+  EXPECT_EQ(simulation.core(0, 1).reg(7), 42);
+  EXPECT_EQ(simulation.barrier_releases(0).size(), releases);  // this run's only
+}
+
+TEST(Simulation, ATimedSimulationRunsOnceAndAnUntimedOneHasNoTrace) {
+  Simulation timed(two_core_chip(), {});
+  EXPECT_THROW(timed.restart(), std::logic_error);
+  SimulationOptions traced = untimed();
+  traced.trace_path = ::testing::TempDir() + "untimed.json";
+  EXPECT_THROW(Simulation(two_core_chip(), traced), InputError);
+}
+
+TEST(Simulation, FunctionalOnlyStillReportsADeadlock) {
+  Simulation simulation(two_core_chip(), untimed());
+  simulation.load(isa::assemble(".core 1\n sem.wait s3, 1\n halt\n", "stuck.s"));
+  EXPECT_THROW(simulation.run(), InputError);
+}
+
+TEST(Simulation, FunctionalOnlyDmaSendCopiesBetweenChips) {
+  SimulationOptions options = untimed();
+  options.chips = 2;
+  Simulation simulation(two_core_chip(), options);
+  std::vector<uint8_t> data(65536);
+  std::iota(data.begin(), data.end(), 0);
+  simulation.hbm_data(0).write(0, data.data(), data.size());
+  simulation.load(isa::assemble(kSend, "send.s"));
+  ASSERT_TRUE(simulation.run().completed);
+  std::vector<uint8_t> received(data.size());
+  simulation.hbm_data(1).read(4096, received.data(), received.size());
+  EXPECT_EQ(received, data);
 }
 
 }  // namespace
