@@ -24,6 +24,10 @@ namespace {
 
 using isa::Opcode;
 
+// A in FP32 is read in place (GemmLayout::a_fp32) when a core's rows of it are at most this
+// fraction of the weight bytes the core streams.
+constexpr int64_t kAFp32WeightRatio = 8;
+
 struct Pair {
   int a, b;
 };
@@ -168,7 +172,7 @@ int64_t count_of(const std::vector<int64_t>& dims) {
 // [s G, (s + 1) G) with G = cores / splits, each writing its partial C to scratch; then the
 // partials are summed on the VPU into `out`. A' and B' are as emit_product lays them out.
 void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_t a, int64_t b,
-                  bool b_in_tiles, int64_t out) {
+                  bool b_in_tiles, int64_t out, bool a_fp32) {
   const int64_t m = shape.m, n = shape.n, k = shape.k / splits;
   const int64_t group = ctx.chip.core_count() / splits;
   ChipConfig group_chip = ctx.chip;
@@ -182,8 +186,10 @@ void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_
   std::vector<Emitter>& emitters = ctx.program.emitters();
   for (int64_t s = 0; s < splits; ++s) {
     GemmLayout layout;
-    layout.a = static_cast<uint64_t>(a + s * k * 2);
-    layout.a_row_pitch = static_cast<uint64_t>(shape.k * 2);
+    const int64_t a_bytes = a_fp32 ? 4 : 2;
+    layout.a = static_cast<uint64_t>(a + s * k * a_bytes);
+    layout.a_row_pitch = static_cast<uint64_t>(shape.k * a_bytes);
+    layout.a_fp32 = a_fp32;
     if (tiles) {
       layout.b = static_cast<uint64_t>(b + s * (k / plan.tile_k) * plan.tile_k * plan.tile_n * 2);
       layout.b_column_tiles = shape.k / plan.tile_k;
@@ -225,8 +231,32 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   const std::vector<Pair> pairs = pairs_for(precision);
   const auto npairs = static_cast<int64_t>(pairs.size());
   const int64_t kk = npairs * k;
-  const int64_t a_split = ctx.scratch(count_a * m * kk * 2);
-  emit_split(ctx, a, count_a, m, k, a_split, parts_for(precision), pairs, true);
+  const GemmShape shape{m, n, kk, DataType::BF16};
+  const int64_t cores = ctx.chip.core_count();
+  const bool one_per_core = batches >= cores && cores > 1;
+  const int64_t splits =
+      batches == 1 && !one_per_core ? plan_k_splits(ctx.chip, shape) : int64_t{1};
+  // A dense FP32 A of one product in BF16 precision is read as it is: each core converts its rows
+  // in SRAM (GemmLayout::a_fp32), where a separate pass would write a BF16 copy to HBM and end at a
+  // barrier. This is the decode step's case (a few rows of activations against streamed weights).
+  bool a_fp32 = false;
+  if (npairs == 1 && batches == 1 && count_a == 1 && a.element_bytes == 4 && a.is_contiguous()) {
+    ChipConfig group_chip = ctx.chip;
+    group_chip.core.mesh_x = cores / splits;
+    group_chip.core.mesh_y = 1;
+    const GemmShape slice{m, n, kk / splits, DataType::BF16};
+    const ChipConfig& chip = splits > 1 ? group_chip : ctx.chip;
+    const GemmPlan plan = plan_gemm(chip, slice);
+    // Only where A is small beside the weights a core streams: each core then reads its rows of
+    // A in FP32 (twice the bytes of the BF16 copy) and its first product waits for all of them.
+    a_fp32 = plan.block_m * slice.k * 4 * kAFp32WeightRatio <= plan.block_n * slice.k * 2 &&
+             gemm_a_fp32_fits(chip, slice, plan);
+  }
+  int64_t a_split = a.base;
+  if (!a_fp32) {
+    a_split = ctx.scratch(count_a * m * kk * 2);
+    emit_split(ctx, a, count_a, m, k, a_split, parts_for(precision), pairs, true);
+  }
   int64_t b_split = 0;
   if (b_is_bf16) {
     b_split = b.base;
@@ -236,21 +266,18 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
     b_split = ctx.scratch(count_b * kk * n * 2);
     emit_split(ctx, b, count_b, k, n, b_split, parts_for(precision), pairs, false);
   }
-  ctx.sync();
-  const GemmShape shape{m, n, kk, DataType::BF16};
+  if (!a_fp32 || !(b_is_bf16 || b_constant.data)) ctx.sync();
   // With at least one product per core, each core takes whole products (batch q on core
   // q mod cores, planned as on a one-core chip), so small products (attention over a KV cache)
   // run side by side instead of one after another across all cores.
-  const int64_t cores = ctx.chip.core_count();
-  const bool one_per_core = batches >= cores && cores > 1;
   if (batches == 1 && !one_per_core) {
-    const int64_t splits = plan_k_splits(ctx.chip, shape);
     if (splits > 1) {
-      emit_split_k(ctx, shape, splits, a_split, b_split, b_in_tiles, out);
+      emit_split_k(ctx, shape, splits, a_split, b_split, b_in_tiles, out, a_fp32);
       ctx.mapping += (ctx.mapping.empty() ? "" : "; ") + std::string("split-K ") +
                      std::to_string(splits) + " x GEMM " + std::to_string(m) + "x" +
                      std::to_string(n) + "x" + std::to_string(k / splits) + " in " +
-                     std::string(precision_name(precision)) + ", partials summed on the VPU";
+                     std::string(precision_name(precision)) + ", partials summed on the VPU" +
+                     (a_fp32 ? ", A converted in SRAM" : "");
       return;
     }
   }
@@ -266,6 +293,7 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
     layout.c = static_cast<uint64_t>(out + q * m * n * 4);
     const bool whole_tiles = kk % plan.tile_k == 0 && n % plan.tile_n == 0;
     layout.b_row_pitch = b_in_tiles && whole_tiles ? 0 : static_cast<uint64_t>(n * 2);
+    layout.a_fp32 = a_fp32;
     if (one_per_core) {
       // The emitter remembers the registers it set: its copy's state goes back with the code.
       Emitter& own = ctx.program.emitters()[static_cast<size_t>(q % cores)];
@@ -281,7 +309,8 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
       "x" + std::to_string(n) + "x" + std::to_string(k) + " in " +
       std::string(precision_name(precision)) + " (" +
       (one_per_core ? "one product per core: " : "") + plan.describe() +
-      (b_in_tiles && kk % plan.tile_k == 0 && n % plan.tile_n == 0 ? ", B in MXU tiles" : "") + ")";
+      (b_in_tiles && kk % plan.tile_k == 0 && n % plan.tile_n == 0 ? ", B in MXU tiles" : "") +
+      (a_fp32 ? ", A converted in SRAM" : "") + ")";
 }
 
 // out (f32 view [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K,

@@ -23,6 +23,12 @@ constexpr uint64_t kSramAlign = 256;
 // Buffering depth: A chunks in flight (one computing, one arriving, one queued) and weight tiles.
 constexpr int64_t kASlots = 3;
 constexpr int64_t kBSlots = 12;
+// Weight tiles per weight buffer: consecutive K tiles of one tile column lie back to back in the
+// packed layout, so they arrive in one DMA. A DMA engine holds its transfer until the last of its
+// HBM requests completes, so larger transfers keep more requests in flight per engine while a
+// straggler is outstanding (weight streaming at small M is bound by that).
+constexpr int64_t kTilesPerSlot = 2;
+constexpr int64_t kStreamingTiles = 64;
 
 // Semaphore assignment of the kernel (32 semaphores).
 constexpr int64_t kSemBFull = 0;                    // + weight slot
@@ -45,7 +51,7 @@ SramMap sram_map(const GemmPlan& p, DataType type) {
   const uint64_t in = dtype_bytes(type), acc = dtype_bytes(gemm_accumulator(type));
   SramMap s;
   s.a_slot = align_up(p.chunk_m * p.chunk_k * in, kSramAlign);
-  s.b_slot = align_up(p.tile_k * p.tile_n * in, kSramAlign);
+  s.b_slot = p.tiles_per_slot * align_up(p.tile_k * p.tile_n * in, kSramAlign);
   s.c = 0;
   s.a = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kSramAlign);
   s.b = s.a + p.a_slots * s.a_slot;
@@ -74,8 +80,9 @@ std::string GemmPlan::describe() const {
   std::ostringstream s;
   s << "core grid " << grid_m << "x" << grid_n << ", block " << block_m << "x" << block_n
     << " per core, chunk " << chunk_m << "x" << chunk_n << "x" << chunk_k << ", weight tile "
-    << tile_k << "x" << tile_n << ", " << a_slots << " A buffers, " << b_slots
-    << " weight buffers, " << sram_bytes_used / 1024 << " KiB SRAM per core";
+    << tile_k << "x" << tile_n << ", " << a_slots << " A buffers, " << b_slots << " weight buffers"
+    << (tiles_per_slot > 1 ? " of " + std::to_string(tiles_per_slot) + " tiles" : std::string())
+    << ", " << sram_bytes_used / 1024 << " KiB SRAM per core";
   return s.str();
 }
 
@@ -109,6 +116,13 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
   plan.block_n = ceil_div(ceil_div(shape.n, plan.grid_n), plan.tile_n) * plan.tile_n;
   plan.a_slots = kASlots;
   plan.b_slots = kBSlots;
+  // Weight tiles per DMA: kTilesPerSlot where the core streams weights (at most one tile height
+  // of rows, so a tile feeds the MXU for less time than it takes to arrive) and many of them;
+  // with few tiles per core, longer transfers only lengthen the pipeline's fill and its tail.
+  const int64_t tiles_per_core =
+      ceil_div(plan.block_n, plan.tile_n) * ceil_div(shape.k, plan.tile_k);
+  plan.tiles_per_slot =
+      plan.block_m <= plan.tile_k && tiles_per_core >= kStreamingTiles ? kTilesPerSlot : 1;
 
   // Chunks: the fitting choice with the least re-loaded traffic, then the longest MXU streams.
   bool found = false;
@@ -154,16 +168,39 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
   return plan;
 }
 
+namespace {
+
+// SRAM of A in FP32 (staged) and BF16 (converted) for a core's rows, in place of the A buffers.
+uint64_t a_fp32_bytes(const GemmShape& shape, const GemmPlan& plan) {
+  return align_up(plan.block_m * shape.k * 4, kSramAlign) +
+         align_up(plan.block_m * shape.k * 2, kSramAlign);
+}
+
+}  // namespace
+
+bool gemm_a_fp32_fits(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan) {
+  if (shape.type != DataType::BF16) return false;
+  const SramMap s = sram_map(plan, shape.type);
+  return s.a + a_fp32_bytes(shape, plan) + plan.b_slots * s.b_slot <=
+         static_cast<uint64_t>(chip.sram.bytes);
+}
+
 void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
                const GemmLayout& layout, std::vector<Emitter>& cores) {
   const int64_t in = dtype_bytes(shape.type);
   const DataType acc_type = gemm_accumulator(shape.type);
   const int64_t acc = dtype_bytes(acc_type);
-  const SramMap sram = sram_map(plan, shape.type);
+  SramMap sram = sram_map(plan, shape.type);
+  const bool a_fp32 = layout.a_fp32;
+  if (a_fp32 && !gemm_a_fp32_fits(chip, shape, plan))
+    throw std::logic_error("emit_gemm: A in FP32 does not fit SRAM");
+  // A in FP32: staged at sram.a, converted to BF16 at a_bf16 (rows of shape.k), weights after.
+  const uint64_t a_bf16 = sram.a + align_up(plan.block_m * shape.k * 4, kSramAlign);
+  if (a_fp32) sram.b = sram.a + a_fp32_bytes(shape, plan);
   const int64_t k_tiles =
       layout.b_column_tiles ? layout.b_column_tiles : ceil_div(shape.k, plan.tile_k);
   const int64_t a_pitch =
-      layout.a_row_pitch ? static_cast<int64_t>(layout.a_row_pitch) : shape.k * in;
+      layout.a_row_pitch ? static_cast<int64_t>(layout.a_row_pitch) : shape.k * (a_fp32 ? 4 : in);
   const int64_t tile_slot_bytes = plan.tile_k * plan.tile_n * in;
   // In SRAM the accumulator is tile-major, one packed block per weight-tile column: the rows a
   // matmul reads and writes (the heaviest SRAM traffic) are consecutive and spread over every
@@ -178,7 +215,8 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
     if (m0 >= m1 || n0 >= n1) continue;
     Emitter& e = cores.at(static_cast<size_t>(core));
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_SIGNAL, {kSemBFree + j, 1});
-    for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
+    if (!a_fp32)
+      for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
 
     struct Chunk {
       int64_t m, n, k, mlen, nlen, klen;
@@ -196,7 +234,18 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
       e.dma(Opcode::DMA_LOAD, sram.a + slot * sram.a_slot, layout.a + c.m * a_pitch + c.k * in,
             c.mlen, c.klen * in, a_pitch, kSemAFree + slot, kSemAFull + slot);
     };
-    load_a(0);
+    if (a_fp32) {
+      // The core's rows of A, whole, converted once; the first matmul waits for the conversion
+      // (kSemAFull + 1), while the weight loads below start at once.
+      e.dma(Opcode::DMA_LOAD, sram.a, layout.a + m0 * a_pitch, m1 - m0, shape.k * 4, a_pitch, kNone,
+            kSemAFull);
+      e.emit(Opcode::VPU_CVT,
+             {e.reg(0, static_cast<int64_t>(a_bf16)), e.reg(1, static_cast<int64_t>(sram.a)),
+              e.reg(2, (m1 - m0) * shape.k), static_cast<int64_t>(DataType::FP32),
+              static_cast<int64_t>(DataType::BF16), kSemAFull, kSemAFull + 1});
+    } else {
+      load_a(0);
+    }
     int64_t tile_count = 0;
     int64_t stores_pending = 0;  // accumulator stores the next chunk must wait for
     int64_t deferred_a_free = kNone;
@@ -205,12 +254,12 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
       const int64_t a_slot = static_cast<int64_t>(i) % plan.a_slots;
       const bool first_k = c.k == 0, last_k = c.k + c.klen >= shape.k;
       const int64_t kts = ceil_div(c.klen, plan.tile_k), nts = ceil_div(c.nlen, plan.tile_n);
-      if (i + 1 < chunks.size()) load_a(i + 1);
+      if (!a_fp32 && i + 1 < chunks.size()) load_a(i + 1);
       if (first_k && stores_pending > 0) {
         e.emit(Opcode::SEM_WAIT, {kSemCFree, stores_pending});  // the accumulator is stored
         // The previous accumulator's last matmul signalled its stores instead of freeing its A
         // buffer; the stores having finished prove that matmul done, so free the buffer now.
-        e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
+        if (!a_fp32) e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
         stores_pending = 0;
       }
       // The chunk that completes the accumulator runs column by column (all k-tiles of one tile
@@ -224,41 +273,71 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
         e.dma(Opcode::DMA_STORE, layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
               sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc, kSemCDone, kSemCFree);
       };
-      const int64_t outer = last_k ? nts : kts, inner = last_k ? kts : nts;
+      // Column by column (all K tiles of one tile column, then the next) in the chunk that
+      // completes the accumulator, so it can store each column while later columns still
+      // compute, and wherever the core streams weights (at most one tile height of rows): the K
+      // tiles of a column lie back to back in the packed layout, so successive loads read
+      // neighbouring HBM rows and a weight buffer of several tiles arrives in one DMA. Other
+      // chunks go K tile by K tile (every column of one K tile, then the next).
+      const bool by_column = last_k || plan.block_m <= plan.tile_k;
+      const int64_t outer = by_column ? nts : kts, inner = by_column ? kts : nts;
+      int64_t slot = 0, group_left = 0, sub = 0;
       for (int64_t o = 0; o < outer; ++o) {
         for (int64_t in_i = 0; in_i < inner; ++in_i) {
-          const int64_t kt = last_k ? in_i : o, nt = last_k ? o : in_i;
-          const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
+          const int64_t kt = by_column ? in_i : o, nt = by_column ? o : in_i;
           const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
-          const int64_t ktg = (c.k + kt * plan.tile_k) / plan.tile_k;
           const int64_t ntg = (c.n + nt * plan.tile_n) / plan.tile_n;
-          const int64_t slot = tile_count++ % plan.b_slots;
+          const int64_t klen = std::min(plan.tile_k, c.klen - kt * plan.tile_k);
+          const int64_t ktg = (c.k + kt * plan.tile_k) / plan.tile_k;
           const int64_t tile_bytes = klen * nlen * in;
-          if (layout.b_row_pitch == 0)
-            e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
-                  layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, tile_bytes, tile_bytes,
-                  kSemBFree + slot, kSemBFull + slot);
-          else
-            e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
-                  layout.b + ktg * plan.tile_k * layout.b_row_pitch + ntg * plan.tile_n * in, klen,
-                  nlen * in, static_cast<int64_t>(layout.b_row_pitch), kSemBFree + slot,
-                  kSemBFull + slot);
+          const bool first_in_buffer = group_left == 0;
+          if (first_in_buffer) {
+            // Packed tiles of full size are whole tile slots apart in HBM: up to tiles_per_slot
+            // of them arrive in one DMA and lie in the weight buffer as in HBM.
+            int64_t group = 1;
+            if (by_column && layout.b_row_pitch == 0 && tile_bytes == tile_slot_bytes)
+              while (group < plan.tiles_per_slot && kt + group < kts &&
+                     c.klen - (kt + group) * plan.tile_k >= plan.tile_k)
+                ++group;
+            slot = tile_count++ % plan.b_slots;
+            if (layout.b_row_pitch == 0)
+              e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
+                    layout.b + (ntg * k_tiles + ktg) * tile_slot_bytes, 1, group * tile_bytes,
+                    group * tile_bytes, kSemBFree + slot, kSemBFull + slot);
+            else
+              e.dma(Opcode::DMA_LOAD, sram.b + slot * sram.b_slot,
+                    layout.b + ktg * plan.tile_k * layout.b_row_pitch + ntg * plan.tile_n * in,
+                    klen, nlen * in, static_cast<int64_t>(layout.b_row_pitch), kSemBFree + slot,
+                    kSemBFull + slot);
+            group_left = group;
+            sub = 0;
+          }
+          --group_left;
+          // The buffer's first tile waits for its DMA; its last frees it.
           e.emit(Opcode::MXU_LOAD,
-                 {e.reg(0, sram.b + slot * sram.b_slot), e.reg(1, klen), e.reg(2, nlen),
-                  static_cast<int64_t>(shape.type), kSemBFull + slot, kSemBFree + slot});
+                 {e.reg(0, sram.b + slot * sram.b_slot + sub * tile_slot_bytes), e.reg(1, klen),
+                  e.reg(2, nlen), static_cast<int64_t>(shape.type),
+                  first_in_buffer ? kSemBFull + slot : kNone,
+                  group_left == 0 ? kSemBFree + slot : kNone});
+          ++sub;
           const bool first_tile = o == 0 && in_i == 0,
                      last_tile = o == outer - 1 && in_i == inner - 1;
           int64_t signal = kNone;
           if (last_k && kt == kts - 1)
             signal = kSemCDone;
-          else if (last_tile)
+          else if (last_tile && !a_fp32)
             signal = kSemAFree + a_slot;
+          const int64_t a_at =
+              a_fp32 ? static_cast<int64_t>(a_bf16) + ((c.m - m0) * shape.k + c.k) * in +
+                           kt * plan.tile_k * in
+                     : static_cast<int64_t>(sram.a + a_slot * sram.a_slot) + kt * plan.tile_k * in;
+          int64_t wait = kNone;
+          if (first_tile) wait = a_fp32 ? (i == 0 ? kSemAFull + 1 : kNone) : kSemAFull + a_slot;
           e.emit(Opcode::MXU_MATMUL,
-                 {e.reg(0, sram.c + nt * c_block),
-                  e.reg(1, sram.a + a_slot * sram.a_slot + kt * plan.tile_k * in), e.reg(2, c.mlen),
-                  e.reg(3, c.klen * in), e.reg(4, nlen * acc), (first_k && kt == 0) ? 0 : 1,
-                  static_cast<int64_t>(shape.type), static_cast<int64_t>(acc_type),
-                  first_tile ? kSemAFull + a_slot : kNone, signal});
+                 {e.reg(0, sram.c + nt * c_block), e.reg(1, a_at), e.reg(2, c.mlen),
+                  e.reg(3, (a_fp32 ? shape.k : c.klen) * in), e.reg(4, nlen * acc),
+                  (first_k && kt == 0) ? 0 : 1, static_cast<int64_t>(shape.type),
+                  static_cast<int64_t>(acc_type), wait, signal});
         }
         if (last_k && o > 0) store_column(o - 1);
       }
@@ -272,9 +351,10 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
     // buffer credits, which also proves every load and matmul finished.
     if (stores_pending > 0) {
       e.emit(Opcode::SEM_WAIT, {kSemCFree, stores_pending});
-      e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
+      if (!a_fp32) e.emit(Opcode::SEM_SIGNAL, {deferred_a_free, 1});
     }
-    for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_WAIT, {kSemAFree + p, 1});
+    if (!a_fp32)
+      for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_WAIT, {kSemAFree + p, 1});
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_WAIT, {kSemBFree + j, 1});
   }
 }

@@ -37,6 +37,10 @@ struct GemmLayout {
   // tile column (0: those of shape.k): a GEMM over a K slice of larger operands reads them so.
   uint64_t a_row_pitch = 0;
   int64_t b_column_tiles = 0;
+  // A is FP32 in HBM (shape.type BF16 only): each core loads its rows of A whole, converts them
+  // to BF16 in SRAM on the VPU (round to nearest even) and keeps them there, instead of the
+  // product reading a BF16 copy written by a separate pass. See gemm_a_fp32_fits.
+  bool a_fp32 = false;
 };
 
 struct GemmPlan {
@@ -45,6 +49,7 @@ struct GemmPlan {
   int64_t chunk_m = 0, chunk_n = 0, chunk_k = 0;
   int64_t tile_k = 0, tile_n = 0;  // one weight tile
   int64_t a_slots = 0, b_slots = 0;
+  int64_t tiles_per_slot = 1;  // consecutive K tiles of one column loaded by one DMA (packed B)
   uint64_t sram_bytes_used = 0;
   GemmLayout layout;
   std::string describe() const;
@@ -60,6 +65,10 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape);
 // narrow C (fewer weight-tile columns than cores, or a count that does not divide evenly) leaves
 // cores idle without one; slicing K gives them weight tiles to stream.
 int64_t plan_k_splits(const ChipConfig& chip, const GemmShape& shape);
+
+// Whether A in FP32 (GemmLayout::a_fp32) fits: the busiest core's rows of A, in FP32 and BF16,
+// beside the plan's accumulator and weight buffers in SRAM.
+bool gemm_a_fp32_fits(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
 
 // The whole GEMM as a program: emit_gemm at plan.layout, then halt.
 isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);

@@ -191,6 +191,8 @@ TEST(MatmulLowering, NarrowProductsSplitKGiveTheProduct) {
     const compiler::CompiledModel model = compiler::compile_graph(g, chip, options);
     EXPECT_NE(model.ops.front().mapping.find("split-K"), std::string::npos)
         << model.ops.front().mapping;
+    EXPECT_NE(model.ops.front().mapping.find("A converted in SRAM"), std::string::npos)
+        << model.ops.front().mapping;
     const RunResult r = run_model(model, chip, {{"a", a}, {"b", tiles ? packed : b}});
     double error = 0, norm = 0;
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -200,6 +202,53 @@ TEST(MatmulLowering, NarrowProductsSplitKGiveTheProduct) {
     }
     EXPECT_LT(error / norm, 1e-12) << (tiles ? "B in MXU tiles" : "B row-major");
   }
+}
+
+// A product that streams weights (one row, 64 weight tiles per core) reads its FP32 A in place and
+// two weight tiles per DMA; the result is the product of A rounded to bf16, as in the split.
+TEST(MatmulLowering, StreamedWeightsInPairsOfTilesGiveTheProduct) {
+  const int64_t m = 1, k = 8192, n = 2048;
+  const LoadedChip chip = load_chip("seedchip-v1");
+  const compiler::GemmShape shape{m, n, k, DataType::BF16};
+  const compiler::GemmPlan plan = compiler::plan_gemm(chip.config, shape);
+  ASSERT_EQ(plan.tiles_per_slot, 2);
+  const ir::HostTensor a = random_tensor(ir::ElementType::F32, {m, k}, 5);
+  const ir::HostTensor b = random_tensor(ir::ElementType::BF16, {k, n}, 6);
+  ir::HostTensor packed = b;
+  packed.bytes = compiler::pack_gemm_weights(shape, plan, b.bytes.data());
+  std::vector<double> expected(static_cast<size_t>(n), 0);
+  for (int64_t l = 0; l < k; ++l) {
+    const float x = element_of(a, static_cast<size_t>(l));
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+    float rounded;
+    std::memcpy(&rounded, &bits, 4);
+    for (int64_t j = 0; j < n; ++j)
+      expected[static_cast<size_t>(j)] +=
+          static_cast<double>(rounded) * element_of(b, static_cast<size_t>(l * n + j));
+  }
+  compiler::CompileOptions options;
+  options.matmul_precision = compiler::MatmulPrecision::kBf16;
+  const ir::Graph g = ir::parse(R"(graph "g" opset ""=13 {
+  input %a: f32[1,8192]
+  input %b: bf16[8192,2048]
+  %y: f32[1,2048] = MatMul(%a, %b) {b_layout = "mxu_tiles"}
+  output %y
+})");
+  const compiler::CompiledModel model = compiler::compile_graph(g, chip, options);
+  EXPECT_NE(model.ops.front().mapping.find("A converted in SRAM"), std::string::npos)
+      << model.ops.front().mapping;
+  EXPECT_NE(model.ops.front().mapping.find("of 2 tiles"), std::string::npos)
+      << model.ops.front().mapping;
+  const RunResult r = run_model(model, chip, {{"a", a}, {"b", packed}});
+  double error = 0, norm = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double got = element_of(r.outputs.at(0), i);
+    error += (got - expected[i]) * (got - expected[i]);
+    norm += expected[i] * expected[i];
+  }
+  EXPECT_LT(error / norm, 1e-12);
 }
 
 // A bf16 B needs the bf16 precision, whose one pair is the whole product.
