@@ -133,7 +133,13 @@
   X(VPU_SUBW, "vpu.subw", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",           \
     "d = a - b modulo 2^bits (int8, int32)")                                                       \
   X(VPU_MULW, "vpu.mulw", VPU, "d:reg a:reg b:reg n:reg type:dtype wait:sem signal:sem",           \
-    "d = a * b modulo 2^bits (int8, int32)")
+    "d = a * b modulo 2^bits (int8, int32)")                                                       \
+  /* ---- DMA: run-time addresses on the HBM side of a store (added after the above) ---- */      \
+  X(DMA_SCATTER, "dma.scatter", DMA,                                                               \
+    "hbm:reg sram:reg idx:reg rows:reg row_bytes:reg stride:reg limit:reg wait:sem signal:sem",      \
+    "copy rows x row_bytes from packed SRAM to HBM; row r goes to hbm + idx[r] x stride, where "   \
+    "idx is `rows` int32 indices in this core's SRAM, read when the transfer starts; an index "      \
+    "outside [0, limit) stops the chip with an error")
 
 namespace seedchip::isa {
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "arch/error.h"
@@ -105,6 +106,7 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
     ops.push_back(
         {{"label", op.label}, {"op", op.op}, {"mapping", op.mapping}, {"barriers", op.barriers}});
   header["ops"] = std::move(ops);
+  header["in_place"] = m.in_place;
   const std::string text = header.dump();
 
   std::vector<uint8_t> out(kMagic, kMagic + 8);
@@ -186,6 +188,19 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
     for (const json& j : h.at("ops"))
       m.ops.push_back({j.at("label").get<std::string>(), j.at("op").get<std::string>(),
                        j.at("mapping").get<std::string>(), j.at("barriers").get<int>()});
+    m.in_place = h.at("in_place").get<std::map<std::string, std::string>>();
+    for (const auto& [out_name, in_name] : m.in_place) {
+      auto named = [&m](const std::vector<size_t>& list,
+                        const std::string& name) -> const compiler::TensorSlot* {
+        for (size_t i : list)
+          if (m.tensors[i].name == name) return &m.tensors[i];
+        return nullptr;
+      };
+      const compiler::TensorSlot *o = named(m.outputs, out_name), *i = named(m.inputs, in_name);
+      if (!o || !i || o->hbm != i->hbm || o->bytes != i->bytes)
+        r.fail("in-place output '" + out_name + "' is not an output stored over input '" + in_name +
+               "'");
+    }
   } catch (const json::exception& e) {
     r.fail(std::string("bad header: ") + e.what());
   }

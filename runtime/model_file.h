@@ -11,7 +11,8 @@
 
 namespace seedchip::runtime {
 
-inline constexpr uint32_t kModelFormatVersion = 2;
+// Version 3 added the header's "in_place" map (output name -> input name it is stored over).
+inline constexpr uint32_t kModelFormatVersion = 3;
 
 std::vector<uint8_t> serialize_model(const compiler::CompiledModel& model);
 // Throws InputError naming `file` and what is wrong (magic, version, truncation, bad header).

@@ -120,8 +120,8 @@ struct LoadedModel::Impl {
   }
 
   // Checks each given input against the compiled type and places it (or the input's default) in
-  // HBM.
-  void bind(const std::map<std::string, ir::HostTensor>& inputs) {
+  // HBM. After the first run an input that is not given keeps the bytes it has in HBM.
+  void bind(const std::map<std::string, ir::HostTensor>& inputs, bool first_run) {
     for (const auto& [name, tensor] : inputs) {
       const bool known = std::any_of(model.inputs.begin(), model.inputs.end(),
                                      [&](size_t i) { return model.tensors[i].name == name; });
@@ -150,6 +150,8 @@ struct LoadedModel::Impl {
           demoted = converted(it->second, t.type.element, t.name);
           data = &demoted;
         }
+      } else if (!first_run) {
+        continue;  // keeps its bytes: the previous run's value (an in-place output's, say)
       } else if (!data && options.functional) {
         throw InputError("input '" + t.name + "' (" + type_text(bound) + ") is not given");
       }
@@ -212,6 +214,7 @@ struct LoadedModel::Impl {
   }
 
   RunResult run(const std::map<std::string, ir::HostTensor>& inputs) {
+    const bool first_run = !ran;
     if (ran) {
       if (options.timing)
         throw std::logic_error("LoadedModel::run: a timed model runs once; load it again");
@@ -219,7 +222,7 @@ struct LoadedModel::Impl {
     }
     ran = true;
     barriers_passed = 0;
-    bind(inputs);
+    bind(inputs, first_run);
     RunResult result;
     try {
       result.sim = sim->run(options.progress);

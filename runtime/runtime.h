@@ -53,6 +53,12 @@ struct RunResult {
 // inputs, runs and reads the outputs. A functional-only model runs any number of times, as a host
 // calls a loaded model once per token (constants are placed once); a timed one runs once, since its
 // figures describe one run from an idle chip (std::logic_error on a second run).
+//
+// Inputs across runs: the first run needs every input (or its default). On a later run an input
+// that is not given keeps the bytes it has in HBM: its value from the previous run, or, for an
+// input that an in-place output is stored over (CompileOptions::in_place), the previous run's
+// updated value; a given one (checked as on the first run) replaces them. So a state such as a KV
+// cache pool is bound once and then updated in place, run after run, without crossing the host.
 class LoadedModel {
  public:
   LoadedModel(const compiler::CompiledModel& model, const LoadedChip& chip,

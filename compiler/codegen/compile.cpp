@@ -67,6 +67,18 @@ bool is_alias_op(const ir::Node& node) {
          node.op == "Unsqueeze" || node.op == "Identity";
 }
 
+std::string type_text(const ir::TensorType& t) {
+  std::string s(ir::element_name(t.element));
+  s += "[";
+  if (t.dims)
+    for (size_t i = 0; i < t.dims->size(); ++i) s += (i ? "," : "") + std::to_string((*t.dims)[i]);
+  return s + "]";
+}
+
+bool is_onnx_op(const ir::Node& node, std::string_view op) {
+  return (node.domain.empty() || node.domain == "ai.onnx") && node.op == op;
+}
+
 // Table keys are ONNX op names, and "domain::Op" for other domains (SeedChip's fused ops).
 const OpLowering* find_lowering(const ir::Node& node) {
   const bool onnx = node.domain.empty() || node.domain == "ai.onnx";
@@ -208,6 +220,59 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
     alias_node[i] = true;
     root[static_cast<size_t>(n.outputs[0])] = root[static_cast<size_t>(n.inputs[0])];
   }
+  // In-place outputs (CompileOptions::in_place) are stored over an input's bytes: safe only when
+  // the output's producer is the input's last reader (through any alias) and reads it, if at all,
+  // as the data of a ScatterND, whose lowering then writes only the scattered rows.
+  std::map<size_t, size_t> stored_over;  // output tensor slot -> input tensor slot
+  std::set<ir::ValueId> taken_inputs;
+  for (const auto& [out_name, in_name] : options.in_place) {
+    const std::string what =
+        where + "in-place output '" + out_name + "' over input '" + in_name + "': ";
+    auto find = [&graph](const std::vector<ir::ValueId>& list, const std::string& name) {
+      for (ir::ValueId v : list)
+        if (graph.value(v).name == name) return v;
+      return ir::kNoValue;
+    };
+    const ir::ValueId o = find(graph.outputs, out_name), in = find(graph.inputs, in_name);
+    if (o == ir::kNoValue) throw InputError(what + "'" + out_name + "' is not a graph output");
+    if (in == ir::kNoValue) throw InputError(what + "'" + in_name + "' is not a graph input");
+    if (o == in || std::count(graph.outputs.begin(), graph.outputs.end(), in) > 0)
+      throw InputError(what + "'" + in_name + "' is also a graph output");
+    if (!taken_inputs.insert(in).second)
+      throw InputError(what + "another output is already stored over '" + in_name + "'");
+    const size_t os = static_cast<size_t>(slot_of[static_cast<size_t>(o)]);
+    const size_t is = static_cast<size_t>(slot_of[static_cast<size_t>(in)]);
+    const TensorSlot &ot = model.tensors[os], &it = model.tensors[is];
+    if (ot.type != it.type || ot.host_element != it.host_element)
+      throw InputError(what + "the output is " + type_text({ot.host_element, ot.type.dims}) +
+                       ", the input " + type_text({it.host_element, it.type.dims}) +
+                       "; they must have the same type");
+    int producer = -1;
+    for (size_t i = 0; i < graph.nodes.size(); ++i)
+      if (std::count(graph.nodes[i].outputs.begin(), graph.nodes[i].outputs.end(), o) > 0)
+        producer = static_cast<int>(i);
+    if (producer < 0) throw InputError(what + "no node produces '" + out_name + "'");
+    const ir::Node& writer = graph.nodes[static_cast<size_t>(producer)];
+    const std::string writer_label = writer.label(static_cast<size_t>(producer));
+    for (size_t j = 0; j < graph.nodes.size(); ++j) {
+      const ir::Node& n = graph.nodes[j];
+      if (alias_node[j]) continue;  // no code: its readers are the readers of `in`
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const ir::ValueId v = n.inputs[k];
+        if (v == ir::kNoValue || root[static_cast<size_t>(v)] != static_cast<size_t>(in)) continue;
+        if (static_cast<int>(j) > producer)
+          throw InputError(what + n.label(j) + " reads '" + in_name + "' after " + writer_label +
+                           " has written '" + out_name + "' over it");
+        if (static_cast<int>(j) == producer && !(k == 0 && is_onnx_op(n, "ScatterND")))
+          throw InputError(what + writer_label + " reads '" + in_name + "' (operand " +
+                           std::to_string(k) + ") while writing '" + out_name +
+                           "' over it; only ScatterND's data operand may be the input");
+      }
+    }
+    stored_over[os] = is;
+    model.in_place[out_name] = in_name;
+  }
+
   // Intermediates: allocated when produced, released after their last reader, so a later tensor
   // reuses the space of earlier ones.
   std::vector<int> last_use(graph.values.size(), -1);
@@ -224,8 +289,11 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
         release_after[static_cast<size_t>(std::max(last_use[u], static_cast<int>(i)))].push_back(u);
     }
   RangeAllocator hbm(0);
-  for (TensorSlot& t : model.tensors)
-    if (t.role != TensorRole::kIntermediate) t.hbm = hbm.allocate(t.bytes);
+  for (size_t k = 0; k < model.tensors.size(); ++k)
+    if (model.tensors[k].role != TensorRole::kIntermediate && !stored_over.count(k))
+      model.tensors[k].hbm = hbm.allocate(model.tensors[k].bytes);
+  for (const auto& [out_slot, in_slot] : stored_over)
+    model.tensors[out_slot].hbm = model.tensors[in_slot].hbm;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (ir::ValueId v : graph.nodes[i].outputs) {
       if (v == ir::kNoValue || pinned[static_cast<size_t>(v)]) continue;
@@ -272,8 +340,10 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
           constants_end = align_up(at + bytes, kTensorAlign);
           const std::string name =
               "constant " + std::to_string(model.tensors.size()) + " of " + graph.nodes[i].label(i);
-          model.tensors.push_back({name, TensorRole::kConstant, t.type(), at, bytes,
-                                   std::make_shared<const ir::HostTensor>(std::move(t))});
+          const ir::TensorType type = t.type();
+          model.tensors.push_back({name, TensorRole::kConstant, type, at, bytes,
+                                   std::make_shared<const ir::HostTensor>(std::move(t)),
+                                   type.element});
           return static_cast<int64_t>(at);
         }};
     if (alias_node[i]) {

@@ -7,6 +7,7 @@
 // Operators run one at a time over every core, so scratch is reused by each operator.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ struct CompileOptions {
   std::vector<std::string> passes;  // empty: the default pipeline
   std::vector<std::string> dump_ir_after;
   std::function<void(std::string_view pass, const ir::Graph&)> dump;
+  // Graph output name -> graph input name: the output is stored over the input's HBM bytes (a
+  // state updated in place, such as a KV cache pool). Both need the same type, the node producing
+  // the output must be the last reader of the input (reading it there only as ScatterND's data,
+  // whose copy is then skipped: only the scattered rows are written), and no node may read the
+  // input after it; otherwise InputError naming the tensors (and the node).
+  std::map<std::string, std::string> in_place;
 };
 
 // An operator the code generator cannot lower (the op, or this use of it). The conformance run
@@ -81,6 +88,9 @@ struct CompiledModel {
   std::vector<size_t> inputs, outputs;  // indices into tensors, in the graph's order
   std::vector<OpRecord> ops;
   uint64_t hbm_bytes = 0;  // everything the program touches, scratch included
+  // Output name -> input name whose HBM bytes it is stored over (CompileOptions::in_place): after
+  // a run, the input holds the output's value.
+  std::map<std::string, std::string> in_place;
 };
 
 // Runs the passes, then lowers every node. Throws UnsupportedError for the first node that cannot

@@ -108,8 +108,8 @@ void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKe
   // the chunk is then checked against the SRAM itself.
   constexpr int64_t kProbeRows = 4096;
   const int64_t one = Layout(k, 1).total();
-  const int64_t per_row = std::max<int64_t>(
-      (Layout(k, 1 + kProbeRows).total() - one + kProbeRows - 1) / kProbeRows, 1);
+  const int64_t per_row =
+      std::max<int64_t>((Layout(k, 1 + kProbeRows).total() - one + kProbeRows - 1) / kProbeRows, 1);
   const int64_t fit = (chip.sram.bytes - one) / per_row;
   if (fit < 1)
     throw InputError("streaming kernel: one row of its " + std::to_string(k.slots.size()) +
@@ -198,6 +198,15 @@ void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKe
           first = false;
           ++stores_pending[set];
         }
+      }
+      for (const Scatter& sc : k.scatters) {
+        const int64_t row_bytes = k.width * k.slots.at(static_cast<size_t>(sc.slot)).element_bytes;
+        e.emit(Opcode::DMA_SCATTER, {e.reg(0, sc.base), e.reg(1, layout.slot(set, sc.slot)),
+                                     e.reg(5, layout.slot(set, sc.index)), e.reg(2, rows),
+                                     e.reg(3, row_bytes), e.reg(4, sc.stride), e.reg(6, sc.limit),
+                                     first ? kSemComputed + set : kNone, kSemStored + set});
+        first = false;
+        ++stores_pending[set];
       }
       if (first) wait_semaphore(e, kSemComputed + set, 1);  // nothing stored: consume the signal
     }

@@ -58,6 +58,15 @@ struct Gather {
   int64_t base = 0, stride = 0, limit = 0;
 };
 
+// A wide slot stored by dma.scatter: row r of the chunk goes to HBM base + index[r] x stride,
+// index[r] the int32 of kNarrow slot `index` (which a load fills) for the same row. An index
+// outside [0, limit) stops the chip with an error. Rows of different cores land in no set order.
+struct Scatter {
+  int slot = 0;
+  int index = 0;
+  int64_t base = 0, stride = 0, limit = 0;
+};
+
 struct StreamKernel {
   int64_t rows = 0;
   int64_t width = 1;
@@ -66,6 +75,7 @@ struct StreamKernel {
   std::vector<Gather> gathers;  // after the loads, once their index slots have arrived
   std::vector<VpuStep> steps;
   std::vector<Transfer> stores;
+  std::vector<Scatter> scatters;  // after the stores, once the chunk's results are ready
 };
 
 // Appends the kernel to every core that gets rows. Uses semaphores 0-7 and leaves them at zero.

@@ -4,7 +4,8 @@
 // program turns the indices into flat row numbers of the source (normalising negative indices, and
 // marking any index that is out of range, or whose i64 high word is not the sign of its low word,
 // with -1), then a stream kernel fetches those rows with dma.gather, which stops the chip on the -1
-// rather than reading another tensor's memory.
+// rather than reading another tensor's memory. ScatterND writes rows the same way with
+// dma.scatter, after a copy of its data (skipped when the output is stored over the data).
 #include <array>
 #include <cstring>
 #include <functional>
@@ -366,6 +367,118 @@ void lower_gather_nd(OpContext& ctx) {
   emit_row_gather(ctx, rows_at, p.rows(), inner, data.element_bytes, data.base,
                   data.element_count() / std::max<int64_t>(inner, 1), ctx.view(ctx.out(0)));
   ctx.mapping = "dma.gather of " + std::to_string(p.rows()) + " rows of " + std::to_string(inner);
+}
+
+void lower_scatter_nd(OpContext& ctx) {
+  const TensorView data = ctx.view(ctx.in(0));
+  const TensorView out = ctx.view(ctx.out(0));
+  const std::vector<int64_t>& index_dims = ctx.dims(ctx.in(1));
+  const std::string reduction = ctx.attr_string("reduction", "none");
+  if (index_dims.empty()) ctx.unsupported("indices must have at least one axis");
+  const auto depth = static_cast<size_t>(index_dims.back());
+  if (depth == 0 || depth > data.dims.size())
+    ctx.unsupported("index tuples of length " + std::to_string(depth) + " for data of rank " +
+                    std::to_string(data.dims.size()));
+  // Each index tuple names a slice of the trailing data axes: a row of `inner` elements.
+  const int64_t inner = product_of(data.dims, depth, data.dims.size());
+  const int64_t limit = product_of(data.dims, 0, depth);
+  std::vector<int64_t> tuples(index_dims.begin(), index_dims.end() - 1);
+  const int64_t count = product_of(tuples, 0, tuples.size());
+  if (ctx.view(ctx.in(2)).element_count() != count * inner ||
+      ctx.type(ctx.in(2)).element != ctx.type(ctx.in(0)).element)
+    ctx.unsupported("updates must hold one row of the data's trailing axes per index tuple");
+  check_int32(ctx, limit);
+  // Stored over the data (CompileOptions::in_place): only the addressed rows change.
+  const bool in_place = out.base == data.base;
+  if (!in_place) emit_copy(ctx, data, out);
+  ctx.mapping = in_place ? "in place, " : "copy, ";
+  if (count == 0 || inner == 0) {
+    ctx.mapping += "no updates";
+    return;
+  }
+  if (tuples.empty()) tuples = {1};
+
+  // Phase 1 (beside the copy): the row each tuple names, -1 where an index is out of range.
+  IndexProgram p(ctx, tuples);
+  int row = -1, wrong = -1;
+  for (size_t j = 0; j < depth; ++j) {
+    int bad = -1;
+    const int raw = p.index(
+        ctx.in(1),
+        [&](TensorView v) {
+          v.base += static_cast<int64_t>(j) * v.strides.back() * v.element_bytes;
+          v.dims.pop_back();
+          v.strides.pop_back();
+          if (v.dims.empty()) v = TensorView{v.base, v.element_bytes, {1}, {0}};
+          return v;
+        },
+        bad);
+    const int64_t extent = data.dims[j];
+    const int i = p.wrap_negative(raw, extent);
+    const int64_t step = product_of(data.dims, j + 1, depth);
+    const int term = p.binary(Opcode::VPU_MUL, i, p.constant(static_cast<int32_t>(step)));
+    row = row < 0 ? term : p.binary(Opcode::VPU_ADD, row, term);
+    const int outside = p.outside(i, extent, bad);
+    wrong = wrong < 0 ? outside : p.binary(Opcode::VPU_MAX, wrong, outside);
+  }
+  const int64_t rows_at = ctx.scratch(count * 4);
+  p.store(p.select(wrong, p.constant(-1), row), TensorView::contiguous(rows_at, 4, {count}));
+  p.emit();
+  ctx.sync();
+
+  // Phase 2: the update rows scattered over the output's rows with dma.scatter.
+  const int64_t row_bytes = inner * out.element_bytes;
+  const TensorView updates =
+      TensorView::contiguous(ctx.view(ctx.in(2)).base, out.element_bytes, {count * inner});
+  if (reduction == "none") {
+    StreamKernel k;
+    k.rows = count;
+    k.width = inner;
+    k.slots = {{4, SlotShape::kNarrow}, {out.element_bytes, SlotShape::kWide}};
+    k.loads = {{0, TensorView::contiguous(rows_at, 4, {count})}, {1, updates}};
+    k.scatters = {{1, 0, out.base, row_bytes, limit}};
+    ctx.emit(k);
+    ctx.mapping += "dma.scatter of " + std::to_string(count) + " rows of " + std::to_string(inner);
+    return;
+  }
+  // A reduction combines rows that repeat an index in order: one core reads, combines and writes
+  // back each update row in turn.
+  const ir::ElementType element = ctx.type(ctx.out(0)).element;
+  const bool integer = element == ir::ElementType::I32 || element == ir::ElementType::I8;
+  const auto format = integer ? vpu_ordering_type(element) : vpu_type(element);
+  if (!format)
+    ctx.unsupported("reduction on element type " + std::string(ir::element_name(element)));
+  Opcode op = Opcode::NOP;
+  if (reduction == "add") op = integer ? Opcode::VPU_ADDW : Opcode::VPU_ADD;
+  if (reduction == "mul") op = integer ? Opcode::VPU_MULW : Opcode::VPU_MUL;
+  if (reduction == "max") op = Opcode::VPU_MAX;
+  if (reduction == "min") op = Opcode::VPU_MIN;
+  if (op == Opcode::NOP) ctx.unsupported("reduction '" + reduction + "'");
+  constexpr int64_t kAlign = 256;
+  const int64_t index_bytes = (count * 4 + kAlign - 1) / kAlign * kAlign;
+  const int64_t row_space = (row_bytes + kAlign - 1) / kAlign * kAlign;
+  if (index_bytes + 2 * row_space > ctx.chip.sram.bytes)
+    ctx.unsupported("the " + std::to_string(count) + " indices and two rows of " +
+                    std::to_string(row_bytes) + " bytes do not fit one core's SRAM");
+  const int64_t acc = index_bytes, upd = index_bytes + row_space;
+  constexpr int64_t kNone = isa::kNoSemaphore;
+  Emitter& e = ctx.program.core(0);
+  e.dma(Opcode::DMA_LOAD, 0, rows_at, 1, count * 4, 0, kNone, 0);
+  wait_semaphore(e, 0, 1);
+  for (int64_t r = 0; r < count; ++r) {
+    e.emit(Opcode::DMA_GATHER,
+           {e.reg(0, acc), e.reg(1, out.base), e.reg(5, r * 4), e.reg(2, 1), e.reg(3, row_bytes),
+            e.reg(4, row_bytes), e.reg(6, limit), kNone, 1});
+    e.dma(Opcode::DMA_LOAD, upd, updates.base + r * row_bytes, 1, row_bytes, row_bytes, kNone, 1);
+    wait_semaphore(e, 1, 2);
+    e.emit(op, {e.reg(0, acc), e.reg(0, acc), e.reg(1, upd), e.reg(2, inner),
+                static_cast<int64_t>(*format), kNone, 2});
+    e.emit(Opcode::DMA_SCATTER, {e.reg(0, out.base), e.reg(1, acc), e.reg(5, r * 4), e.reg(2, 1),
+                                 e.reg(3, row_bytes), e.reg(4, row_bytes), e.reg(6, limit), 2, 3});
+    wait_semaphore(e, 3, 1);
+  }
+  ctx.mapping += std::to_string(count) + " rows of " + std::to_string(inner) + " combined (" +
+                 reduction + ") on core 0";
 }
 
 void lower_one_hot(OpContext& ctx) {

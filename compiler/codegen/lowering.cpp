@@ -233,6 +233,7 @@ const std::vector<OpLowering>& lowering_table() {
       // Run-time indices.
       {"GatherElements", lower_gather_elements},
       {"GatherND", lower_gather_nd},
+      {"ScatterND", lower_scatter_nd},
       {"OneHot", lower_one_hot},
       {"NegativeLogLikelihoodLoss", lower_nll_loss},
       {"SoftmaxCrossEntropyLoss", lower_softmax_cross_entropy},

@@ -159,10 +159,11 @@ void lower_mvn(OpContext&);
 void lower_lpnorm(OpContext&);
 void lower_global_pool(OpContext&);
 void lower_argmax(OpContext&);  // and ArgMin
-// lower_index.cpp: run-time indices through dma.gather.
+// lower_index.cpp: run-time indices through dma.gather and dma.scatter.
 void lower_gather_indexed(OpContext&);  // Gather whose indices are computed
 void lower_gather_elements(OpContext&);
 void lower_gather_nd(OpContext&);
+void lower_scatter_nd(OpContext&);  // copy (skipped in place), then dma.scatter of the rows
 void lower_one_hot(OpContext&);
 void lower_nll_loss(OpContext&);
 void lower_softmax_cross_entropy(OpContext&);

@@ -117,7 +117,8 @@ struct UnitOp {
   uint64_t sram = 0, hbm = 0, rows = 0, row_bytes = 0, stride = 0, bytes = 0;
   uint64_t dst = 0, src = 0;
   int target = 0;  // core of dma.copy, chip of dma.send
-  // dma.gather: the index array, its bound, and each row's HBM address once the transfer starts
+  // dma.gather, dma.scatter: the index array, its bound, and each row's HBM address once the
+  // transfer starts
   uint64_t idx = 0, limit = 0;
   std::vector<uint64_t> row_addresses;
 };
@@ -128,6 +129,11 @@ struct Chunk {
 };
 
 uint64_t ticks_to_cycles(Tick t, const ClockDomain& clock) { return t / clock.period(); }
+
+// Transfers whose HBM side is indexed by an int32 array in SRAM.
+bool is_indexed(Opcode op) { return op == Opcode::DMA_GATHER || op == Opcode::DMA_SCATTER; }
+// Transfers that write HBM from SRAM.
+bool writes_hbm(Opcode op) { return op == Opcode::DMA_STORE || op == Opcode::DMA_SCATTER; }
 
 }  // namespace
 
@@ -457,6 +463,7 @@ struct Core::Impl {
         if (!ctx.noc) fail("this chip has no NoC to carry DMA traffic");
         break;
       case Opcode::DMA_GATHER:
+      case Opcode::DMA_SCATTER:
         u.sram = count_operand(inst, sl.sram);
         u.hbm = count_operand(inst, sl.hbm);
         u.idx = count_operand(inst, sl.idx);
@@ -860,7 +867,7 @@ struct Core::Impl {
     while (!dma_queue.empty() && take(dma_queue.front().wait)) {
       UnitOp op = std::move(dma_queue.front());
       dma_queue.pop_front();
-      if (op.op == Opcode::DMA_GATHER) resolve_gather_rows(op);
+      if (is_indexed(op.op)) resolve_indexed_rows(op);
       if (op.op == Opcode::DMA_SEND) {
         ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
       } else {
@@ -1051,13 +1058,13 @@ struct Core::Impl {
         (eng.total + static_cast<uint64_t>(config.noc.link_bytes_per_cycle) - 1) /
         static_cast<uint64_t>(config.noc.link_bytes_per_cycle);
     UnitOp& o = eng.op;
-    if (o.op == Opcode::DMA_GATHER) resolve_gather_rows(o);
+    if (is_indexed(o.op)) resolve_indexed_rows(o);
     if (o.op == Opcode::DMA_LOAD || o.op == Opcode::DMA_STORE || o.op == Opcode::DMA_COPY ||
-        o.op == Opcode::DMA_GATHER) {
+        is_indexed(o.op)) {
       const std::vector<SramRange> range = {
           {o.op == Opcode::DMA_COPY ? o.src : o.sram, 1, eng.total, 0}};
       std::vector<SramRange> touched = range;
-      if (o.op == Opcode::DMA_GATHER) touched.push_back({o.idx, 1, o.rows * 4, 0});
+      if (is_indexed(o.op)) touched.push_back({o.idx, 1, o.rows * 4, 0});
       const uint64_t actual = banks.access(begin, port_cycles, touched);
       eng.sram_ready = begin + ticks(actual);
       eng.sram_ready_ideal = begin + ticks(port_cycles);
@@ -1065,6 +1072,8 @@ struct Core::Impl {
         count_sram({}, range);
       } else if (o.op == Opcode::DMA_GATHER) {
         count_sram({touched[1]}, range);
+      } else if (o.op == Opcode::DMA_SCATTER) {
+        count_sram(touched, {});
       } else {
         count_sram(range, {});
       }
@@ -1074,10 +1083,10 @@ struct Core::Impl {
     ctx.events->schedule(begin, [this, e] { begin_dma(e); });
   }
 
-  // dma.gather reads its indices when the transfer starts (after its wait semaphore, so a load
-  // that fills them has completed). Timing-only runs carry no data: there row r stands for index
-  // r mod limit, which times distinct rows in order.
-  void resolve_gather_rows(UnitOp& o) const {
+  // dma.gather and dma.scatter read their indices when the transfer starts (after the wait
+  // semaphore, so a load that fills them has completed). Timing-only runs carry no data: there row
+  // r stands for index r mod limit, which times distinct rows in order.
+  void resolve_indexed_rows(UnitOp& o) const {
     o.row_addresses.resize(o.rows);
     for (uint64_t r = 0; r < o.rows; ++r) {
       int64_t index = static_cast<int64_t>(r % o.limit);
@@ -1101,6 +1110,7 @@ struct Core::Impl {
       case Opcode::DMA_LOAD:
       case Opcode::DMA_STORE:
       case Opcode::DMA_GATHER:
+      case Opcode::DMA_SCATTER:
         return pump(e);
       case Opcode::DMA_COPY:
         ctx.noc->transfer(ctx.noc->node_of_core(index), ctx.noc->node_of_core(o.target), o.bytes,
@@ -1145,7 +1155,7 @@ struct Core::Impl {
   }
 
   bool submit(int e, Chunk chunk) {
-    const bool is_write = engines[static_cast<size_t>(e)].op.op == Opcode::DMA_STORE;
+    const bool is_write = writes_hbm(engines[static_cast<size_t>(e)].op.op);
     HbmRequest request{chunk.addr, chunk.bytes, is_write,
                        [this, e, chunk](Tick) { hbm_done(e, chunk); }};
     if (!ctx.hbm->try_submit(std::move(request))) return false;
@@ -1171,7 +1181,7 @@ struct Core::Impl {
       if (!submit(e, eng.retry.front())) return;
       eng.retry.pop_front();
     }
-    const bool is_load = eng.op.op != Opcode::DMA_STORE;
+    const bool is_load = !writes_hbm(eng.op.op);
     Chunk chunk{};
     while (eng.outstanding < config.dma.max_outstanding && next_chunk(eng, chunk)) {
       ++eng.outstanding;
@@ -1189,7 +1199,7 @@ struct Core::Impl {
   void hbm_done(int e, Chunk chunk) {
     DmaEngine& eng = engines[static_cast<size_t>(e)];
     --eng.outstanding;
-    if (eng.op.op != Opcode::DMA_STORE) {
+    if (!writes_hbm(eng.op.op)) {
       ctx.noc->transfer(stack_node(chunk.addr), ctx.noc->node_of_core(index), chunk.bytes,
                         [this, e, chunk](Tick) { delivered(e, chunk.bytes); });
     } else {
@@ -1240,6 +1250,7 @@ struct Core::Impl {
         *stat.dma_loaded += op.bytes;
         break;
       case Opcode::DMA_STORE:
+      case Opcode::DMA_SCATTER:
         *stat.dma_stored += op.bytes;
         break;
       case Opcode::DMA_COPY:
@@ -1266,6 +1277,11 @@ struct Core::Impl {
       case Opcode::DMA_STORE:
         for (uint64_t r = 0; r < op.rows; ++r)
           ctx.hbm_data->write(op.hbm + r * op.stride, sram.data() + op.sram + r * op.row_bytes,
+                              op.row_bytes);
+        break;
+      case Opcode::DMA_SCATTER:
+        for (uint64_t r = 0; r < op.rows; ++r)
+          ctx.hbm_data->write(op.row_addresses[r], sram.data() + op.sram + r * op.row_bytes,
                               op.row_bytes);
         break;
       case Opcode::DMA_COPY:

@@ -11,6 +11,7 @@
 namespace seedchip::compiler {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 using seedchip::testing::error_of;
@@ -108,6 +109,127 @@ TEST(Compile, ReportsHbmOverflowWithTheNumbers) {
   EXPECT_THAT(error_of([&] { compile_graph(g, load_chip("seedchip-v1")); }),
               HasSubstr("needs 549755813888 bytes of HBM (tensors 549755813888, scratch 0) "
                         "but chip 'seedchip-v1' has 154618822656"));
+}
+
+// CompileOptions::in_place: the output takes the input's HBM bytes, and the ScatterND that writes
+// it skips the copy of its data.
+CompiledModel compile_in_place(const std::string& body, const std::string& out = "next",
+                               const std::string& in = "pool") {
+  CompileOptions options;
+  options.in_place = {{out, in}};
+  return compile_graph(ir::parse("graph \"state\" opset \"\"=18 {\n" + body + "}"),
+                       load_chip("seedchip-v1"), options);
+}
+
+const char* kPoolInputs = R"(  input %pool: f32[16,8]
+  input %slot: i64[1,1]
+  input %row: f32[1,8]
+)";
+
+TEST(InPlace, OutputIsStoredOverTheInput) {
+  const CompiledModel m = compile_in_place(std::string(kPoolInputs) + R"(
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  output %next
+)");
+  EXPECT_EQ(slot(m, "next").hbm, slot(m, "pool").hbm);
+  EXPECT_EQ(m.in_place.at("next"), "pool");
+  EXPECT_THAT(m.ops.at(0).mapping, HasSubstr("in place, dma.scatter of 1 rows of 8"));
+  // Without in_place the output has its own bytes and the data is copied first.
+  const CompiledModel copied =
+      compile_graph(ir::parse(std::string("graph \"s\" opset \"\"=18 {\n") + kPoolInputs + R"(
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  output %next
+})"),
+                    load_chip("seedchip-v1"));
+  EXPECT_NE(slot(copied, "next").hbm, slot(copied, "pool").hbm);
+  EXPECT_THAT(copied.ops.at(0).mapping, HasSubstr("copy, dma.scatter"));
+  EXPECT_TRUE(copied.in_place.empty());
+}
+
+TEST(InPlace, AnyProducerAfterTheLastReaderMayWriteOverTheInput) {
+  const CompiledModel m = compile_in_place(R"(  input %pool: f32[4]
+  input %x: f32[4]
+  %a: f32[4] = Relu(%pool)
+  %next: f32[4] = Add(%a, %x)
+  output %next
+)");
+  EXPECT_EQ(slot(m, "next").hbm, slot(m, "pool").hbm);
+}
+
+TEST(InPlace, UnsafeOrMismatchedAliasingIsRefused) {
+  // A reader of the input after the producer, also through a Reshape (an alias of its bytes).
+  EXPECT_THAT(error_of([] {
+                compile_in_place(std::string(kPoolInputs) + R"(
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  %old: f32[16,8] = Relu(%pool)
+  output %next
+  output %old
+)");
+              }),
+              AllOf(HasSubstr("in-place output 'next' over input 'pool'"),
+                    HasSubstr("node #1 (Relu) reads 'pool' after node #0 (ScatterND) has written "
+                              "'next' over it")));
+  EXPECT_THAT(error_of([] {
+                compile_in_place(std::string(kPoolInputs) + R"(
+  const %shape: i64[1] = [128]
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  %flat: f32[128] = Reshape(%pool, %shape)
+  %old: f32[128] = Relu(%flat)
+  output %next
+  output %old
+)");
+              }),
+              HasSubstr("(Relu) reads 'pool' after"));
+  // The producer reads the input other than as ScatterND's data.
+  EXPECT_THAT(error_of([] {
+                compile_in_place(R"(  input %pool: f32[4]
+  %next: f32[4] = Relu(%pool)
+  output %next
+)");
+              }),
+              HasSubstr("node #0 (Relu) reads 'pool' (operand 0) while writing 'next' over it; "
+                        "only ScatterND's data operand may be the input"));
+  EXPECT_THAT(error_of([] {
+                compile_in_place(R"(  input %pool: f32[4,1]
+  input %slot: i64[1,1]
+  %next: f32[4,1] = ScatterND(%pool, %slot, %pool)
+  output %next
+)");
+              }),
+              HasSubstr("(operand 2) while writing 'next'"));
+  // Types, names and roles.
+  EXPECT_THAT(error_of([] {
+                compile_in_place(R"(  input %pool: f32[16,8]
+  input %x: f32[8,16]
+  %next: f32[8,16] = Relu(%x)
+  output %next
+)");
+              }),
+              HasSubstr("the output is f32[8,16], the input f32[16,8]; they must have the same "
+                        "type"));
+  EXPECT_THAT(error_of([] {
+                compile_in_place(std::string(kPoolInputs) + R"(
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  output %next
+)",
+                                 "nxt");
+              }),
+              HasSubstr("'nxt' is not a graph output"));
+  EXPECT_THAT(error_of([] {
+                compile_in_place(std::string(kPoolInputs) + R"(
+  %next: f32[16,8] = ScatterND(%pool, %slot, %row)
+  output %next
+)",
+                                 "next", "row");
+              }),
+              HasSubstr("the output is f32[16,8], the input f32[1,8]"));
+  EXPECT_THAT(error_of([] {
+                compile_in_place(R"(  input %pool: f32[4]
+  output %pool
+)",
+                                 "pool", "pool");
+              }),
+              HasSubstr("'pool' is also a graph output"));
 }
 
 TEST(Compile, PrecisionNames) {

@@ -262,6 +262,71 @@ TEST(CoreDma, GatherIndexOutsideTheLimitStopsTheRun) {
                            HasSubstr("index 9 of row 1 is outside [0, 8)")));
 }
 
+// dma.scatter writes rows 6, 1 and 3 of a table (pitch 16 bytes) from SRAM, then dma.gather
+// reads rows 1, 3, 6 back, in the timed and the functional-only (untimed) core.
+class CoreScatter : public ::testing::TestWithParam<bool> {
+ protected:
+  static void set_timed(TinyChip& chip, bool timed) { chip.ctx.timed = timed; }
+};
+
+TEST_P(CoreScatter, ScatterThenGatherRoundTripsRows) {
+  TinyChip chip;
+  set_timed(chip, GetParam());
+  chip.write_sram(0, 0, std::vector<int32_t>{6, 1, 3});   // scatter indices
+  chip.write_sram(0, 64, std::vector<int32_t>{1, 3, 6});  // gather indices
+  std::vector<int32_t> rows;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) rows.push_back(10 * r + c);  // SRAM row r
+  chip.write_sram(0, 256, rows);
+  chip.load(0,
+            "li x1, 0\nli x2, 64\nli x3, 256\nli x4, 3\nli x5, 12\nli x6, 16\nli x7, 8\n"
+            "li x8, 4096\nli x9, 1024\n"
+            "dma.scatter x8, x3, x1, x4, x5, x6, x7, -, s0\n"
+            "dma.gather x9, x8, x2, x4, x5, x6, x7, s0, s1\nsem.wait s1, 1\n");
+  chip.run();
+  // Table row 6 holds SRAM row 0, row 1 SRAM row 1, row 3 SRAM row 2; gathered as rows 1, 3, 6.
+  EXPECT_EQ(chip.read_sram<int32_t>(0, 1024, 9),
+            (std::vector<int32_t>{10, 11, 12, 20, 21, 22, 0, 1, 2}));
+  int32_t at_row_6[3];
+  chip.hbm_data->read(4096 + 6 * 16, at_row_6, 12);
+  EXPECT_EQ(at_row_6[1], 1);
+  int32_t untouched = -1;
+  chip.hbm_data->read(4096 + 2 * 16, &untouched, 4);
+  EXPECT_EQ(untouched, 0);
+  EXPECT_EQ(chip.stat(0, "dma.bytes_stored"), 36u);
+  EXPECT_EQ(chip.stat(0, "dma.bytes_loaded"), 36u);
+  if (GetParam()) {  // rows and both index arrays (the untimed core counts no SRAM traffic)
+    EXPECT_EQ(chip.stat(0, "sram.bytes_read"), 36u + 12 + 12);
+  }
+}
+
+TEST_P(CoreScatter, IndexOutsideTheLimitStopsTheRun) {
+  TinyChip chip;
+  set_timed(chip, GetParam());
+  chip.write_sram(0, 0, std::vector<int32_t>{3, -1});
+  chip.load(0,
+            "li x1, 2\nli x2, 4\nli x3, 8\nli x4, 64\n"
+            "dma.scatter x4, x4, x0, x1, x2, x2, x3, -, s0\nsem.wait s0, 1\n");
+  const std::string error = seedchip::testing::error_of([&] { chip.run(); });
+  EXPECT_THAT(error, AllOf(HasSubstr("core 0, instruction 4 (dma.scatter)"),
+                           HasSubstr("index -1 of row 1 is outside [0, 8)")));
+}
+
+INSTANTIATE_TEST_SUITE_P(TimedAndUntimed, CoreScatter, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Timed" : "FunctionalOnly";
+                         });
+
+TEST(CoreScatterTimingOnly, RunsWithoutIndices) {
+  TinyChip chip(false);
+  chip.load(0,
+            "li x1, 4\nli x2, 64\nli x3, 2\nli x4, 4096\n"
+            "dma.scatter x4, x0, x0, x1, x2, x2, x3, -, s0\nsem.wait s0, 1\n");
+  chip.run();
+  EXPECT_EQ(chip.stat(0, "dma.bytes_stored"), 256u);
+  EXPECT_GT(chip.cycles(), 0u);
+}
+
 using testing::error_of;
 
 TEST(CoreDma, BadTransfersAreInputErrors) {
@@ -286,6 +351,14 @@ TEST(CoreDma, BadTransfersAreInputErrors) {
   EXPECT_THAT(error_of("li x1, 0x7fffffffffff\nli x2, 1\n"
                        "dma.gather x0, x0, x0, x2, x2, x2, x1, -, -\n"),
               AllOf(HasSubstr("dma.gather"), HasSubstr("HBM")));
+  EXPECT_THAT(error_of("li x1, 2\ndma.scatter x0, x0, x0, x1, x1, x1, x0, -, -\n"),
+              AllOf(HasSubstr("dma.scatter"), HasSubstr("limit = 0 admits no index")));
+  EXPECT_THAT(error_of("li x1, 0x7fffffffffff\nli x2, 1\n"
+                       "dma.scatter x1, x0, x0, x2, x2, x2, x2, -, -\n"),
+              AllOf(HasSubstr("dma.scatter"), HasSubstr("HBM")));
+  EXPECT_THAT(error_of("li x1, 1048000\nli x2, 1000\n"
+                       "dma.scatter x0, x0, x1, x2, x2, x2, x2, -, -\n"),
+              AllOf(HasSubstr("dma.scatter"), HasSubstr("indices `idx`")));
 }
 
 TEST(CoreModes, TimingOnlyGivesTheSameCyclesAndStats) {
