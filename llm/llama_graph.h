@@ -1,18 +1,27 @@
 #pragma once
-// The Llama family as a graph for the compiler: one decode step (a batch of one new token at a
-// run-time position) over a KV cache of `context` positions per layer. The graph is built from
-// standard ONNX operators (Gather, Gemm, MatMul, Softmax, Where, ...), so it goes through the same
-// passes and lowerings as any imported model, and the runtime runs it once per token:
+// The Llama family as a graph for the compiler: one decode step of a batch of sequences, each with
+// one new token at its own run-time position, over a paged KV cache: per layer one pool of K rows
+// and one of V rows, in which every sequence owns fixed-size pages (runtime/paged_kv.h says which).
+// The graph is built from standard ONNX operators (Gather, Gemm, MatMul, ScatterND, Softmax,
+// Where, ...), so it goes through the same passes and lowerings as any imported model:
 //
-//   inputs   token i32[1], pos i32[1], k_cache.L and v_cache.L f32[context, kv_dim] per layer L
-//   outputs  logits f32[1, vocab], k_cache_next.L and v_cache_next.L (the caches with row `pos`
-//            written), which the caller feeds back as the next step's caches
+//   inputs   token i32[B], pos i32[B] (each sequence's position),
+//            slots i32[B, context] (the pool row of each sequence's positions 0..context-1; rows
+//            after its `pos` are masked, so any valid row will do there),
+//            write_slot i64[B, 1] (the pool row its new K and V go to: slots[b][pos[b]]),
+//            k_pool.L and v_pool.L f32[pool_rows, kv_dim] per layer L
+//   outputs  logits f32[B, vocab], k_pool_next.L and v_pool_next.L (the pools with each sequence's
+//            new row written), which the runtime compiles in place over the pools
+//            (CompileOptions::in_place, decode_in_place()) so that a step writes B rows per pool
+//            and the pools stay in the chip's HBM from step to step
 //
 // RMSNorm is x / sqrt(mean(x^2) + eps) * w; RoPE rotates interleaved pairs (llama2.c's and GGUF's
-// layout) by angles read from constant cos/sin tables at `pos`; attention masks the positions after
-// `pos`; grouped-query attention is one product batched over the K/V heads, each with its group
-// of query heads as rows.
+// layout) by angles read from constant cos/sin tables at each sequence's `pos`; attention gathers
+// each sequence's rows from the pools and masks the positions after its `pos`; grouped-query
+// attention is one product batched over sequences and K/V heads, each with its group of query
+// heads as rows.
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "compiler/ir/graph.h"
@@ -21,18 +30,27 @@
 namespace seedchip::llm {
 
 struct DecodeGraphNames {
-  static std::string k_cache(int64_t layer) { return "k_cache." + std::to_string(layer); }
-  static std::string v_cache(int64_t layer) { return "v_cache." + std::to_string(layer); }
-  static std::string k_next(int64_t layer) { return "k_cache_next." + std::to_string(layer); }
-  static std::string v_next(int64_t layer) { return "v_cache_next." + std::to_string(layer); }
-  // The residual stream [1, dim] after a layer, an output only when asked for (for checking
+  static std::string k_pool(int64_t layer) { return "k_pool." + std::to_string(layer); }
+  static std::string v_pool(int64_t layer) { return "v_pool." + std::to_string(layer); }
+  static std::string k_next(int64_t layer) { return "k_pool_next." + std::to_string(layer); }
+  static std::string v_next(int64_t layer) { return "v_pool_next." + std::to_string(layer); }
+  // The residual stream [B, dim] after a layer, an output only when asked for (for checking
   // against the host reference layer by layer).
   static std::string layer_output(int64_t layer) { return "layer_out." + std::to_string(layer); }
 };
 
-// `context` <= config.seq_len positions. The weights are copied once into the graph's constants
-// (the classifier shares the embedding's constant when the model shares them).
-compiler::ir::Graph build_decode_graph(const LlamaModel& model, int64_t context,
+struct DecodeShape {
+  int64_t batch = 1;
+  int64_t context = 0;    // positions a sequence may reach, <= config.seq_len
+  int64_t pool_rows = 0;  // rows of each K and V pool (pages x page rows), >= 1
+};
+
+// The weights are copied once into the graph's constants (the classifier shares the embedding's
+// constant when the model shares them). InputError for a shape outside the model's limits.
+compiler::ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
                                        bool layer_outputs = false);
+
+// Each pool's next value over the pool itself: CompileOptions::in_place for build_decode_graph.
+std::map<std::string, std::string> decode_in_place(const LlamaConfig& config);
 
 }  // namespace seedchip::llm

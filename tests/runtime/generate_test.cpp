@@ -73,6 +73,37 @@ TEST(ChipDecoder, FunctionalOnlyStepsMatchTimedStepsToTheBit) {
   }
 }
 
+// Three sequences of different lengths decode together over 2-position pages, so that each
+// sequence's rows are scattered through the pools between the others': slot 0 starts at step 0,
+// slot 1 at step 2 and slot 2 at step 5 (until then they restart at position 0 every step, which
+// frees and takes their pages again). Each slot must match its own host reference.
+TEST(ChipDecoder, ABatchOfSequencesOfDifferentLengthsMatchesTheReference) {
+  const llm::LlamaModel model = llm::load_llama2c(kStories);
+  const LoadedChip chip = load_chip("seedchip-v1");
+  constexpr int64_t kContext = 8;
+  ChipDecoder decoder(model, chip, kContext, fp32_grade(), {.batch = 3, .page_rows = 2});
+  const std::vector<int64_t> start = {0, 2, 5};
+  std::vector<llm::ReferenceModel> references;
+  for (size_t b = 0; b < start.size(); ++b) references.emplace_back(model);
+  std::vector<SlotStep> steps(3, SlotStep{1, 0});
+  for (int64_t t = 0; t < kContext; ++t) {
+    const std::vector<StepResult> results = decoder.step(steps);
+    for (size_t b = 0; b < steps.size(); ++b) {
+      const std::span<const float> want =
+          references[b].forward(steps[b].token, static_cast<int>(steps[b].pos));
+      EXPECT_LE(nmse(results[b].logits, want), 1e-10)
+          << "slot " << b << " at position " << steps[b].pos << ", step " << t;
+      EXPECT_EQ(llm::argmax(results[b].logits), llm::argmax(want));
+      if (t + 1 > start[b]) {
+        steps[b] = {llm::argmax(results[b].logits), steps[b].pos + 1};
+      }
+    }
+  }
+  EXPECT_EQ(steps[0].pos, kContext);
+  EXPECT_EQ(steps[2].pos, kContext - start[2]);
+  EXPECT_GT(decoder.kv_cache().free_pages(), 0);
+}
+
 TEST(ChipDecoder, RefusesTokensAndPositionsOutsideTheModel) {
   const llm::LlamaModel model = llm::load_llama2c(kStories);
   const LoadedChip chip = load_chip("seedchip-v1");
@@ -81,6 +112,7 @@ TEST(ChipDecoder, RefusesTokensAndPositionsOutsideTheModel) {
             std::string::npos);
   EXPECT_NE(testing::error_of([&] { d.step(1, 2); }).find("outside the context [0, 2)"),
             std::string::npos);
+  EXPECT_NE(testing::error_of([&] { d.step(1, 1); }).find("does not follow"), std::string::npos);
 }
 
 }  // namespace
