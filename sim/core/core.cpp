@@ -529,13 +529,17 @@ struct Core::Impl {
     schedule_issue(now());
   }
 
+  // A timed sequencer issues scalar instructions in batches (one event for the batch) and any
+  // other instruction alone at its own issue tick. Without a clock there is no issue cost, and the
+  // sequencer runs on until it blocks or halts; the batch cap hands control back to the event
+  // queue now and then, so that Ctrl-C still stops a program that loops.
   void issue() {
     issue_scheduled = false;
     if (halted) return;
-    if (!ctx.timed) return issue_untimed();
     in_issue = true;
     Tick elapsed = 0;
-    const Tick issue_ticks = ticks(static_cast<uint64_t>(config.core.sequencer_issue_cycles));
+    const Tick issue_ticks =
+        ctx.timed ? ticks(static_cast<uint64_t>(config.core.sequencer_issue_cycles)) : 0;
     for (int batch = 0; batch < kMaxScalarBatch; ++batch) {
       const bool at_end = pc >= static_cast<int>(code.size());
       const Opcode op = at_end ? Opcode::HALT : code[pc].op;
@@ -559,35 +563,10 @@ struct Core::Impl {
       ++*stat.instructions;
       ++pc;
       elapsed = issue_ticks;
-      break;
+      if (ctx.timed) break;
     }
     in_issue = false;
     schedule_issue(now() + elapsed);
-  }
-
-  // Without a clock the sequencer runs on until it blocks or halts; the batch cap hands control
-  // back to the event queue now and then, so that Ctrl-C still stops a program that loops.
-  void issue_untimed() {
-    in_issue = true;
-    for (int batch = 0; batch < kMaxScalarBatch; ++batch) {
-      const bool at_end = pc >= static_cast<int>(code.size());
-      const Opcode op = at_end ? Opcode::HALT : code[pc].op;
-      if (slot_of(op).unit == Unit::SCALAR && op != Opcode::HALT) {
-        execute_scalar(code[pc]);
-        ++*stat.instructions;
-        continue;
-      }
-      const Step step = at_end ? halt_step() : execute(code[pc]);
-      if (step == Step::DONE) end_stall();
-      if (step == Step::BLOCKED || halted) {
-        in_issue = false;
-        return;
-      }
-      ++*stat.instructions;
-      ++pc;
-    }
-    in_issue = false;
-    schedule_issue(now());
   }
 
   void set_reg(int64_t r, int64_t value) {
