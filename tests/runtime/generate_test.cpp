@@ -52,6 +52,26 @@ TEST(ChipDecoder, EveryLayerMatchesTheHostReferenceAndGreedyTokensAgree) {
   }
 }
 
+// The acceptance run: 256 greedy positions on the chip (FP32-grade products) give the host
+// reference's tokens, whose text GenerateReference.GreedyDecodeMatchesRunC checks against the
+// published stories260K.md.
+TEST(ChipDecoder, TheFull256GreedyTokensAreTheReferences) {
+  const llm::LlamaModel model = llm::load_llama2c(kStories);
+  const LoadedChip chip = load_chip("seedchip-v1");
+  constexpr int64_t kSteps = 256;
+  ChipDecoder decoder(model, chip, kSteps, fp32_grade());
+  llm::ReferenceModel reference(model);
+  std::vector<int> chip_tokens, reference_tokens;
+  int chip_token = 1, reference_token = 1;  // BOS
+  for (int64_t pos = 0; pos < kSteps; ++pos) {
+    chip_token = llm::argmax(decoder.step(chip_token, pos).logits);
+    reference_token = llm::argmax(reference.forward(reference_token, static_cast<int>(pos)));
+    chip_tokens.push_back(chip_token);
+    reference_tokens.push_back(reference_token);
+  }
+  EXPECT_EQ(chip_tokens, reference_tokens);
+}
+
 // The default decoder runs its steps without a clock; its numbers must be a timed run's, to the
 // bit, and its one timing-only step must time the steps as the timed runs do (the gathers of the
 // timed runs read other HBM rows than the timing-only run's row 0).
