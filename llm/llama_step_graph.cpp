@@ -31,7 +31,7 @@ void check_buildable(const LlamaConfig& c, const StepShape& s) {
 
 }  // namespace
 
-ShardShape shard_shape(const LlamaConfig& c, const StepShape& s, int64_t tp) {
+ShardShape shard_shape(const LlamaConfig& c, const StepShape& s, int64_t tp, int64_t ep) {
   check_buildable(c, s);
   if (tp < 1 || c.n_heads % tp != 0)
     throw InputError(c.name + ": " + std::to_string(c.n_heads) +
@@ -41,26 +41,40 @@ ShardShape shard_shape(const LlamaConfig& c, const StepShape& s, int64_t tp) {
     throw InputError(c.name + ": " + std::to_string(c.n_kv_heads) +
                      " K/V heads cannot be split over a tensor-parallel group of " +
                      std::to_string(tp));
+  if (ep != 1) {
+    const std::string split = c.name + ": expert parallelism --ep " + std::to_string(ep);
+    if (ep < 1) throw InputError(split + ": expected at least 1");
+    if (!c.n_experts)
+      throw InputError(split + " needs a mixture of experts; this model is dense (use --ep 1)");
+    if (tp % ep != 0)
+      throw InputError(split + " does not divide the " + std::to_string(tp) +
+                       " chips of a pipeline stage (--tp " + std::to_string(tp) + ")");
+    if (c.n_experts % ep != 0)
+      throw InputError(split + " does not divide the model's " + std::to_string(c.n_experts) +
+                       " experts");
+  }
   ShardShape shard;
   shard.q_heads = c.n_heads / tp;
   // Fewer K/V heads than chips: each chip keeps a copy of the one its query heads read.
   shard.kv_heads = std::max<int64_t>(c.n_kv_heads / tp, 1);
-  shard.ffn = ceil_div(c.hidden_dim, tp);
+  shard.ffn = ceil_div(c.hidden_dim, c.n_experts ? tp / ep : tp);
   if (c.n_experts) {
-    const int64_t m = s.batch * s.new_tokens;
-    const double e = static_cast<double>(c.n_experts),
-                 miss = std::pow(1.0 - static_cast<double>(c.experts_per_token) / e,
-                                 static_cast<double>(m));
-    shard.experts_touched = std::clamp<int64_t>(
-        std::llround(e * (1.0 - miss)), std::min(c.experts_per_token, c.n_experts), c.n_experts);
-    shard.rows_per_expert = ceil_div(m * c.experts_per_token, shard.experts_touched);
+    const int64_t m = s.batch * s.new_tokens, local = c.n_experts / ep;
+    const double miss =
+        std::pow(1.0 - static_cast<double>(c.experts_per_token) / static_cast<double>(c.n_experts),
+                 static_cast<double>(m));
+    shard.local_experts = local;
+    shard.experts_touched =
+        std::clamp<int64_t>(std::llround(static_cast<double>(local) * (1.0 - miss)),
+                            std::min(ceil_div(c.experts_per_token, ep), local), local);
+    shard.rows_per_expert = ceil_div(ceil_div(m * c.experts_per_token, ep), shard.experts_touched);
   }
   return shard;
 }
 
 ir::Graph build_layer_step_graph(const LlamaConfig& c, const StepShape& s, int64_t tp,
-                                 int64_t layers) {
-  const ShardShape shard = shard_shape(c, s, tp);
+                                 int64_t layers, int64_t ep) {
+  const ShardShape shard = shard_shape(c, s, tp, ep);
   const int64_t hd = c.head_dim(), m = s.batch * s.new_tokens, t = s.new_tokens;
   const int64_t qs = shard.q_heads, kvs = shard.kv_heads, groups = qs / kvs;
   ir::Graph g;

@@ -44,15 +44,29 @@ struct StepShape {
 // The sizes one chip of a TP group works on.
 struct ShardShape {
   int64_t q_heads = 0, kv_heads = 0, ffn = 0, experts_touched = 0, rows_per_expert = 0;
+  int64_t local_experts = 0;  // experts this chip holds (a share of each): n_experts / ep
 };
 
-// InputError when the model cannot be split `tp` ways (heads or widths not divisible), the shape
-// is empty, or the architecture has no graph builder (bloom: the analytic model only).
-ShardShape shard_shape(const LlamaConfig& config, const StepShape& shape, int64_t tp);
+// Expert parallelism (ep > 1, mixtures of experts only): attention stays tensor-parallel over the
+// tp chips; the experts are divided among ep groups of tp / ep chips, group g holding experts
+// g x n_experts / ep ... (g + 1) x n_experts / ep - 1, each of them split tensor-parallel over the
+// group's tp / ep chips (its feed-forward width hidden_dim / (tp / ep) per chip). ep = tp puts
+// whole experts on single chips; ep = 1 is tensor parallelism alone. Each chip's experts see the
+// M x experts_per_token / ep (token, expert) pairs routed to its group (tokens spread evenly over
+// the experts), over the experts_touched of its local_experts that M tokens are expected to reach,
+// local_experts (1 - (1 - k/E)^M) — at least ceil(k / ep) of them: the chip timed is one the step's
+// tokens reach, which the step waits for. The router, the gathers and each token's weighted sum
+// stay as at ep = 1 (every chip runs them for all M tokens).
+
+// InputError when the model cannot be split `tp` ways (heads or widths not divisible), its experts
+// `ep` ways (ep must divide tp and n_experts; a dense model takes only ep = 1), the shape is
+// empty, or the architecture has no graph builder (bloom: the analytic model only).
+ShardShape shard_shape(const LlamaConfig& config, const StepShape& shape, int64_t tp,
+                       int64_t ep = 1);
 
 // `layers` consecutive decoder layers of the step.
 compiler::ir::Graph build_layer_step_graph(const LlamaConfig& config, const StepShape& shape,
-                                           int64_t tp, int64_t layers);
+                                           int64_t tp, int64_t layers, int64_t ep = 1);
 
 // The step's ends: the embedding rows of its tokens (a gather from the bf16 table) and, for the
 // last token of each sequence, the final RMSNorm and this chip's V = vocab / tp columns of the

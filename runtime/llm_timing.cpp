@@ -28,8 +28,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 struct ChipWork {
   double seconds = 0, macs = 0, hbm_bytes = 0, ideal_hbm_bytes = 0, vpu_busy_cycles = 0,
          core_cycles = 0, link_seconds = 0, link_bytes = 0;
-  sim::Energy energy;                            // dynamic, this chip
-  std::set<std::string> all_reduce, all_gather;  // the algorithms the collectives chose
+  sim::Energy energy;                                        // dynamic, this chip
+  std::set<std::string> all_reduce, all_gather, all_to_all;  // the collectives' algorithms
 
   void add(const ChipWork& o, double times) {
     seconds += o.seconds * times;
@@ -43,12 +43,14 @@ struct ChipWork {
     energy += o.energy.scaled(times);
     all_reduce.insert(o.all_reduce.begin(), o.all_reduce.end());
     all_gather.insert(o.all_gather.begin(), o.all_gather.end());
+    all_to_all.insert(o.all_to_all.begin(), o.all_to_all.end());
   }
 };
 
 // Bytes of the graph's inputs: BF16 weights, and the KV cache (inputs named *_cache). A mixture of
 // experts' step graph holds only the experts its tokens reach (the leading dimension of its
-// *experts.w* inputs); all `n_experts` of them live in HBM (`resident_weights`).
+// *experts.w* inputs); all `n_experts` it holds (its share of each with tp, n_experts / ep with
+// expert parallelism) live in HBM (`resident_weights`).
 struct InputBytes {
   double weights = 0, resident_weights = 0, kv = 0;
 };
@@ -82,19 +84,35 @@ class ScaleRun {
     layers_per_stage_ = ceil_div(model.n_layers, o.pp);
   }
 
-  // One chip's work for `layers` decoder layers of a step of `shape`, with the TP all-reduces.
+  // One chip's work for `layers` decoder layers of a step of `shape`, with the TP all-reduces
+  // (and with expert parallelism the all-to-alls and the experts' all-gather).
   ChipWork layers(const llm::StepShape& shape, int64_t layers) {
     const int64_t simulated = o_.reuse_layers ? 1 : layers;
-    ir::Graph g = llm::build_layer_step_graph(model_, shape, o_.tp, simulated);
-    const InputBytes bytes = input_bytes(g, model_.n_experts);
+    ir::Graph g = llm::build_layer_step_graph(model_, shape, o_.tp, simulated, o_.ep);
+    const InputBytes bytes = input_bytes(g, model_.n_experts / o_.ep);
     ChipWork w = simulate(std::move(g), "layer" + std::string(simulated > 1 ? "s" : ""), shape);
     w.ideal_hbm_bytes = bytes.weights + bytes.kv;
     // Two all-reduces per layer (after attention and after the feed-forward) of the residual
-    // stream's partial sums, in BF16.
-    const auto reduce_bytes =
-        static_cast<uint64_t>(shape.batch * shape.new_tokens * model_.dim * 2);
-    if (o_.tp > 1) {
-      const Collective reduce = collective(reduce_bytes, false);
+    // stream's partial sums, in BF16. With expert parallelism the feed-forward's is replaced by
+    // the dispatch and combine all-to-alls and an all-gather of the experts' output (the layout
+    // in llm_timing.h).
+    const int64_t m = shape.batch * shape.new_tokens;
+    const auto stream_bytes = static_cast<uint64_t>(m * model_.dim * 2);
+    const auto add = [&](const Collective& c, std::set<std::string>& names) {
+      w.link_seconds += c.seconds * static_cast<double>(simulated);
+      w.link_bytes += c.bytes_sent * static_cast<double>(simulated);
+      names.insert(c.algorithm);
+    };
+    if (o_.tp > 1 && o_.ep > 1) {
+      add(collective(stream_bytes, Kind::kAllReduce), w.all_reduce);
+      const auto pairs_bytes =
+          static_cast<uint64_t>(ceil_div(m * model_.experts_per_token * model_.dim * 2, o_.ep));
+      const Collective exchange = collective(pairs_bytes, Kind::kAllToAll);
+      add(exchange, w.all_to_all);  // dispatch
+      add(exchange, w.all_to_all);  // combine
+      add(collective(stream_bytes, Kind::kAllGather), w.all_gather);
+    } else if (o_.tp > 1) {
+      const Collective reduce = collective(stream_bytes, Kind::kAllReduce);
       w.link_seconds = 2 * reduce.seconds * static_cast<double>(simulated);
       w.link_bytes = 2 * reduce.bytes_sent * static_cast<double>(simulated);
       w.all_reduce.insert(reduce.algorithm);
@@ -116,7 +134,7 @@ class ScaleRun {
     const auto logits =
         static_cast<uint64_t>(shape.batch * ceil_div(model_.vocab_size, o_.tp) * o_.tp * 4);
     if (o_.tp > 1) {
-      const Collective gather = collective(logits, true);
+      const Collective gather = collective(logits, Kind::kAllGather);
       w.link_seconds = gather.seconds;
       w.link_bytes = gather.bytes_sent;
       w.all_gather.insert(gather.algorithm);
@@ -208,9 +226,12 @@ class ScaleRun {
     std::string algorithm;
   };
 
+  enum class Kind { kAllReduce, kAllGather, kAllToAll };
+
   // A collective over the TP group (tp > 1), simulated on its links with the algorithm that
-  // sim::choose_all_reduce / choose_all_gather pick for this message size on this topology.
-  Collective collective(uint64_t bytes, bool all_gather) {
+  // sim::choose_all_reduce / choose_all_gather pick for this message size on this topology (an
+  // all-to-all has one).
+  Collective collective(uint64_t bytes, Kind kind) {
     sim::EventQueue events;
     sim::StatTree stats;
     const sim::ClockDomain clock("core", static_cast<uint64_t>(chip_.config.core.clock_mhz), 1);
@@ -220,7 +241,11 @@ class ScaleRun {
     const auto done = [&](sim::Tick t) { finished = t; };
     Collective c;
     const double k = static_cast<double>(o_.tp);
-    if (all_gather) {
+    if (kind == Kind::kAllToAll) {
+      sim::all_to_all(links, bytes, done);
+      c.algorithm = sim::collective_algorithm_name(sim::CollectiveAlgorithm::kOneShot);
+      c.bytes_sent = sim::all_to_all_bytes_sent(static_cast<int>(o_.tp), bytes);
+    } else if (kind == Kind::kAllGather) {
       const sim::CollectiveAlgorithm algorithm = sim::choose_all_gather(links, bytes);
       sim::all_gather(links, bytes, algorithm, done);
       c.algorithm = sim::collective_algorithm_name(algorithm);
@@ -255,6 +280,9 @@ void check_options(const ScaleOptions& o, const llm::LlamaConfig& model) {
   need(o.output_len >= 1, "--output-len must be at least 1");
   need(o.prefill_chunk >= 0, "--prefill-chunk must be 0 (the whole prompt) or positive");
   need(o.tp >= 1 && o.tp <= 64, "--tp must be in [1, 64]");
+  need(o.ep >= 1 && o.ep <= o.tp, "--ep " + std::to_string(o.ep) + " must be in [1, --tp " +
+                                      std::to_string(o.tp) +
+                                      "] (experts are sharded over a stage's chips)");
   need(o.pp >= 1 && o.pp <= model.n_layers,
        "--pp must be in [1, " + std::to_string(model.n_layers) + "] (the model's layers)");
   need(o.batch % o.pp == 0, "--batch " + std::to_string(o.batch) + " must be a multiple of --pp " +
@@ -299,6 +327,7 @@ PhaseReport phase_of(const ChipWork& w, const LoadedChip& chip, const ChipPeaks&
   };
   p.all_reduce = joined(w.all_reduce);
   p.all_gather = joined(w.all_gather);
+  p.all_to_all = joined(w.all_to_all);
   p.energy = w.energy.scaled(static_cast<double>(chips));
   p.energy.link_j =
       sim::link_energy_j(chip.config.power, w.link_bytes) * static_cast<double>(chips);
@@ -327,7 +356,8 @@ ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& ch
   {
     const llm::StepShape full{options.batch, 1, max_context};
     const InputBytes one =
-        input_bytes(llm::build_layer_step_graph(model, full, options.tp, 1), model.n_experts);
+        input_bytes(llm::build_layer_step_graph(model, full, options.tp, 1, options.ep),
+                    model.n_experts / options.ep);
     const InputBytes ends =
         input_bytes(llm::build_ends_step_graph(model, full, options.tp), model.n_experts);
     report.weight_bytes_per_chip =
@@ -433,8 +463,13 @@ ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& ch
 
 StepTiming simulate_step(const llm::LlamaConfig& model, const LoadedChip& chip,
                          const llm::StepShape& shape, const ScaleOptions& options) {
-  if (options.tp < 1 || options.pp < 1 || options.pp > model.n_layers)
-    throw InputError("--tp must be at least 1 and --pp in [1, the model's layers]");
+  if (options.tp < 1 || options.pp < 1 || options.pp > model.n_layers || options.ep < 1 ||
+      options.tp % options.ep != 0)
+    throw InputError(
+        "--tp must be at least 1, --pp in [1, the model's layers] and --ep a divisor "
+        "of --tp (--tp " +
+        std::to_string(options.tp) + ", --pp " + std::to_string(options.pp) + ", --ep " +
+        std::to_string(options.ep) + ")");
   ScaleRun run(model, chip, options);
   ChipWork stage = run.layers(shape, run.layers_per_stage());
   stage.seconds += run.stage_handoff_seconds(shape);

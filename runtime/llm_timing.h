@@ -29,6 +29,22 @@
 //  - Pipeline parallelism: pp stages of n_layers / pp layers; decode splits the batch into pp
 //    micro-batches, so an iteration is pp stage times (the pipeline full), and each stage hands
 //    its activations to the next over one link.
+//  - Expert parallelism (ep > 1, mixtures of experts; the layout of DeepSpeed-MoE and vLLM):
+//    attention stays tensor-parallel over a stage's tp chips; the experts are sharded ep ways
+//    over the same chips: ep groups of tp / ep chips, each group holding n_experts / ep experts,
+//    each expert split tensor-parallel over its group (llm/llama_step_graph.h). ep must divide tp
+//    and n_experts; ep = 1 is tensor parallelism alone, and gives the same figures as before ep.
+//    A MoE layer's links then carry: the attention all-reduce (as at ep = 1, so every chip holds
+//    every token); the dispatch all-to-all, in which each chip sends its M / tp share of the
+//    step's M tokens to the chips holding their experts (one bf16 hidden state per (token,
+//    expert) pair, to each of the group's tp / ep chips: a buffer of M x k x dim x 2 / ep bytes
+//    per chip, an equal share per chip); the combine all-to-all back (the same bytes: each group
+//    chip's bf16 partial sums of its experts' outputs); and an all-gather of the M x dim bf16
+//    feed-forward output, which replaces the feed-forward all-reduce of ep = 1. Routing is
+//    assumed even (no data): tokens spread evenly over experts and chips, so every chip does the
+//    same work and sends the same bytes. Left: a reduce-scatter in place of the attention
+//    all-reduce (Megatron's sequence parallelism: each chip needs only its share's sums), and
+//    routing skew.
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -46,6 +62,7 @@ struct ScaleOptions {
   int64_t batch = 1, input_len = 128, output_len = 128;
   int64_t prefill_chunk = 0;  // tokens per prefill step; 0: the whole prompt
   int64_t tp = 1, pp = 1;
+  int64_t ep = 1;  // expert parallelism within a stage's tp chips (see above); 1: none
   bool reuse_layers = true;
   std::function<void(const std::string& what)> progress;  // before each simulation
   // The first simulated decode layer (the shortest context) writes its Perfetto trace here, when
@@ -63,9 +80,10 @@ struct PhaseReport {
   double mxu_utilization = 0, vpu_utilization = 0, hbm_utilization = 0, link_utilization = 0;
   double flops = 0, hbm_bytes = 0, link_bytes = 0;  // per chip
   std::string bound;  // the unit nearest its peak: compute, bandwidth, link; or latency
-  // The collective algorithms the phase's TP all-reduces and logits all-gather used ("ring",
-  // "one-shot", both joined by " + " where message sizes differ; empty for one chip).
-  std::string all_reduce, all_gather;
+  // The collective algorithms the phase's TP all-reduces, all-gathers (the logits; with ep > 1 the
+  // experts' output too) and EP all-to-alls (dispatch and combine; ep > 1 only) used ("ring",
+  // "one-shot", both joined by " + " where message sizes differ; empty where there are none).
+  std::string all_reduce, all_gather, all_to_all;
   sim::Energy energy;  // all chips
 };
 
@@ -91,12 +109,14 @@ struct ScaleReport {
 };
 
 // Throws InputError for options out of range, a model that cannot be split this way (naming the
-// dimension), or weights + KV cache that do not fit the chips' HBM (with both figures).
+// dimension; for ep, the values that do not divide), or weights + KV cache that do not fit the
+// chips' HBM (with both figures).
 ScaleReport run_llm_at_scale(const llm::LlamaConfig& model, const LoadedChip& chip,
                              const ScaleOptions& options);
 
 // One engine step of `shape` (batch x new tokens over `context` positions) through every layer
-// of a tp x pp group and the embedding and classifier: what a serving simulator's iteration costs.
+// of a tp x pp group (experts ep ways) and the embedding and classifier: what a serving
+// simulator's iteration costs.
 // Layer reuse as in run_llm_at_scale (options.reuse_layers); options.batch and the lengths are
 // not used. With pp stages the step passes them one after another.
 struct StepTiming {

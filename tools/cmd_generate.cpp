@@ -59,12 +59,11 @@ void run_generate(const GenerateCommand& c) {
     return;
   }
   const runtime::ScaleOptions& o = c.scale.options;
-  if (o.tp != 1 || o.pp != 1 || o.batch != 1 || c.scale.chips > 1 || !o.trace_path.empty() ||
-      !c.scale.stats.empty())
+  if (o.tp != 1 || o.pp != 1 || o.ep != 1 || o.batch != 1 || c.scale.chips > 1 ||
+      !o.trace_path.empty() || !c.scale.stats.empty())
     throw InputError(
-        "--chips, --tp, --pp, --batch, --trace and --stats apply to timing-only runs (a model "
-        "preset, "
-        "or --timing-only); " +
+        "--chips, --tp, --pp, --ep, --batch, --trace and --stats apply to timing-only runs (a "
+        "model preset, or --timing-only); " +
         c.model + " generates text on one chip, one sequence");
   const LoadedChip chip = c.chip.load();
   const llm::LlamaModel model = llm::load_model(c.model);
@@ -186,6 +185,10 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--chips", c->scale.chips, "chips of the instance (= tp x pp; presets only)");
   cmd->add_option("--tp", scale.tp, "tensor parallelism over chips (presets only)")->default_val(1);
   cmd->add_option("--pp", scale.pp, "pipeline stages (presets only)")->default_val(1);
+  cmd->add_option("--ep", scale.ep,
+                  "expert parallelism: a stage's --tp chips hold the experts in ep groups "
+                  "(divides --tp and the experts; mixtures of experts, presets only)")
+      ->default_val(1);
   cmd->add_option("--batch", scale.batch, "sequences decoded together (presets only)")
       ->default_val(1);
   cmd->add_option("--input-len", scale.input_len, "prompt tokens per sequence (presets only)")

@@ -26,6 +26,7 @@ nlohmann::json phase_json(const runtime::PhaseReport& p) {
           {"bound", p.bound},
           {"all_reduce_algorithm", p.all_reduce},
           {"all_gather_algorithm", p.all_gather},
+          {"all_to_all_algorithm", p.all_to_all},
           {"energy",
            {{"total", figure(p.energy.total_j(), "J")},
             {"static", figure(p.energy.static_j, "J")},
@@ -57,6 +58,10 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
     preset.config.name = c.model;
     preset.source = c.model;
   }
+  if (c.options.ep < 1 || c.options.ep > c.options.tp || c.options.tp % c.options.ep != 0)
+    throw InputError("--ep " + std::to_string(c.options.ep) + ": expected a divisor of --tp " +
+                     std::to_string(c.options.tp) +
+                     " (the experts are sharded over a pipeline stage's chips)");
   if (c.chips && c.chips != c.options.tp * c.options.pp)
     throw InputError("--chips " + std::to_string(c.chips) + " is not --tp " +
                      std::to_string(c.options.tp) + " x --pp " + std::to_string(c.options.pp));
@@ -64,21 +69,24 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
   options.progress = [](const std::string& what) {
     std::fprintf(stderr, "simulating %s\n", what.c_str());
   };
+  // ", EP 4" where experts are sharded; nothing at --ep 1, so the lines read as before.
+  const std::string ep =
+      options.ep != 1 ? ", EP " + std::to_string(static_cast<long long>(options.ep)) : "";
   std::fprintf(stderr,
-               "%s (%s, %.1f B parameters, %.1f B active) on %lld x %s, TP %lld, PP %lld, "
+               "%s (%s, %.1f B parameters, %.1f B active) on %lld x %s, TP %lld, PP %lld%s, "
                "timing only\n",
                preset.config.name.c_str(), preset.source.c_str(),
                static_cast<double>(llm::parameter_count(preset.config)) / 1e9,
                static_cast<double>(llm::active_parameter_count(preset.config)) / 1e9,
                static_cast<long long>(options.tp * options.pp), chip.config.name.c_str(),
-               static_cast<long long>(options.tp), static_cast<long long>(options.pp));
+               static_cast<long long>(options.tp), static_cast<long long>(options.pp), ep.c_str());
   const runtime::ScaleReport r = runtime::run_llm_at_scale(preset.config, chip, options);
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::printf("%s on %lld x %s (TP %lld, PP %lld): batch %lld, input %lld, output %lld tokens\n",
+  std::printf("%s on %lld x %s (TP %lld, PP %lld%s): batch %lld, input %lld, output %lld tokens\n",
               r.model.c_str(), static_cast<long long>(r.chips), r.chip.c_str(),
-              static_cast<long long>(options.tp), static_cast<long long>(options.pp),
+              static_cast<long long>(options.tp), static_cast<long long>(options.pp), ep.c_str(),
               static_cast<long long>(options.batch), static_cast<long long>(options.input_len),
               static_cast<long long>(options.output_len));
   std::printf("  HBM per chip: %.2f GB weights + %.2f GB KV cache of %.1f GB\n",
@@ -109,9 +117,13 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
   if (options.tp > 1) {
     std::printf("  %-30s %12s %12s\n", "TP all-reduce", r.prefill.all_reduce.c_str(),
                 r.decode.all_reduce.c_str());
-    std::printf("  %-30s %12s %12s\n", "logits all-gather", r.prefill.all_gather.c_str(),
-                r.decode.all_gather.c_str());
+    std::printf("  %-30s %12s %12s\n",
+                options.ep > 1 ? "all-gathers (logits, experts)" : "logits all-gather",
+                r.prefill.all_gather.c_str(), r.decode.all_gather.c_str());
   }
+  if (options.ep > 1)
+    std::printf("  %-30s %12s %12s\n", "EP all-to-alls", r.prefill.all_to_all.c_str(),
+                r.decode.all_to_all.c_str());
   std::printf("\n  decode iterations simulated at contexts");
   for (const runtime::DecodeSample& s : r.decode_samples)
     std::printf(" %lld (%.3f ms)", static_cast<long long>(s.context), s.seconds * 1e3);
@@ -134,6 +146,7 @@ void run_generate_at_scale(const ScaleCommand& c, const ChipOptions& chip_option
                 {"chips", r.chips},
                 {"tp", options.tp},
                 {"pp", options.pp},
+                {"ep", options.ep},
                 {"batch", options.batch},
                 {"input_len", options.input_len},
                 {"output_len", options.output_len},

@@ -66,15 +66,17 @@ void run_ring(ChipLinks& links, uint64_t bytes, int steps, std::function<void(Ti
   for (int chip = 0; chip < run->chips; ++chip) run->send(chip, 0);
 }
 
-// Every chip sends `bytes(src)` to every other chip at once, staggered: its j-th copy goes to chip
-// src + j, so the copies of one round have distinct receivers and do not queue for the same
-// receiving channel (a switch's downlink) while others idle.
+// Every chip sends `bytes_of(src, dst)` to every other chip at once, staggered: its j-th copy goes
+// to chip src + j, so the copies of one round have distinct receivers and do not queue for the
+// same receiving channel (a switch's downlink) while others idle.
 template <typename BytesOf>
 std::vector<ChipLinks::Transfer> one_shot_transfers(int chips, BytesOf bytes_of) {
   std::vector<ChipLinks::Transfer> transfers;
   for (int j = 1; j < chips; ++j)
-    for (int src = 0; src < chips; ++src)
-      transfers.push_back({src, (src + j) % chips, bytes_of(src)});
+    for (int src = 0; src < chips; ++src) {
+      const int dst = (src + j) % chips;
+      transfers.push_back({src, dst, bytes_of(src, dst)});
+    }
   return transfers;
 }
 
@@ -102,12 +104,18 @@ void run_one_shot(ChipLinks& links, const std::vector<ChipLinks::Transfer>& tran
 }
 
 std::vector<ChipLinks::Transfer> one_shot_all_reduce_transfers(int chips, uint64_t bytes) {
-  return one_shot_transfers(chips, [bytes](int) { return bytes; });
+  return one_shot_transfers(chips, [bytes](int, int) { return bytes; });
 }
 
 std::vector<ChipLinks::Transfer> one_shot_all_gather_transfers(int chips, uint64_t bytes) {
-  return one_shot_transfers(chips,
-                            [bytes, chips](int src) { return share_bytes(bytes, chips, src); });
+  return one_shot_transfers(
+      chips, [bytes, chips](int src, int) { return share_bytes(bytes, chips, src); });
+}
+
+// Chip src's share for chip dst of its `bytes` buffer.
+std::vector<ChipLinks::Transfer> all_to_all_transfers(int chips, uint64_t bytes) {
+  return one_shot_transfers(
+      chips, [bytes, chips](int, int dst) { return share_bytes(bytes, chips, dst); });
 }
 
 }  // namespace
@@ -146,6 +154,18 @@ void one_shot_all_reduce(ChipLinks& links, uint64_t bytes, std::function<void(Ti
 
 void one_shot_all_gather(ChipLinks& links, uint64_t bytes, std::function<void(Tick)> done) {
   run_one_shot(links, one_shot_all_gather_transfers(links.chip_count(), bytes), std::move(done));
+}
+
+double all_to_all_seconds(const ChipLinks& links, uint64_t bytes) {
+  return one_shot_seconds(links, all_to_all_transfers(links.chip_count(), bytes));
+}
+
+void all_to_all(ChipLinks& links, uint64_t bytes, std::function<void(Tick)> done) {
+  run_one_shot(links, all_to_all_transfers(links.chip_count(), bytes), std::move(done));
+}
+
+double all_to_all_bytes_sent(int chips, uint64_t bytes) {
+  return static_cast<double>(chips - 1) / chips * static_cast<double>(bytes);
 }
 
 CollectiveAlgorithm choose_all_reduce(const ChipLinks& links, uint64_t bytes) {

@@ -55,6 +55,19 @@ CollectiveAlgorithm choose_all_reduce(const ChipLinks& links, uint64_t bytes);
 CollectiveAlgorithm choose_all_gather(const ChipLinks& links, uint64_t bytes);
 double all_reduce_bytes_sent(int chips, uint64_t bytes, CollectiveAlgorithm algorithm);
 
+// All-to-all: each of K chips holds a `bytes` buffer cut into K shares (the first bytes % K one
+// byte longer), share j for chip j; its own share stays, the other K - 1 go out at once, as
+// point-to-point sends over the topology's routes (as NCCL issues an all-to-all: grouped sends
+// to every peer, here staggered like the one-shot collectives). The closed form is the one-shot
+// one: the longest route's latency plus the busiest channel's time for every chip's K - 1 shares.
+// This is the only algorithm: a ring all-to-all (K - 1 store-and-forward steps, one direction)
+// moves as many bytes or more over the busiest channel on the ring, fully-connected and switch
+// topologies (on seedchip-v1's ring of 8, 28 shares against 10) and pays K - 1 latencies, so it
+// never wins. The report names it "one-shot". Each chip sends (K - 1) / K x bytes.
+double all_to_all_seconds(const ChipLinks& links, uint64_t bytes);
+void all_to_all(ChipLinks& links, uint64_t bytes, std::function<void(Tick)> done);
+double all_to_all_bytes_sent(int chips, uint64_t bytes);
+
 // Runs the collective with the given algorithm; `done` as above.
 void all_reduce(ChipLinks& links, uint64_t bytes, CollectiveAlgorithm algorithm,
                 std::function<void(Tick)> done);
