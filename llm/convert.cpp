@@ -46,32 +46,93 @@ struct Weight {
   std::string name;
   std::span<const float> data;
   int64_t rows = 0, cols = 0;  // cols = 0: a 1-D tensor of `rows` elements
-  int64_t rope_heads = 0;      // Q and K: the heads whose rows the layout conversion permutes
+  int64_t rope_heads = 0;      // Q and K rows and biases the format rotates by halves: permuted
+  int64_t experts = 0;         // GGUF's stacked experts (ne[2]): data holds experts x rows x cols
+  bool keep_f32 = false;       // written F32 whatever the type (llama.cpp keeps the router so)
 };
 
-// The model's tensors in llama.cpp's order, named by `name(layer, gguf_suffix, hf_suffix)`.
-template <class Name>
-std::vector<Weight> weights_of(const LlamaModel& m, const std::string& embedding,
-                               const std::string& norm, const std::string& classifier, Name name) {
+enum class Format { kGguf, kSafetensors };
+
+// The architecture a model is written as, or InputError naming `path`.
+std::string architecture_of(const LlamaConfig& c, const std::string& path) {
+  if (c.attention_bias && c.n_experts)
+    throw InputError(path +
+                     ": a mixture of experts with attention biases (Qwen2-MoE) cannot be written: "
+                     "qwen2 has no experts and mixtral no biases");
+  return c.attention_bias ? "qwen2" : c.n_experts ? "mixtral" : "llama";
+}
+
+// The model's tensors in llama.cpp's order, named as `format` names them. Stacked experts are
+// copied into `storage`.
+std::vector<Weight> weights_of(const LlamaModel& m, Format format,
+                               std::vector<std::vector<float>>& storage) {
   const LlamaConfig& c = m.config;
+  const bool gguf = format == Format::kGguf;
+  // Safetensors rotate every Q and K by halves; GGUF only Qwen2's (llama's are interleaved).
+  const bool permute = !gguf || c.attention_bias;
   const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
   std::vector<Weight> out;
-  out.push_back({embedding, m.weights.token_embedding, c.vocab_size, d});
-  out.push_back({norm, m.weights.rms_final, d, 0});
-  if (!c.shared_classifier) out.push_back({classifier, m.weights.classifier, c.vocab_size, d});
+  out.push_back({gguf ? "token_embd.weight" : "model.embed_tokens.weight",
+                 m.weights.token_embedding, c.vocab_size, d});
+  out.push_back({gguf ? "output_norm.weight" : "model.norm.weight", m.weights.rms_final, d, 0});
+  if (!c.shared_classifier)
+    out.push_back(
+        {gguf ? "output.weight" : "lm_head.weight", m.weights.classifier, c.vocab_size, d});
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const LlamaLayer& l = m.weights.layers[static_cast<size_t>(i)];
-    out.push_back({name(i, "attn_norm", "input_layernorm"), l.rms_att, d, 0});
-    out.push_back({name(i, "attn_q", "self_attn.q_proj"), l.wq, d, d, c.n_heads});
-    out.push_back({name(i, "attn_k", "self_attn.k_proj"), l.wk, kv, d, c.n_kv_heads});
-    out.push_back({name(i, "attn_v", "self_attn.v_proj"), l.wv, kv, d});
-    out.push_back({name(i, "attn_output", "self_attn.o_proj"), l.wo, d, d});
-    out.push_back({name(i, "ffn_norm", "post_attention_layernorm"), l.rms_ffn, d, 0});
-    out.push_back({name(i, "ffn_gate", "mlp.gate_proj"), l.w1, h, d});
-    out.push_back({name(i, "ffn_down", "mlp.down_proj"), l.w2, d, h});
-    out.push_back({name(i, "ffn_up", "mlp.up_proj"), l.w3, h, d});
+    const std::string n = std::to_string(i);
+    const auto name = [&](const std::string& gguf_name, const std::string& hf_name) {
+      return gguf ? "blk." + n + "." + gguf_name : "model.layers." + n + "." + hf_name;
+    };
+    const int64_t q_heads = permute ? c.n_heads : 0, k_heads = permute ? c.n_kv_heads : 0;
+    out.push_back({name("attn_norm.weight", "input_layernorm.weight"), l.rms_att, d, 0});
+    out.push_back({name("attn_q.weight", "self_attn.q_proj.weight"), l.wq, d, d, q_heads});
+    out.push_back({name("attn_k.weight", "self_attn.k_proj.weight"), l.wk, kv, d, k_heads});
+    out.push_back({name("attn_v.weight", "self_attn.v_proj.weight"), l.wv, kv, d});
+    if (c.attention_bias) {
+      out.push_back({name("attn_q.bias", "self_attn.q_proj.bias"), l.bq, d, 0, q_heads});
+      out.push_back({name("attn_k.bias", "self_attn.k_proj.bias"), l.bk, kv, 0, k_heads});
+      out.push_back({name("attn_v.bias", "self_attn.v_proj.bias"), l.bv, kv, 0});
+    }
+    out.push_back({name("attn_output.weight", "self_attn.o_proj.weight"), l.wo, d, d});
+    out.push_back({name("ffn_norm.weight", "post_attention_layernorm.weight"), l.rms_ffn, d, 0});
+    if (!c.n_experts) {
+      out.push_back({name("ffn_gate.weight", "mlp.gate_proj.weight"), l.w1, h, d});
+      out.push_back({name("ffn_down.weight", "mlp.down_proj.weight"), l.w2, d, h});
+      out.push_back({name("ffn_up.weight", "mlp.up_proj.weight"), l.w3, h, d});
+      continue;
+    }
+    out.push_back({name("ffn_gate_inp.weight", "block_sparse_moe.gate.weight"), l.router,
+                   c.n_experts, d, 0, 0, true});
+    if (gguf) {
+      const auto stacked = [&](const char* gguf_name, std::span<const float> LlamaExpert::*w,
+                               int64_t rows, int64_t cols) {
+        std::vector<float>& all = storage.emplace_back();
+        for (const LlamaExpert& e : l.experts) all.insert(all.end(), (e.*w).begin(), (e.*w).end());
+        out.push_back({name(gguf_name, ""), all, rows, cols, 0, c.n_experts});
+      };
+      stacked("ffn_gate_exps.weight", &LlamaExpert::w1, h, d);
+      stacked("ffn_down_exps.weight", &LlamaExpert::w2, d, h);
+      stacked("ffn_up_exps.weight", &LlamaExpert::w3, h, d);
+    } else {
+      for (int64_t e = 0; e < c.n_experts; ++e) {
+        const LlamaExpert& x = l.experts[static_cast<size_t>(e)];
+        const std::string p = "block_sparse_moe.experts." + std::to_string(e) + ".";
+        out.push_back({name("", p + "w1.weight"), x.w1, h, d});
+        out.push_back({name("", p + "w2.weight"), x.w2, d, h});
+        out.push_back({name("", p + "w3.weight"), x.w3, h, d});
+      }
+    }
   }
   return out;
+}
+
+// The weight's data as the format stores it: Q and K rows (or biases) rotated by halves.
+std::span<const float> stored(const Weight& w, std::vector<float>& scratch) {
+  if (!w.rope_heads) return w.data;
+  scratch.resize(w.data.size());
+  interleaved_to_rotate_half(w.data, scratch, w.rope_heads, w.cols ? w.cols : 1);
+  return scratch;
 }
 
 // Little-endian GGUF fields appended to a byte string.
@@ -159,32 +220,36 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
   if (tokenizer && tokenizer->size() != c.vocab_size)
     throw InputError(path + ": the tokenizer has " + std::to_string(tokenizer->size()) +
                      " tokens, but the model's vocabulary has " + std::to_string(c.vocab_size));
-  const std::vector<Weight> weights =
-      weights_of(m, "token_embd.weight", "output_norm.weight", "output.weight",
-                 [](int64_t i, const char* gguf, const char*) {
-                   return "blk." + std::to_string(i) + "." + gguf + ".weight";
-                 });
+  // Mixtral is llama with experts in GGUF.
+  const std::string arch = architecture_of(c, path) == "qwen2" ? "qwen2" : "llama";
+  std::vector<std::vector<float>> storage;
+  const std::vector<Weight> weights = weights_of(m, Format::kGguf, storage);
 
   GgufBytes h;
   h.put(kGgufMagic);
   h.put(kGgufVersion);
   h.put<uint64_t>(weights.size());
-  const uint64_t kv_count = 14 + (tokenizer ? 7 : 0);
+  const uint64_t kv_count = 14 + (c.n_experts ? 2 : 0) + (tokenizer ? 7 : 0);
   h.put(kv_count);
-  h.string("general.architecture", "llama");
+  const std::string k = arch + ".";
+  h.string("general.architecture", arch);
   h.string("general.name", std::filesystem::path(m.path).stem().string());
   h.u32("general.file_type", file_type(type));
   h.u32("general.quantization_version", 2);  // ggml's QK format version of Q8_0 / Q4_0
-  h.u32("llama.vocab_size", static_cast<uint32_t>(c.vocab_size));
-  h.u32("llama.context_length", static_cast<uint32_t>(c.seq_len));
-  h.u32("llama.embedding_length", static_cast<uint32_t>(c.dim));
-  h.u32("llama.block_count", static_cast<uint32_t>(c.n_layers));
-  h.u32("llama.feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
-  h.u32("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
-  h.u32("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
-  h.u32("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
-  h.f32("llama.rope.freq_base", c.rope_theta);
-  h.f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
+  h.u32(k + "vocab_size", static_cast<uint32_t>(c.vocab_size));
+  h.u32(k + "context_length", static_cast<uint32_t>(c.seq_len));
+  h.u32(k + "embedding_length", static_cast<uint32_t>(c.dim));
+  h.u32(k + "block_count", static_cast<uint32_t>(c.n_layers));
+  h.u32(k + "feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
+  h.u32(k + "attention.head_count", static_cast<uint32_t>(c.n_heads));
+  h.u32(k + "attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  h.u32(k + "rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
+  h.f32(k + "rope.freq_base", c.rope_theta);
+  h.f32(k + "attention.layer_norm_rms_epsilon", c.norm_eps);
+  if (c.n_experts) {
+    h.u32(k + "expert_count", static_cast<uint32_t>(c.n_experts));
+    h.u32(k + "expert_used_count", static_cast<uint32_t>(c.experts_per_token));
+  }
   if (tokenizer) {
     std::vector<std::string> pieces;
     std::vector<float> scores;
@@ -207,16 +272,17 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
   uint64_t offset = 0;
   for (const Weight& w : weights) {
     GgmlType t = type;
-    if (!w.cols) {
+    if (!w.cols || w.keep_f32) {
       t = GgmlType::F32;
     } else if ((t == GgmlType::Q8_0 || t == GgmlType::Q4_0) && w.cols % kQuantBlock != 0) {
       t = GgmlType::F16;
     }
     types.push_back(t);
     h.str(w.name);
-    h.put<uint32_t>(w.cols ? 2 : 1);
+    h.put<uint32_t>(w.experts ? 3 : w.cols ? 2 : 1);
     if (w.cols) h.put<uint64_t>(w.cols);  // ne[0], the innermost
     h.put<uint64_t>(w.rows);
+    if (w.experts) h.put<uint64_t>(w.experts);
     h.put(static_cast<uint32_t>(t));
     h.put(offset);
     offset = align_up(offset + ggml_tensor_bytes(t, w.data.size()), kGgufDefaultAlignment);
@@ -225,8 +291,9 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(h.bytes.data(), static_cast<std::streamsize>(h.bytes.size()));
+  std::vector<float> scratch;
   for (size_t i = 0; i < weights.size(); ++i) {
-    const std::vector<uint8_t> data = encode_gguf(weights[i].data, types[i]);
+    const std::vector<uint8_t> data = encode_gguf(stored(weights[i], scratch), types[i]);
     out.write(reinterpret_cast<const char*>(data.data()),
               static_cast<std::streamsize>(data.size()));
     const size_t pad = align_up(data.size(), kGgufDefaultAlignment) - data.size();
@@ -245,11 +312,9 @@ void write_safetensors(const LlamaModel& m, const std::string& dir, DataType typ
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw InputError(dir + ": cannot create the directory: " + ec.message());
-  const std::vector<Weight> weights =
-      weights_of(m, "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
-                 [](int64_t i, const char*, const char* hf) {
-                   return "model.layers." + std::to_string(i) + "." + hf + ".weight";
-                 });
+  const std::string arch = architecture_of(c, dir);
+  std::vector<std::vector<float>> storage;
+  const std::vector<Weight> weights = weights_of(m, Format::kSafetensors, storage);
 
   const char* dtype = type == DataType::FP32 ? "F32" : type == DataType::FP16 ? "F16" : "BF16";
   const uint64_t width = static_cast<uint64_t>(dtype_bytes(type));
@@ -275,12 +340,7 @@ void write_safetensors(const LlamaModel& m, const std::string& dir, DataType typ
   std::vector<float> permuted;
   std::vector<uint8_t> bytes;
   for (const Weight& w : weights) {
-    std::span<const float> x = w.data;
-    if (w.rope_heads) {
-      permuted.resize(x.size());
-      interleaved_to_rotate_half(x, permuted, w.rope_heads, w.cols);
-      x = permuted;
-    }
+    const std::span<const float> x = stored(w, permuted);
     bytes.resize(x.size() * width);
     numerics::from_fp32(type, x.data(), bytes.data(), x.size());
     out.write(reinterpret_cast<const char*>(bytes.data()),
@@ -289,24 +349,36 @@ void write_safetensors(const LlamaModel& m, const std::string& dir, DataType typ
   out.flush();
   check_written(out, model_path);
 
-  const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
-                                 {"model_type", "llama"},
-                                 {"hidden_act", "silu"},
-                                 {"hidden_size", c.dim},
-                                 {"intermediate_size", c.hidden_dim},
-                                 {"num_hidden_layers", c.n_layers},
-                                 {"num_attention_heads", c.n_heads},
-                                 {"num_key_value_heads", c.n_kv_heads},
-                                 {"vocab_size", c.vocab_size},
-                                 {"max_position_embeddings", c.seq_len},
-                                 {"rope_theta", json_float(c.rope_theta)},
-                                 {"rms_norm_eps", json_float(c.norm_eps)},
-                                 {"tie_word_embeddings", c.shared_classifier},
-                                 {"bos_token_id", Tokenizer::kBos},
-                                 {"eos_token_id", Tokenizer::kEos},
-                                 {"torch_dtype", type == DataType::FP32   ? "float32"
-                                                 : type == DataType::FP16 ? "float16"
-                                                                          : "bfloat16"}};
+  const char* architecture = arch == "qwen2"     ? "Qwen2ForCausalLM"
+                             : arch == "mixtral" ? "MixtralForCausalLM"
+                                                 : "LlamaForCausalLM";
+  nlohmann::json config = {{"architectures", {architecture}},
+                           {"model_type", arch},
+                           {"hidden_act", "silu"},
+                           {"hidden_size", c.dim},
+                           {"intermediate_size", c.hidden_dim},
+                           {"num_hidden_layers", c.n_layers},
+                           {"num_attention_heads", c.n_heads},
+                           {"num_key_value_heads", c.n_kv_heads},
+                           {"vocab_size", c.vocab_size},
+                           {"max_position_embeddings", c.seq_len},
+                           {"rope_theta", json_float(c.rope_theta)},
+                           {"rms_norm_eps", json_float(c.norm_eps)},
+                           {"tie_word_embeddings", c.shared_classifier},
+                           {"bos_token_id", Tokenizer::kBos},
+                           {"eos_token_id", Tokenizer::kEos},
+                           {"torch_dtype", type == DataType::FP32   ? "float32"
+                                           : type == DataType::FP16 ? "float16"
+                                                                    : "bfloat16"}};
+  if (arch == "qwen2") {
+    config["use_sliding_window"] = false;
+    config["sliding_window"] = c.seq_len;
+    config["max_window_layers"] = c.n_layers;
+  } else if (arch == "mixtral") {
+    config["num_local_experts"] = c.n_experts;
+    config["num_experts_per_tok"] = c.experts_per_token;
+    config["sliding_window"] = nullptr;
+  }
   const std::string config_path = (fs::path(dir) / "config.json").string();
   std::ofstream cfg(config_path, std::ios::trunc);
   cfg << config.dump(2) << "\n";

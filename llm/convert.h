@@ -11,19 +11,25 @@
 namespace seedchip::llm {
 
 // GGUF v3, general.architecture "llama", with the llama.* keys and tensor names of gguf.h, Q and
-// K as they are (interleaved pairs). `type` is that of the matrices; as llama.cpp's converters do,
-// the 1-D norm gains stay F32, and a Q8_0 / Q4_0 matrix whose rows are not a whole number of
-// 32-element blocks is written F16. A non-null tokenizer is embedded as tokenizer.ggml.* (model
-// "llama", SentencePiece pieces, token types, BOS 1, EOS 2, UNK 0). The classifier is written only
-// when it is not shared. Throws InputError when the file cannot be written or the tokenizer's size
-// differs from the model's vocabulary.
+// K as they are (interleaved pairs); a mixture of experts as llama with llama.expert_count,
+// llama.expert_used_count, ffn_gate_inp (kept F32, as llama.cpp keeps it) and the stacked
+// ffn_{gate,down,up}_exps; a model with attention biases as "qwen2" (qwen2.* keys,
+// attn_{q,k,v}.bias, Q and K rows and biases rotated by halves as llama.cpp's Qwen2 has them).
+// `type` is that of the matrices; as llama.cpp's converters do, the 1-D norm gains stay F32, and a
+// Q8_0 / Q4_0 matrix whose rows are not a whole number of 32-element blocks is written F16. A
+// non-null tokenizer is embedded as tokenizer.ggml.* (model "llama", SentencePiece pieces, token
+// types, BOS 1, EOS 2, UNK 0). The classifier is written only when it is not shared. Throws
+// InputError when the file cannot be written or the tokenizer's size differs from the model's
+// vocabulary.
 void write_gguf(const LlamaModel& model, const Tokenizer* tokenizer, const std::string& path,
                 GgmlType type);
 
 // `dir`/model.safetensors and `dir`/config.json (dir is created), every tensor as `type` (FP32,
-// FP16 or BF16), q_proj and k_proj permuted to the rotate-half layout transformers expects; a
-// shared classifier is left out and tie_word_embeddings set. Throws InputError for another type
-// or when a file cannot be written.
+// FP16 or BF16), q_proj and k_proj (and their biases) permuted to the rotate-half layout
+// transformers expects; a shared classifier is left out and tie_word_embeddings set. model_type
+// "llama", "qwen2" (attention biases) or "mixtral" (experts), as load_safetensors reads them.
+// Both writers throw InputError for a model with both biases and experts (no format here holds
+// it); this one also for another type or when a file cannot be written.
 void write_safetensors(const LlamaModel& model, const std::string& dir, DataType type);
 
 }  // namespace seedchip::llm

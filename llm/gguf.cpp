@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "llm/model_io.h"
+#include "llm/safetensors.h"
 #include "llm/tokenizer.h"
 #include "sim/numerics/numerics.h"
 
@@ -565,29 +566,46 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
   const uint64_t data_start = (r.pos + alignment - 1) / alignment * alignment;
   place_tensors(path, tensors, data_start, alignment, size);
 
+  // "llama" (Llama 1-3, Mixtral with llama.expert_count) or "qwen2" (Qwen2 / Qwen2.5: q/k/v
+  // biases; llama.cpp rotates its Q and K halves, GGML_ROPE_TYPE_NEOX, and its converter leaves
+  // Hugging Face's rotate-half rows as they are).
   const std::string arch = meta.string("general.architecture");
-  if (arch != "llama")
-    fail(path, "key general.architecture is \"" + arch + "\", expected \"llama\"");
-  if (const std::optional<int64_t> experts = meta.optional_integer("llama.expert_count");
-      experts && *experts != 0)
-    fail(path, "key llama.expert_count is " + std::to_string(*experts) +
-                   ", expected 0: mixture-of-experts models are not supported");
-  if (const std::optional<std::string> scaling = meta.optional_string("llama.rope.scaling.type");
+  if (arch != "llama" && arch != "qwen2")
+    fail(path, "key general.architecture is \"" + arch + "\", expected \"llama\" or \"qwen2\"");
+  const std::string k = arch + ".";
+  const bool qwen2 = arch == "qwen2";
+  LlamaConfig& c = m.config;
+  c.name = arch;
+  c.attention_bias = qwen2;
+  if (const std::optional<int64_t> experts = meta.optional_integer(k + "expert_count");
+      experts && *experts != 0) {
+    if (qwen2)
+      fail(path, "key " + k + "expert_count is " + std::to_string(*experts) +
+                     ", expected 0: general.architecture \"qwen2\" has no experts (Qwen2-MoE is "
+                     "\"qwen2moe\", not supported)");
+    c.n_experts = *experts;
+    c.experts_per_token = meta.integer(k + "expert_used_count");
+    check_experts(path, c, "key " + k + "expert_count", "key " + k + "expert_used_count");
+  }
+  if (const std::optional<std::string> scaling = meta.optional_string(k + "rope.scaling.type");
       scaling && *scaling != "none")
-    fail(path, "key llama.rope.scaling.type is \"" + *scaling +
+    fail(path, "key " + k + "rope.scaling.type is \"" + *scaling +
                    "\", expected \"none\": RoPE scaling is not supported");
   if (tensors.count("rope_freqs.weight"))
     fail(path, "tensor rope_freqs.weight (RoPE frequency factors) is not supported");
+  if (!qwen2 && tensors.count("blk.0.attn_q.bias"))
+    fail(path,
+         "tensor blk.0.attn_q.bias: attention biases are read for general.architecture "
+         "\"qwen2\" only");
 
-  LlamaConfig& c = m.config;
-  c.dim = meta.integer("llama.embedding_length");
-  c.hidden_dim = meta.integer("llama.feed_forward_length");
-  c.n_layers = meta.integer("llama.block_count");
-  c.n_heads = meta.integer("llama.attention.head_count");
-  c.n_kv_heads = meta.optional_integer("llama.attention.head_count_kv").value_or(c.n_heads);
-  c.seq_len = meta.integer("llama.context_length");
-  c.rope_theta = meta.optional_number("llama.rope.freq_base").value_or(10000.0f);
-  c.norm_eps = meta.number("llama.attention.layer_norm_rms_epsilon");
+  c.dim = meta.integer(k + "embedding_length");
+  c.hidden_dim = meta.integer(k + "feed_forward_length");
+  c.n_layers = meta.integer(k + "block_count");
+  c.n_heads = meta.integer(k + "attention.head_count");
+  c.n_kv_heads = meta.optional_integer(k + "attention.head_count_kv").value_or(c.n_heads);
+  c.seq_len = meta.integer(k + "context_length");
+  c.rope_theta = meta.optional_number(k + "rope.freq_base").value_or(10000.0f);
+  c.norm_eps = meta.number(k + "attention.layer_norm_rms_epsilon");
   const auto embd = tensors.find("token_embd.weight");
   if (embd == tensors.end()) fail(path, "tensor token_embd.weight is missing");
   if (embd->second.ne.size() != 2)
@@ -595,22 +613,23 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
                    ", expected [embedding_length, vocabulary]");
   c.vocab_size = embd->second.ne[1];
   check_config(path, c,
-               {"key ", "llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
-                "llama.attention.head_count", "llama.attention.head_count_kv",
-                "llama.vocab_size (token_embd.weight ne[1])", "llama.context_length"});
-  if (const std::optional<int64_t> v = meta.optional_integer("llama.vocab_size");
+               {"key ", k + "embedding_length", k + "feed_forward_length", k + "block_count",
+                k + "attention.head_count", k + "attention.head_count_kv",
+                k + "vocab_size (token_embd.weight ne[1])", k + "context_length"});
+  if (const std::optional<int64_t> v = meta.optional_integer(k + "vocab_size");
       v && *v != c.vocab_size)
-    fail(path, "key llama.vocab_size is " + std::to_string(*v) + ", expected the " +
+    fail(path, "key " + k + "vocab_size is " + std::to_string(*v) + ", expected the " +
                    std::to_string(c.vocab_size) + " rows of token_embd.weight");
-  if (const std::optional<int64_t> rope = meta.optional_integer("llama.rope.dimension_count");
+  if (const std::optional<int64_t> rope = meta.optional_integer(k + "rope.dimension_count");
       rope && *rope != c.head_dim())
-    fail(path, "key llama.rope.dimension_count is " + std::to_string(*rope) +
+    fail(path, "key " + k + "rope.dimension_count is " + std::to_string(*rope) +
                    ", expected the head dimension " + std::to_string(c.head_dim()) +
                    " (partial RoPE is not supported)");
 
-  // A tensor of the given dims (innermost first) as FP32.
-  const auto tensor = [&](const std::string& name,
-                          const std::vector<int64_t>& ne) -> std::span<const float> {
+  // A tensor of the given dims (innermost first) as FP32; Qwen2's Q and K rows (and biases),
+  // rope_heads > 0, permuted from rotate-half to interleaved pairs.
+  const auto tensor = [&](const std::string& name, const std::vector<int64_t>& ne,
+                          int64_t rope_heads = 0) -> std::span<const float> {
     const auto it = tensors.find(name);
     if (it == tensors.end()) fail(path, "tensor " + name + " is missing");
     const TensorInfo& t = it->second;
@@ -620,7 +639,7 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
     // data_start and the offsets are multiples of the alignment (>= 8), so the floats are aligned
     // when the image is (a mapped file always is).
     const bool aligned = reinterpret_cast<uintptr_t>(p) % alignof(float) == 0;
-    if (t.type == GgmlType::F32 && aligned)
+    if (t.type == GgmlType::F32 && aligned && !rope_heads)
       return {reinterpret_cast<const float*>(p), static_cast<size_t>(t.elements)};
     const std::span<float> out = ModelStorage::own(m, t.elements);
     switch (t.type) {
@@ -640,7 +659,19 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
         std::memcpy(out.data(), p, out.size_bytes());
         break;
     }
+    if (rope_heads) {
+      const std::vector<float> rotate_half(out.begin(), out.end());
+      rotate_half_to_interleaved(rotate_half, out, rope_heads, ne.size() > 1 ? ne[0] : 1);
+    }
     return out;
+  };
+  // GGUF stacks a layer's experts in one 3-D tensor (ne = [in, out, experts]): one span each.
+  const auto experts = [&](const std::string& name, int64_t in, int64_t out) {
+    const std::span<const float> all = tensor(name, {in, out, c.n_experts});
+    std::vector<std::span<const float>> each;
+    for (int64_t e = 0; e < c.n_experts; ++e)
+      each.push_back(all.subspan(static_cast<size_t>(e * in * out), static_cast<size_t>(in * out)));
+    return each;
   };
 
   const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
@@ -650,15 +681,32 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LlamaLayer& l = w.layers[static_cast<size_t>(i)];
+    const int64_t q_heads = qwen2 ? c.n_heads : 0, k_heads = qwen2 ? c.n_kv_heads : 0;
     l.rms_att = tensor(p + "attn_norm.weight", {d});
-    l.wq = tensor(p + "attn_q.weight", {d, d});
-    l.wk = tensor(p + "attn_k.weight", {d, kv});
+    l.wq = tensor(p + "attn_q.weight", {d, d}, q_heads);
+    l.wk = tensor(p + "attn_k.weight", {d, kv}, k_heads);
     l.wv = tensor(p + "attn_v.weight", {d, kv});
     l.wo = tensor(p + "attn_output.weight", {d, d});
     l.rms_ffn = tensor(p + "ffn_norm.weight", {d});
-    l.w1 = tensor(p + "ffn_gate.weight", {d, h});
-    l.w2 = tensor(p + "ffn_down.weight", {h, d});
-    l.w3 = tensor(p + "ffn_up.weight", {d, h});
+    if (c.attention_bias) {
+      l.bq = tensor(p + "attn_q.bias", {d}, q_heads);
+      l.bk = tensor(p + "attn_k.bias", {kv}, k_heads);
+      l.bv = tensor(p + "attn_v.bias", {kv});
+    }
+    if (c.n_experts) {
+      l.router = tensor(p + "ffn_gate_inp.weight", {d, c.n_experts});
+      const auto gate = experts(p + "ffn_gate_exps.weight", d, h);
+      const auto down = experts(p + "ffn_down_exps.weight", h, d);
+      const auto up = experts(p + "ffn_up_exps.weight", d, h);
+      for (int64_t e = 0; e < c.n_experts; ++e) {
+        const size_t x = static_cast<size_t>(e);
+        l.experts.push_back({gate[x], down[x], up[x]});
+      }
+    } else {
+      l.w1 = tensor(p + "ffn_gate.weight", {d, h});
+      l.w2 = tensor(p + "ffn_down.weight", {h, d});
+      l.w3 = tensor(p + "ffn_up.weight", {d, h});
+    }
   }
   w.rms_final = tensor("output_norm.weight", {d});
   c.shared_classifier = !tensors.count("output.weight");

@@ -12,12 +12,22 @@
 // .rope.freq_base (default 10000), .attention.layer_norm_rms_epsilon, .rope.dimension_count (if
 // present, the head dimension); the tensors token_embd.weight, blk.N.{attn_norm, attn_q, attn_k,
 // attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up}.weight, output_norm.weight and
-// output.weight (absent: the classifier is token_embd). Rope scaling and experts are refused.
+// output.weight (absent: the classifier is token_embd). Rope scaling is refused.
+//
+// Mixtral is general.architecture "llama" with llama.expert_count and llama.expert_used_count, as
+// llama.cpp writes it: per layer blk.N.ffn_gate_inp.weight (the router, ne = [embedding,
+// experts]) and the experts stacked in 3-D tensors blk.N.ffn_gate_exps / ffn_up_exps (ne =
+// [embedding, feed_forward, experts]) and ffn_down_exps (ne = [feed_forward, embedding, experts])
+// in place of ffn_gate / ffn_up / ffn_down. general.architecture "qwen2" (Qwen2 / Qwen2.5) has the
+// same keys under qwen2.* and the tensors of a dense llama plus blk.N.attn_{q,k,v}.bias; experts
+// under qwen2 and biases under llama are refused.
 //
 // RoPE layout: llama.cpp's convert_hf_to_gguf.py permutes the query and key rows of Hugging Face
-// checkpoints (rotate-half) into the interleaved pairs of Meta's original layout, which is what
-// llama.cpp's LLAMA rope (GGML_ROPE_TYPE_NORM) rotates and what llama2.c and LlamaModel use, so
-// GGUF's attn_q / attn_k are taken as they are.
+// Llama checkpoints (rotate-half) into the interleaved pairs of Meta's original layout, which is
+// what llama.cpp's LLAMA rope (GGML_ROPE_TYPE_NORM) rotates and what llama2.c and LlamaModel use,
+// so a llama GGUF's attn_q / attn_k are taken as they are. Qwen2 is rotated by halves in llama.cpp
+// (GGML_ROPE_TYPE_NEOX) and converted without the permutation, so the loader permutes its attn_q /
+// attn_k rows and biases to interleaved pairs (owned copies), and write_gguf does the inverse.
 //
 // Tensor types: F32, F16, BF16, Q8_0 (blocks of 32: FP16 scale d, 32 int8 q; x = q * d) and Q4_0
 // (blocks of 32: FP16 scale d, 16 bytes whose low nibbles are elements 0..15 and high nibbles

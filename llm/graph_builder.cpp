@@ -86,6 +86,10 @@ GraphBuilder::ValueId GraphBuilder::project(ValueId x, ValueId w) {
   return op("Gemm", {x, w}, {{"transB", int64_t{1}}});
 }
 
+GraphBuilder::ValueId GraphBuilder::project(ValueId x, ValueId w, ValueId bias) {
+  return op("Gemm", {x, w, bias}, {{"transB", int64_t{1}}});
+}
+
 GraphBuilder::ValueId GraphBuilder::rms_norm(ValueId x, ValueId weight, float eps) {
   const ValueId mean_square =
       op("ReduceMean", {op("Mul", {x, x})}, {{"axes", std::vector<int64_t>{-1}}});

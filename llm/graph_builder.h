@@ -40,6 +40,8 @@ class GraphBuilder {
   ValueId transpose(ValueId x, const std::vector<int64_t>& perm);
   // x @ W^T for W stored [out, in], as llama2.c and GGUF store projections.
   ValueId project(ValueId x, ValueId w);
+  // x @ W^T + bias (bias [out], Gemm's C input).
+  ValueId project(ValueId x, ValueId w, ValueId bias);
   // x / sqrt(mean(x^2 over the last axis) + eps) * weight.
   ValueId rms_norm(ValueId x, ValueId weight, float eps);
   // Rotates each interleaved pair (a, b) of `x` ([rows, heads * head_dim]) to

@@ -35,6 +35,54 @@ class Cursor {
 
 }  // namespace
 
+void check_weights(const LlamaModel& m) {
+  const LlamaConfig& c = m.config;
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  const auto expect = [&](const std::string& name, std::span<const float> w, int64_t n) {
+    if (static_cast<int64_t>(w.size()) != n)
+      fail(m.path, "weight " + name + " has " + std::to_string(w.size()) + " elements, expected " +
+                       std::to_string(n));
+  };
+  if (c.n_experts < 0 ||
+      (c.n_experts > 0 && (c.experts_per_token < 1 || c.experts_per_token > c.n_experts)))
+    fail(m.path, std::to_string(c.n_experts) + " experts, " + std::to_string(c.experts_per_token) +
+                     " per token; expected 1..n_experts per token");
+  if (static_cast<int64_t>(m.weights.layers.size()) != c.n_layers)
+    fail(m.path, std::to_string(m.weights.layers.size()) + " layers of weights, expected " +
+                     std::to_string(c.n_layers));
+  expect("token_embedding", m.weights.token_embedding, c.vocab_size * d);
+  expect("rms_final", m.weights.rms_final, d);
+  expect("classifier", m.weights.classifier, c.vocab_size * d);
+  for (size_t i = 0; i < m.weights.layers.size(); ++i) {
+    const LlamaLayer& l = m.weights.layers[i];
+    const std::string p = "layer " + std::to_string(i) + " ";
+    expect(p + "rms_att", l.rms_att, d);
+    expect(p + "wq", l.wq, d * d);
+    expect(p + "wk", l.wk, kv * d);
+    expect(p + "wv", l.wv, kv * d);
+    expect(p + "wo", l.wo, d * d);
+    expect(p + "rms_ffn", l.rms_ffn, d);
+    const int64_t biases = c.attention_bias ? 1 : 0;
+    expect(p + "bq", l.bq, biases * d);
+    expect(p + "bk", l.bk, biases * kv);
+    expect(p + "bv", l.bv, biases * kv);
+    const int64_t dense = c.n_experts ? 0 : 1;
+    expect(p + "w1", l.w1, dense * h * d);
+    expect(p + "w2", l.w2, dense * d * h);
+    expect(p + "w3", l.w3, dense * h * d);
+    expect(p + "router", l.router, c.n_experts * d);
+    if (static_cast<int64_t>(l.experts.size()) != c.n_experts)
+      fail(m.path, p + "has " + std::to_string(l.experts.size()) + " experts, expected " +
+                       std::to_string(c.n_experts));
+    for (size_t e = 0; e < l.experts.size(); ++e) {
+      const std::string x = p + "expert " + std::to_string(e) + " ";
+      expect(x + "w1", l.experts[e].w1, h * d);
+      expect(x + "w2", l.experts[e].w2, d * h);
+      expect(x + "w3", l.experts[e].w3, h * d);
+    }
+  }
+}
+
 LlamaModel load_llama2c(const std::string& path) {
   LlamaModel m;
   m.path = path;

@@ -37,23 +37,38 @@ struct LlamaConfig {
   bool qk_norm = false;           // RMSNorm of each query and key head before RoPE
   bool gated_ffn = true;          // SwiGLU (three matrices); false: GELU(x W1) W2
   int64_t n_experts = 0;          // 0: a dense feed-forward
-  int64_t experts_per_token = 0;
+  int64_t experts_per_token = 0;  // the top-k experts each token is routed to
   int64_t head_dim() const { return explicit_head_dim ? explicit_head_dim : dim / n_heads; }
   int64_t q_dim() const { return head_dim() * n_heads; }
   int64_t kv_dim() const { return head_dim() * n_kv_heads; }
 };
 
+// One expert of a mixture-of-experts feed-forward: SwiGLU w2(silu(w1 x) * w3 x).
+struct LlamaExpert {
+  std::span<const float> w1;  // [hidden, dim] (gate)
+  std::span<const float> w2;  // [dim, hidden] (down)
+  std::span<const float> w3;  // [hidden, dim] (up)
+};
+
 // One layer's weights, row-major as llama2.c stores them: a [out, in] matrix computes out = W x.
+// A mixture of experts (config.n_experts > 0) has `router` and `experts` instead of w1, w2, w3;
+// biases (config.attention_bias, Qwen2) are added to the query, key and value before RoPE, and
+// are in the interleaved-pairs layout of wq and wk.
 struct LlamaLayer {
-  std::span<const float> rms_att;  // [dim]
-  std::span<const float> wq;       // [dim, dim]
-  std::span<const float> wk;       // [kv_dim, dim]
-  std::span<const float> wv;       // [kv_dim, dim]
-  std::span<const float> wo;       // [dim, dim]
-  std::span<const float> rms_ffn;  // [dim]
-  std::span<const float> w1;       // [hidden, dim] (gate)
-  std::span<const float> w2;       // [dim, hidden] (down)
-  std::span<const float> w3;       // [hidden, dim] (up)
+  std::span<const float> rms_att;    // [dim]
+  std::span<const float> wq;         // [dim, dim]
+  std::span<const float> wk;         // [kv_dim, dim]
+  std::span<const float> wv;         // [kv_dim, dim]
+  std::span<const float> wo;         // [dim, dim]
+  std::span<const float> rms_ffn;    // [dim]
+  std::span<const float> w1;         // [hidden, dim] (gate)
+  std::span<const float> w2;         // [dim, hidden] (down)
+  std::span<const float> w3;         // [hidden, dim] (up)
+  std::span<const float> bq;         // [dim], when config.attention_bias
+  std::span<const float> bk;         // [kv_dim], when config.attention_bias
+  std::span<const float> bv;         // [kv_dim], when config.attention_bias
+  std::span<const float> router;     // [n_experts, dim], when config.n_experts > 0
+  std::vector<LlamaExpert> experts;  // n_experts of them (empty for a dense feed-forward)
 };
 
 struct LlamaWeights {
@@ -81,6 +96,12 @@ class LlamaModel {
   // non-FP32 tensor), which their spans point into; null when every weight is a view of the file.
   std::shared_ptr<std::vector<std::vector<float>>> owned_;
 };
+
+// Throws InputError naming the model's path and the weight when a weight's size disagrees with
+// the configuration (the loaders' models always agree; models built in memory may not): the biases
+// when attention_bias, the router and n_experts experts when n_experts > 0 (experts_per_token in
+// 1..n_experts), the dense w1, w2, w3 otherwise.
+void check_weights(const LlamaModel& model);
 
 // Throws InputError naming the file and what is wrong (too short for its header, a header field
 // out of range, dim not a multiple of n_heads, n_heads not a multiple of n_kv_heads, the file

@@ -1,5 +1,6 @@
 #include "llm/llama_graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,56 @@ namespace seedchip::llm {
 
 namespace ir = compiler::ir;
 using ir::ValueId;
+
+namespace {
+
+struct MoeConstants {
+  ValueId earlier = ir::kNoValue;  // bool [E, E]: column j < row e
+  ValueId one = ir::kNoValue, zero = ir::kNoValue, top_k = ir::kNoValue;
+  ValueId minus_inf = ir::kNoValue;
+};
+
+// Mixtral's sparse feed-forward on x [B, dim], computed densely: every expert's SwiGLU on every
+// token, weighted by a gate that is the softmax of the router logits over the top experts_per_token
+// experts and 0 elsewhere, so the unchosen experts add exact zeros. The top-k is a rank: expert e
+// is chosen when fewer than k experts beat it, where j beats e when its logit is greater, or equal
+// with j < e (ties go to the lower index, as the reference's and TopK's order). The experts'
+// matrices are stacked, so the whole layer is three products: [B, E*hidden] gate and up, the gate
+// applied per expert, and the down product over all E*hidden columns (its sum over the experts is
+// the gated sum).
+ValueId mixture_of_experts(GraphBuilder& b, const LlamaConfig& c, const LlamaLayer& w,
+                           const std::string& p, ValueId x, int64_t batch, const MoeConstants& k) {
+  const int64_t E = c.n_experts, H = c.hidden_dim, D = c.dim;
+  const ValueId logits = b.project(x, b.weights(p + "router", {E, D}, w.router));  // [B, E]
+  const ValueId mine = b.reshape(logits, {batch, E, 1}), theirs = b.reshape(logits, {batch, 1, E});
+  const ValueId beats =
+      b.op("Or", {b.op("Greater", {theirs, mine}),
+                  b.op("And", {b.op("Equal", {theirs, mine}), k.earlier})});  // [B, E, E]
+  const ValueId rank =
+      b.op("ReduceSum", {b.op("Where", {beats, k.one, k.zero}), b.ints("axes", {1}, {-1})},
+           {{"keepdims", int64_t{0}}});  // [B, E]
+  const ValueId gate =
+      b.op("Softmax", {b.op("Where", {b.op("Less", {rank, k.top_k}), logits, k.minus_inf})},
+           {{"axis", int64_t{-1}}});
+
+  std::vector<float> w1(static_cast<size_t>(E * H * D)), w3(w1.size()), w2(w1.size());
+  for (int64_t e = 0; e < E; ++e) {
+    const LlamaExpert& ex = w.experts[static_cast<size_t>(e)];
+    std::copy(ex.w1.begin(), ex.w1.end(), w1.begin() + e * H * D);
+    std::copy(ex.w3.begin(), ex.w3.end(), w3.begin() + e * H * D);
+    for (int64_t r = 0; r < D; ++r)  // row r of the down matrices, expert after expert
+      std::copy(ex.w2.begin() + r * H, ex.w2.begin() + (r + 1) * H, w2.begin() + (r * E + e) * H);
+  }
+  const ValueId gate_proj = b.project(x, b.weights(p + "experts.w1", {E * H, D}, w1));
+  const ValueId up = b.project(x, b.weights(p + "experts.w3", {E * H, D}, w3));
+  const ValueId hidden = b.op("Mul", {b.op("Mul", {gate_proj, b.op("Sigmoid", {gate_proj})}), up});
+  const ValueId gated =
+      b.reshape(b.op("Mul", {b.reshape(hidden, {batch, E, H}), b.reshape(gate, {batch, E, 1})}),
+                {batch, E * H});
+  return b.project(gated, b.weights(p + "experts.w2", {D, E * H}, w2));
+}
+
+}  // namespace
 
 ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
                              bool layer_outputs) {
@@ -25,6 +76,7 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
   if (shape.pool_rows < 1)
     throw InputError(model.path + ": a KV pool of " + std::to_string(shape.pool_rows) +
                      " rows; expected at least 1");
+  check_weights(model);
   const int64_t hd = c.head_dim(), kv_dim = c.kv_dim(), groups = c.n_heads / c.n_kv_heads;
   ir::Graph g;
   g.name = "llama-decode";
@@ -63,12 +115,26 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
   // The positions each sequence's attention may read (<= its pos), as [B, 1, 1, context].
   std::vector<int32_t> iota(static_cast<size_t>(context));
   for (int64_t p = 0; p < context; ++p) iota[static_cast<size_t>(p)] = static_cast<int32_t>(p);
-  const ValueId visible =
-      b.reshape(b.op("LessOrEqual",
-                     {b.int32s("columns", {1, context}, iota), b.reshape(pos, {batch, 1})}),
-                {batch, 1, 1, context});
+  const ValueId visible = b.reshape(
+      b.op("LessOrEqual", {b.int32s("columns", {1, context}, iota), b.reshape(pos, {batch, 1})}),
+      {batch, 1, 1, context});
   const ValueId minus_inf = b.floats("minus_inf", {}, {-std::numeric_limits<float>::infinity()});
   const ValueId scale = b.floats("scale", {}, {1.0f / std::sqrt(static_cast<float>(hd))});
+
+  // The routing's constants: for experts e (rows) and j (columns), whether j < e (a tie goes to
+  // the lower index), and the numbers it counts and compares with.
+  MoeConstants moe;
+  if (c.n_experts) {
+    std::vector<int32_t> experts(static_cast<size_t>(c.n_experts));
+    for (int64_t e = 0; e < c.n_experts; ++e)
+      experts[static_cast<size_t>(e)] = static_cast<int32_t>(e);
+    moe.earlier = b.op("Less", {b.int32s("expert_columns", {1, c.n_experts}, experts),
+                                b.int32s("expert_rows", {c.n_experts, 1}, experts)});
+    moe.one = b.floats("one", {}, {1.0f});
+    moe.zero = b.floats("zero", {}, {0.0f});
+    moe.top_k = b.floats("experts_per_token", {}, {static_cast<float>(c.experts_per_token)});
+    moe.minus_inf = minus_inf;
+  }
 
   const ValueId embedding =
       b.weights("token_embedding", {c.vocab_size, c.dim}, model.weights.token_embedding);
@@ -80,11 +146,17 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
       return b.weights(p + name, {rows, cols}, data);
     };
     const ValueId h = b.rms_norm(x, b.weights(p + "rms_att", {c.dim}, w.rms_att), c.norm_eps);
-    const ValueId q =
-        b.rope(b.project(h, matrix("wq", c.dim, c.dim, w.wq)), batch, c.n_heads, hd, cos, sin);
-    const ValueId k = b.rope(b.project(h, matrix("wk", kv_dim, c.dim, w.wk)), batch, c.n_kv_heads,
-                             hd, cos, sin);
-    const ValueId v = b.project(h, matrix("wv", kv_dim, c.dim, w.wv));
+    // Q, K and V, with Qwen2's biases as the products' C input.
+    auto qkv = [&](const char* name, int64_t rows, std::span<const float> weights,
+                   const char* bias_name, std::span<const float> bias) {
+      const ValueId m = matrix(name, rows, c.dim, weights);
+      return c.attention_bias ? b.project(h, m, b.weights(p + bias_name, {rows}, bias))
+                              : b.project(h, m);
+    };
+    const ValueId q = b.rope(qkv("wq", c.dim, w.wq, "bq", w.bq), batch, c.n_heads, hd, cos, sin);
+    const ValueId k =
+        b.rope(qkv("wk", kv_dim, w.wk, "bk", w.bk), batch, c.n_kv_heads, hd, cos, sin);
+    const ValueId v = qkv("wv", kv_dim, w.wv, "bv", w.bv);
     const ValueId k_next = b.op("ScatterND", {k_pool[static_cast<size_t>(l)], write_slot, k}, {},
                                 DecodeGraphNames::k_next(l));
     const ValueId v_next = b.op("ScatterND", {v_pool[static_cast<size_t>(l)], write_slot, v}, {},
@@ -111,12 +183,16 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
     x = b.op("Add", {x, b.project(attended, matrix("wo", c.dim, c.dim, w.wo))});
 
     const ValueId f = b.rms_norm(x, b.weights(p + "rms_ffn", {c.dim}, w.rms_ffn), c.norm_eps);
-    const ValueId gate = b.project(f, matrix("w1", c.hidden_dim, c.dim, w.w1));
-    const ValueId up = b.project(f, matrix("w3", c.hidden_dim, c.dim, w.w3));
-    const ValueId silu = b.op("Mul", {gate, b.op("Sigmoid", {gate})});
-    x = b.op("Add",
-             {x, b.project(b.op("Mul", {silu, up}), matrix("w2", c.dim, c.hidden_dim, w.w2))}, {},
-             layer_outputs ? DecodeGraphNames::layer_output(l) : "");
+    ValueId ffn;
+    if (c.n_experts) {
+      ffn = mixture_of_experts(b, c, w, p, f, batch, moe);
+    } else {
+      const ValueId gate = b.project(f, matrix("w1", c.hidden_dim, c.dim, w.w1));
+      const ValueId up = b.project(f, matrix("w3", c.hidden_dim, c.dim, w.w3));
+      const ValueId silu = b.op("Mul", {gate, b.op("Sigmoid", {gate})});
+      ffn = b.project(b.op("Mul", {silu, up}), matrix("w2", c.dim, c.hidden_dim, w.w2));
+    }
+    x = b.op("Add", {x, ffn}, {}, layer_outputs ? DecodeGraphNames::layer_output(l) : "");
     if (layer_outputs) b.output(x);
   }
   const ValueId final_norm =

@@ -77,6 +77,14 @@ void check_config(const std::string& path, const LlamaConfig& c, const ConfigFie
                    std::to_string(c.head_dim()) + " is odd, expected even for RoPE");
 }
 
+void check_experts(const std::string& path, const LlamaConfig& c, const std::string& experts_key,
+                   const std::string& used_key) {
+  if (c.n_experts < 0 || c.n_experts > kMaxExperts)
+    fail(path, experts_key + " is " + std::to_string(c.n_experts) + ", expected 0.." +
+                   std::to_string(kMaxExperts));
+  if (c.n_experts > 0) check_range(path, used_key, c.experts_per_token, c.n_experts);
+}
+
 std::span<float> ModelStorage::own(LlamaModel& m, size_t n) {
   if (!m.owned_) m.owned_ = std::make_shared<std::vector<std::vector<float>>>();
   // Moving the inner vectors when the outer one grows keeps their heap buffers where they are.

@@ -42,6 +42,12 @@ struct ConfigFieldNames {
 // of n_heads, n_heads not a multiple of n_kv_heads, an odd head dimension (RoPE rotates pairs).
 void check_config(const std::string& path, const LlamaConfig& c, const ConfigFieldNames& names);
 
+// A mixture of experts' counts, named by `experts_key` and `used_key` in the messages: n_experts
+// in 0..kMaxExperts, and with experts, experts_per_token in 1..n_experts.
+constexpr int64_t kMaxExperts = 1 << 12;
+void check_experts(const std::string& path, const LlamaConfig& c, const std::string& experts_key,
+                   const std::string& used_key);
+
 // The loaders' access to LlamaModel's private storage.
 struct ModelStorage {
   static void keep_mapping(LlamaModel& m, std::shared_ptr<const void> mapping) {

@@ -45,9 +45,28 @@ void matmul(float* out, const float* x, const float* w, int64_t n, int64_t d) {
   }
 }
 
+void add(float* x, std::span<const float> bias) {
+  for (size_t i = 0; i < bias.size(); ++i) x[i] += bias[i];
+}
+
 }  // namespace
 
+void ReferenceModel::swiglu(float* out, const float* in, std::span<const float> w1,
+                            std::span<const float> w2, std::span<const float> w3) {
+  const int64_t dim = model_.config.dim, hidden = model_.config.hidden_dim;
+  matmul(hb_.data(), in, w1.data(), dim, hidden);
+  matmul(hb2_.data(), in, w3.data(), dim, hidden);
+  for (int64_t i = 0; i < hidden; ++i) {
+    float g = hb_[sz(i)];
+    g *= 1.0f / (1.0f + std::exp(-g));  // silu
+    g *= hb2_[sz(i)];
+    hb_[sz(i)] = g;
+  }
+  matmul(out, hb_.data(), w2.data(), hidden, dim);
+}
+
 ReferenceModel::ReferenceModel(const LlamaModel& model) : model_(model) {
+  check_weights(model_);
   const LlamaConfig& c = model_.config;
   x_.resize(sz(c.dim));
   xb_.resize(sz(c.dim));
@@ -57,6 +76,8 @@ ReferenceModel::ReferenceModel(const LlamaModel& model) : model_(model) {
   hb2_.resize(sz(c.hidden_dim));
   att_.resize(sz(c.n_heads * c.seq_len));
   logits_.resize(sz(c.vocab_size));
+  router_.resize(sz(c.n_experts));
+  moe_.resize(sz(c.dim));
   key_cache_.resize(sz(c.n_layers * c.seq_len * c.kv_dim()));
   value_cache_.resize(key_cache_.size());
   layer_out_.assign(sz(c.n_layers), std::vector<float>(sz(c.dim)));
@@ -82,7 +103,7 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
         std::to_string(c.seq_len) + ", " + std::to_string(filled_) + " positions run)");
   filled_ = pos + 1;
 
-  const int64_t dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
+  const int64_t dim = c.dim, kv_dim = c.kv_dim();
   const int64_t head_size = c.head_dim(), kv_mul = c.n_heads / c.n_kv_heads;
   float* x = x_.data();
   std::memcpy(x, w.token_embedding.data() + token * dim, sz(dim) * sizeof(float));
@@ -97,6 +118,11 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
     matmul(q_.data(), xb_.data(), lw.wq.data(), dim, dim);
     matmul(k, xb_.data(), lw.wk.data(), dim, kv_dim);
     matmul(v, xb_.data(), lw.wv.data(), dim, kv_dim);
+    if (c.attention_bias) {  // Qwen2: before RoPE
+      add(q_.data(), lw.bq);
+      add(k, lw.bk);
+      add(v, lw.bv);
+    }
 
     // RoPE: rotate each pair (2j, 2j+1) of every head by pos * theta^(-2j/head_size).
     for (int64_t i = 0; i < dim; i += 2) {
@@ -140,16 +166,34 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
     for (int64_t i = 0; i < dim; ++i) x[i] += xb2_[sz(i)];
 
     rmsnorm(xb_.data(), x, lw.rms_ffn.data(), dim, c.norm_eps);
-    matmul(hb_.data(), xb_.data(), lw.w1.data(), dim, hidden);
-    matmul(hb2_.data(), xb_.data(), lw.w3.data(), dim, hidden);
-    for (int64_t i = 0; i < hidden; ++i) {
-      float g = hb_[sz(i)];
-      g *= 1.0f / (1.0f + std::exp(-g));  // silu
-      g *= hb2_[sz(i)];
-      hb_[sz(i)] = g;
+    if (c.n_experts == 0) {
+      swiglu(xb2_.data(), xb_.data(), lw.w1, lw.w2, lw.w3);
+      for (int64_t i = 0; i < dim; ++i) x[i] += xb2_[sz(i)];
+    } else {
+      // Mixtral's routing: the top experts_per_token router logits (ties: the lower index), their
+      // softmax as the gates (softmax over all logits renormalized over the chosen, the same),
+      // and the gated sum of the chosen experts' SwiGLU.
+      matmul(router_.data(), xb_.data(), lw.router.data(), dim, c.n_experts);
+      std::vector<int64_t> chosen;
+      std::vector<float> gates;
+      std::vector<bool> taken(sz(c.n_experts), false);
+      for (int64_t k = 0; k < c.experts_per_token; ++k) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < c.n_experts; ++e)
+          if (!taken[sz(e)] && (best < 0 || router_[sz(e)] > router_[sz(best)])) best = e;
+        taken[sz(best)] = true;
+        chosen.push_back(best);
+        gates.push_back(router_[sz(best)]);
+      }
+      softmax(gates.data(), static_cast<int64_t>(gates.size()));
+      std::fill(moe_.begin(), moe_.end(), 0.0f);
+      for (size_t k = 0; k < chosen.size(); ++k) {
+        const LlamaExpert& e = lw.experts[sz(chosen[k])];
+        swiglu(xb2_.data(), xb_.data(), e.w1, e.w2, e.w3);
+        for (int64_t i = 0; i < dim; ++i) moe_[sz(i)] += gates[k] * xb2_[sz(i)];
+      }
+      for (int64_t i = 0; i < dim; ++i) x[i] += moe_[sz(i)];
     }
-    matmul(xb_.data(), hb_.data(), lw.w2.data(), hidden, dim);
-    for (int64_t i = 0; i < dim; ++i) x[i] += xb_[sz(i)];
 
     layer_out_[sz(l)].assign(x, x + dim);
   }

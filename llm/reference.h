@@ -4,6 +4,9 @@
 // (sequential sums, no fused or reordered arithmetic), so its greedy decode matches run.c's text:
 // RMSNorm (eps from the config), RoPE on interleaved pairs, grouped-query attention over a KV
 // cache, the SwiGLU feed-forward w2(silu(w1 x) * w3 x), the final RMSNorm and the classifier.
+// Qwen2's query, key and value biases are added after their projections (before RoPE); a mixture
+// of experts (Mixtral) routes each token to the experts_per_token experts of highest router logit
+// (ties: the lower index) and sums their SwiGLU outputs weighted by the softmax of those logits.
 #include <span>
 #include <vector>
 
@@ -30,10 +33,14 @@ class ReferenceModel {
   const LlamaConfig& config() const { return model_.config; }
 
  private:
+  // out[dim] = w2(silu(w1 in) * w3 in).
+  void swiglu(float* out, const float* in, std::span<const float> w1, std::span<const float> w2,
+              std::span<const float> w3);
+
   LlamaModel model_;
   int filled_ = 0;  // positions 0..filled_-1 of the KV cache hold valid keys and values
   // Activations, sized once.
-  std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, att_, logits_;
+  std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, att_, logits_, router_, moe_;
   std::vector<float> key_cache_, value_cache_;  // [layer][seq_len][kv_dim]
   std::vector<std::vector<float>> layer_out_;
 };

@@ -108,6 +108,17 @@ class HfConfig {
     if (!it->is_boolean()) wrong(key, *it, "true or false");
     return it->get<bool>();
   }
+  // A string key, `default_value` when absent.
+  std::string string(const std::string& key, const std::string& default_value) const {
+    const auto it = j_.find(key);
+    if (it == j_.end()) return default_value;
+    if (!it->is_string()) wrong(key, *it, "a string");
+    return it->get<std::string>();
+  }
+  bool is_null(const std::string& key) const {
+    const auto it = j_.find(key);
+    return it == j_.end() || it->is_null();
+  }
   // A string key that must have `expected` when present.
   void expect_string(const std::string& key, const std::string& expected,
                      const std::string& why) const {
@@ -205,14 +216,31 @@ namespace {
 
 // The configuration from config.json (named cfg_path in the messages) into m.config.
 void read_config(LlamaModel& m, const HfConfig& cfg, const std::string& cfg_path) {
-  cfg.expect_string("model_type", "llama", "");
+  LlamaConfig& c = m.config;
+  c.name = cfg.string("model_type", "llama");
+  if (c.name != "llama" && c.name != "qwen2" && c.name != "mixtral")
+    fail(cfg_path,
+         "key model_type is \"" + c.name + "\", expected \"llama\", \"qwen2\" or \"mixtral\"");
   cfg.expect_string("hidden_act", "silu", ": the feed-forward is SwiGLU");
   cfg.expect_absent("rope_scaling", ": RoPE scaling is not supported");
-  if (cfg.boolean("attention_bias", false))
-    fail(cfg_path, "key attention_bias is true, expected false: biases are not supported");
+  if (c.name == "llama" && cfg.boolean("attention_bias", false))
+    fail(cfg_path,
+         "key attention_bias is true, expected false: biases are read for model_type qwen2 only");
   if (cfg.boolean("mlp_bias", false))
     fail(cfg_path, "key mlp_bias is true, expected false: biases are not supported");
-  LlamaConfig& c = m.config;
+  // Qwen2's q/k/v projections always have biases; its sliding window is off unless asked for.
+  c.attention_bias = c.name == "qwen2";
+  if (c.name == "qwen2" && cfg.boolean("use_sliding_window", false))
+    fail(cfg_path,
+         "key use_sliding_window is true, expected false: sliding-window attention is not "
+         "supported");
+  if (c.name == "mixtral") {
+    c.n_experts = cfg.integer("num_local_experts");
+    c.experts_per_token = cfg.integer("num_experts_per_tok");
+    check_experts(cfg_path, c, "key num_local_experts", "key num_experts_per_tok");
+    if (c.n_experts == 0)
+      fail(cfg_path, "key num_local_experts is 0, expected at least 1 for model_type mixtral");
+  }
   c.dim = cfg.integer("hidden_size");
   c.hidden_dim = cfg.integer("intermediate_size");
   c.n_layers = cfg.integer("num_hidden_layers");
@@ -230,6 +258,14 @@ void read_config(LlamaModel& m, const HfConfig& cfg, const std::string& cfg_path
   if (const std::optional<int64_t> hd = cfg.optional_integer("head_dim"); hd && *hd != c.head_dim())
     fail(cfg_path, "key head_dim is " + std::to_string(*hd) + ", expected hidden_size / " +
                        "num_attention_heads = " + std::to_string(c.head_dim()));
+  // Mixtral (as Mistral) may attend within a window; one at least as long as the context is none.
+  if (c.name == "mixtral" && !cfg.is_null("sliding_window")) {
+    const int64_t window = cfg.integer("sliding_window");
+    if (window < c.seq_len)
+      fail(cfg_path, "key sliding_window is " + std::to_string(window) +
+                         ", expected null or at least max_position_embeddings " +
+                         std::to_string(c.seq_len) + ": sliding-window attention is not supported");
+  }
 }
 
 const std::string kLengthField = "8-byte safetensors header length";
@@ -284,7 +320,7 @@ void read_tensors(LlamaModel& m, std::span<const uint8_t> file, const std::strin
     numerics::to_fp32(e.dtype, e.data, out.data(), n);
     if (rope_heads) {
       const std::vector<float> rotate_half(out.begin(), out.end());
-      rotate_half_to_interleaved(rotate_half, out, rope_heads, cols);
+      rotate_half_to_interleaved(rotate_half, out, rope_heads, cols ? cols : 1);
     }
     return out;
   };
@@ -302,9 +338,24 @@ void read_tensors(LlamaModel& m, std::span<const uint8_t> file, const std::strin
     l.wv = tensor(p + "self_attn.v_proj.weight", kv, d);
     l.wo = tensor(p + "self_attn.o_proj.weight", d, d);
     l.rms_ffn = tensor(p + "post_attention_layernorm.weight", d, 0);
-    l.w1 = tensor(p + "mlp.gate_proj.weight", h, d);
-    l.w2 = tensor(p + "mlp.down_proj.weight", d, h);
-    l.w3 = tensor(p + "mlp.up_proj.weight", h, d);
+    if (c.attention_bias) {  // permuted as the rows of q_proj and k_proj
+      l.bq = tensor(p + "self_attn.q_proj.bias", d, 0, c.n_heads);
+      l.bk = tensor(p + "self_attn.k_proj.bias", kv, 0, c.n_kv_heads);
+      l.bv = tensor(p + "self_attn.v_proj.bias", kv, 0);
+    }
+    if (c.n_experts) {
+      const std::string moe = p + "block_sparse_moe.";
+      l.router = tensor(moe + "gate.weight", c.n_experts, d);
+      for (int64_t e = 0; e < c.n_experts; ++e) {
+        const std::string x = moe + "experts." + std::to_string(e) + ".";
+        l.experts.push_back({tensor(x + "w1.weight", h, d), tensor(x + "w2.weight", d, h),
+                             tensor(x + "w3.weight", h, d)});
+      }
+    } else {
+      l.w1 = tensor(p + "mlp.gate_proj.weight", h, d);
+      l.w2 = tensor(p + "mlp.down_proj.weight", d, h);
+      l.w3 = tensor(p + "mlp.up_proj.weight", h, d);
+    }
   }
   w.rms_final = tensor("model.norm.weight", d, 0);
   // Tied embeddings: transformers ties lm_head to the embedding whether or not the file has it.

@@ -9,12 +9,19 @@
 // post_attention_layernorm, mlp.{gate,up,down}_proj}.weight, model.norm.weight and lm_head.weight
 // (not read when tied). dtypes F32, F16 and BF16. Sharded checkpoints are not read.
 //
+// model_type "llama" (the default), "qwen2" (Qwen2 / Qwen2.5: the same keys and tensors, plus
+// self_attn.{q,k,v}_proj.bias; use_sliding_window must be false) or "mixtral" (num_local_experts,
+// num_experts_per_tok; per layer block_sparse_moe.gate.weight [experts, hidden_size] and
+// block_sparse_moe.experts.E.{w1,w2,w3}.weight, gate, down and up, in place of mlp.*;
+// sliding_window null or at least max_position_embeddings).
+//
 // RoPE layout: Hugging Face's Llama rotates halves (rotate_half pairs dimension i of a head with
 // i + head_dim/2), and transformers' convert_llama_weights_to_hf.py permutes Meta's interleaved
 // query and key rows into that order; llama.cpp's convert_hf_to_gguf.py permutes them back. The
 // loader does the same: q_proj and k_proj become interleaved pairs (what LlamaModel uses) as owned
-// FP32 copies. The other FP32 tensors are views into the memory-mapped file (copies when the data
-// is not 4-byte aligned); F16 and BF16 tensors are converted to FP32 copies the model owns.
+// FP32 copies, and so do Qwen2's q_proj and k_proj biases. The other FP32 tensors are views into
+// the memory-mapped file (copies when the data is not 4-byte aligned); F16 and BF16 tensors are
+// converted to FP32 copies the model owns.
 #include <cstdint>
 #include <span>
 #include <string>

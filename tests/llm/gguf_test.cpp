@@ -264,10 +264,10 @@ TEST(Gguf, MalformedFilesRaiseInputErrorNamingTheFileAndField) {
                     })),
               HasSubstr("key llama.block_count has unknown value type 13"));
   EXPECT_THAT(error("arch", patched([&](auto& b) {
-                      std::memcpy(b.data() + find_bytes(b, "general.architecture") + 32, "qwen2",
+                      std::memcpy(b.data() + find_bytes(b, "general.architecture") + 32, "qwen3",
                                   5);
                     })),
-              HasSubstr("key general.architecture is \"qwen2\", expected \"llama\""));
+              HasSubstr("key general.architecture is \"qwen3\", expected \"llama\" or \"qwen2\""));
   EXPECT_THAT(error("layers", patched([&](auto& b) {
                       put<uint32_t>(b, find_bytes(b, "llama.block_count") + 21, 6);
                     })),

@@ -88,6 +88,17 @@ void for_each_weight(const LlamaModel& a, const LlamaModel& b, Fn fn) {
     fn(l + "w1", x.w1, y.w1);
     fn(l + "w2", x.w2, y.w2);
     fn(l + "w3", x.w3, y.w3);
+    fn(l + "bq", x.bq, y.bq);
+    fn(l + "bk", x.bk, y.bk);
+    fn(l + "bv", x.bv, y.bv);
+    fn(l + "router", x.router, y.router);
+    ASSERT_EQ(x.experts.size(), y.experts.size()) << l;
+    for (size_t e = 0; e < x.experts.size(); ++e) {
+      const std::string p = l + "expert " + std::to_string(e) + " ";
+      fn(p + "w1", x.experts[e].w1, y.experts[e].w1);
+      fn(p + "w2", x.experts[e].w2, y.experts[e].w2);
+      fn(p + "w3", x.experts[e].w3, y.experts[e].w3);
+    }
   }
 }
 
@@ -102,6 +113,9 @@ inline void expect_same_config(const LlamaConfig& a, const LlamaConfig& b) {
   EXPECT_EQ(a.shared_classifier, b.shared_classifier);
   EXPECT_EQ(a.rope_theta, b.rope_theta);
   EXPECT_EQ(a.norm_eps, b.norm_eps);
+  EXPECT_EQ(a.attention_bias, b.attention_bias);
+  EXPECT_EQ(a.n_experts, b.n_experts);
+  EXPECT_EQ(a.experts_per_token, b.experts_per_token);
 }
 
 }  // namespace seedchip::llm::testing
