@@ -1,5 +1,5 @@
-// seedchip convert: a Llama model from any file load_model reads (llama2.c, GGUF, safetensors) to
-// GGUF or to a Hugging Face safetensors checkpoint.
+// seedchip convert: a Llama, Qwen2 or Mixtral model from any file load_model reads (llama2.c, GGUF,
+// safetensors) to GGUF or to a Hugging Face safetensors checkpoint.
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -54,7 +54,9 @@ void run_convert(const ConvertCommand& c) {
 void register_convert(CLI::App& app) {
   auto c = std::make_shared<ConvertCommand>();
   CLI::App* cmd = app.add_subcommand(
-      "convert", "write a Llama model (llama2.c, GGUF or safetensors) as GGUF or safetensors");
+      "convert",
+      "write a Llama, Qwen2 or Mixtral model (llama2.c, GGUF or safetensors) as GGUF or "
+      "safetensors");
   cmd->add_option("--model", c->model,
                   "model file: llama2.c .bin, .gguf, .safetensors, or a Hugging Face directory")
       ->required();

@@ -1,5 +1,6 @@
-// seedchip generate: text from a llama2.c model on the simulated chip, token by token, with the
-// chip's timing per step and the same decode step timed on a comparison chip (h200 by default).
+// seedchip generate: text from a Llama, Qwen2 or Mixtral model on the simulated chip, token by
+// token, with the chip's timing per step and the same decode step timed on a comparison chip (h200
+// by default).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -154,7 +155,9 @@ void run_generate(const GenerateCommand& c) {
 void register_generate(CLI::App& app) {
   auto c = std::make_shared<GenerateCommand>();
   CLI::App* cmd = app.add_subcommand(
-      "generate", "generate text with a llama2.c model on the simulated chip, token by token");
+      "generate",
+      "generate text with a Llama, Qwen2 or Mixtral model (llama2.c, GGUF or safetensors) on the "
+      "simulated chip, token by token");
   cmd->add_option(
          "--model", c->model,
          "model file (llama2.c .bin, .gguf, .safetensors, or a Hugging Face directory "
