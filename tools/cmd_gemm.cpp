@@ -5,6 +5,7 @@
 
 #include "arch/error.h"
 #include "compiler/kernels/gemm.h"
+#include "compiler/mapping/search.h"
 #include "sim/chip/simulation.h"
 #include "sim/numerics/numerics.h"
 #include "tools/common.h"
@@ -19,6 +20,7 @@ struct GemmOptions {
   bool timing_only = false;
   bool functional = false;  // the default; the flag exists to say so explicitly
   uint64_t seed = 1;
+  int64_t print_mappings = 0;  // list this many of the cheapest candidate mappings, then stop
   std::string json, stats, trace;
   ChipOptions chip;
 };
@@ -38,6 +40,19 @@ std::vector<uint8_t> random_operand(DataType type, size_t count, std::mt19937_64
   return bytes;
 }
 
+// The search's ranking: the chosen plan, then the cheapest candidates with their cost terms.
+void print_mappings(const ChipConfig& chip, const compiler::GemmShape& shape,
+                    const compiler::GemmPlan& chosen, int64_t count) {
+  const auto ranked = compiler::mapping::rank_gemm(chip, shape);
+  std::printf("gemm %lldx%lldx%lld %s on %s: %zu candidate mappings\nchosen: %s\n",
+              static_cast<long long>(shape.m), static_cast<long long>(shape.n),
+              static_cast<long long>(shape.k), std::string(dtype_name(shape.type)).c_str(),
+              chip.name.c_str(), ranked.size(), chosen.describe().c_str());
+  for (size_t i = 0; i < ranked.size() && static_cast<int64_t>(i) < count; ++i)
+    std::printf("%4zu  %s\n      %s\n", i + 1, ranked[i].plan.describe().c_str(),
+                ranked[i].cost.describe().c_str());
+}
+
 void run_gemm(const GemmOptions& o) {
   // Installed first, so that Ctrl-C during set-up still ends in a clean (empty) run.
   sim::Simulation* running = nullptr;
@@ -52,6 +67,10 @@ void run_gemm(const GemmOptions& o) {
                      "fp32 bf16 fp16 fp8e4m3 fp8e5m2 int8");
   const compiler::GemmShape shape{o.m, o.n, o.k, *type};
   const compiler::GemmPlan plan = compiler::plan_gemm(chip.config, shape);
+  if (o.print_mappings > 0) {
+    print_mappings(chip.config, shape, plan, o.print_mappings);
+    return;
+  }
   const isa::Program program = compiler::generate_gemm(chip.config, shape, plan);
 
   sim::SimulationOptions options;
@@ -130,6 +149,9 @@ void register_gemm(CLI::App& app) {
   cmd->add_flag("--timing-only", options->timing_only, "shapes only, no data")
       ->excludes(functional);
   cmd->add_option("--seed", options->seed, "random operand seed")->default_val(1);
+  cmd->add_option("--print-mappings", options->print_mappings,
+                  "list the N cheapest candidate mappings with the cost model's terms, then stop "
+                  "(no simulation)");
   cmd->add_option("--json", options->json, "write the figures as JSON");
   cmd->add_option("--stats", options->stats, "write the full stats tree as JSON");
   cmd->add_option("--trace", options->trace, "write a Chrome/Perfetto trace");

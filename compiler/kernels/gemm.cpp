@@ -1,13 +1,14 @@
 #include "compiler/kernels/gemm.h"
 
 #include <algorithm>
-#include <array>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <sstream>
+#include <string_view>
 
 #include "arch/error.h"
 #include "compiler/codegen/emitter.h"
+#include "compiler/mapping/search.h"
 #include "sim/core/unit_timing.h"
 
 namespace seedchip::compiler {
@@ -18,17 +19,10 @@ using isa::Opcode;
 
 // HBM regions start on this boundary so that each operand begins on a fresh DRAM row everywhere.
 constexpr uint64_t kRegionAlign = uint64_t{1} << 20;
-// SRAM buffers start on this boundary (a whole number of SRAM bank rows on every preset).
-constexpr uint64_t kSramAlign = 256;
-// Buffering depth: A chunks in flight (one computing, one arriving, one queued) and weight tiles.
-constexpr int64_t kASlots = 3;
-constexpr int64_t kBSlots = 12;
-// Weight tiles per weight buffer: consecutive K tiles of one tile column lie back to back in the
-// packed layout, so they arrive in one DMA. A DMA engine holds its transfer until the last of its
-// HBM requests completes, so larger transfers keep more requests in flight per engine while a
-// straggler is outstanding (weight streaming at small M is bound by that).
-constexpr int64_t kTilesPerSlot = 2;
-constexpr int64_t kStreamingTiles = 64;
+// Semaphores per A slot and per weight slot: the most buffers any plan may use.
+constexpr int64_t kASlots = kGemmMaxASlots;
+constexpr int64_t kBSlots = kGemmMaxBSlots;
+constexpr uint64_t kSramAlign = kGemmSramAlign;
 
 // Semaphore assignment of the kernel (32 semaphores).
 constexpr int64_t kSemBFull = 0;                    // + weight slot
@@ -43,48 +37,10 @@ constexpr int64_t kNone = isa::kNoSemaphore;
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-struct SramMap {
-  uint64_t c = 0, a = 0, b = 0, a_slot = 0, b_slot = 0, end = 0;
-};
-
-SramMap sram_map(const GemmPlan& p, DataType type) {
-  const uint64_t in = dtype_bytes(type), acc = dtype_bytes(gemm_accumulator(type));
-  SramMap s;
-  s.a_slot = align_up(p.chunk_m * p.chunk_k * in, kSramAlign);
-  s.b_slot = p.tiles_per_slot * align_up(p.tile_k * p.tile_n * in, kSramAlign);
-  s.c = 0;
-  s.a = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kSramAlign);
-  s.b = s.a + p.a_slots * s.a_slot;
-  s.end = s.b + p.b_slots * s.b_slot;
-  return s;
-}
-
-// Candidate chunk sizes: v, then repeated halving rounded up to a multiple of `quantum`.
-std::vector<int64_t> halvings(int64_t v, int64_t quantum) {
-  std::vector<int64_t> out{v};
-  while (out.back() > quantum) {
-    const int64_t next = ceil_div(ceil_div(out.back(), 2), quantum) * quantum;
-    if (next >= out.back()) break;
-    out.push_back(next);
-  }
-  return out;
-}
+using SramMap = GemmSramMap;
+SramMap sram_map(const GemmPlan& p, DataType type) { return gemm_sram_map(p, type); }
 
 }  // namespace
-
-DataType gemm_accumulator(DataType type) {
-  return type == DataType::INT8 ? DataType::INT32 : DataType::FP32;
-}
-
-std::string GemmPlan::describe() const {
-  std::ostringstream s;
-  s << "core grid " << grid_m << "x" << grid_n << ", block " << block_m << "x" << block_n
-    << " per core, chunk " << chunk_m << "x" << chunk_n << "x" << chunk_k << ", weight tile "
-    << tile_k << "x" << tile_n << ", " << a_slots << " A buffers, " << b_slots << " weight buffers"
-    << (tiles_per_slot > 1 ? " of " + std::to_string(tiles_per_slot) + " tiles" : std::string())
-    << ", " << sram_bytes_used / 1024 << " KiB SRAM per core";
-  return s.str();
-}
 
 GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
   if (shape.m < 1 || shape.n < 1 || shape.k < 1)
@@ -94,62 +50,16 @@ GemmPlan plan_gemm(const ChipConfig& chip, const GemmShape& shape) {
     throw InputError("gemm: chip '" + chip.name + "' has no MXU support for " +
                      std::string(dtype_name(shape.type)) + " (mxu.macs_per_pe is 0)");
   GemmPlan plan;
-  const int64_t cores = chip.core_count();
-  // Core grid: least MXU work per core, then least HBM traffic per core.
-  int64_t best_work = std::numeric_limits<int64_t>::max(), best_traffic = best_work;
-  for (int64_t gm = 1; gm <= cores; ++gm) {
-    if (cores % gm) continue;
-    const int64_t gn = cores / gm;
-    const int64_t bm = ceil_div(shape.m, gm), bn = ceil_div(shape.n, gn);
-    const int64_t work = bm * bn, traffic = bm * shape.k + shape.k * bn;
-    if (work < best_work || (work == best_work && traffic < best_traffic)) {
-      best_work = work;
-      best_traffic = traffic;
-      plan.grid_m = gm;
-      plan.grid_n = gn;
-    }
+  if (const char* choice = std::getenv("SEEDCHIP_GEMM_MAPPING");
+      choice && std::string_view(choice) == "heuristic") {
+    // The fixed heuristic used before the search, for comparisons (docs/mapping.md).
+    plan = mapping::heuristic_gemm_plan(chip, shape);
+    if (plan.sram_bytes_used == 0) plan.chunk_m = 0;
+  } else {
+    const mapping::GemmSearchResult best = mapping::search_gemm(chip, shape);
+    if (best.candidates > 0) plan = best.plan;
   }
-  plan.tile_k = std::min<int64_t>(chip.mxu.rows, shape.k);
-  plan.tile_n = std::min<int64_t>(chip.mxu.cols, shape.n);
-  plan.block_m = ceil_div(shape.m, plan.grid_m);
-  // Blocks start on weight-tile boundaries: the packed weights are cut into tiles globally.
-  plan.block_n = ceil_div(ceil_div(shape.n, plan.grid_n), plan.tile_n) * plan.tile_n;
-  plan.a_slots = kASlots;
-  plan.b_slots = kBSlots;
-  // Weight tiles per DMA: kTilesPerSlot where the core streams weights (at most one tile height
-  // of rows, so a tile feeds the MXU for less time than it takes to arrive) and many of them;
-  // with few tiles per core, longer transfers only lengthen the pipeline's fill and its tail.
-  const int64_t tiles_per_core =
-      ceil_div(plan.block_n, plan.tile_n) * ceil_div(shape.k, plan.tile_k);
-  plan.tiles_per_slot =
-      plan.block_m <= plan.tile_k && tiles_per_core >= kStreamingTiles ? kTilesPerSlot : 1;
-
-  // Chunks: the fitting choice with the least re-loaded traffic, then the longest MXU streams.
-  bool found = false;
-  int64_t best_reload = std::numeric_limits<int64_t>::max(), best_stream = 0;
-  for (int64_t cn : halvings(ceil_div(plan.block_n, plan.tile_n) * plan.tile_n, plan.tile_n))
-    for (int64_t ck : {4 * plan.tile_k, 2 * plan.tile_k, plan.tile_k})
-      for (int64_t cm : halvings(plan.block_m, 1)) {
-        GemmPlan p = plan;
-        p.chunk_n = std::min(cn, plan.block_n);
-        p.chunk_k = std::min(ck, shape.k);
-        p.chunk_m = cm;
-        const SramMap s = sram_map(p, shape.type);
-        if (s.end > static_cast<uint64_t>(chip.sram.bytes)) continue;
-        const int64_t reload = ceil_div(plan.block_n, p.chunk_n) * plan.block_m * shape.k +
-                               ceil_div(plan.block_m, p.chunk_m) * shape.k * plan.block_n;
-        if (!found || reload < best_reload || (reload == best_reload && cm * ck > best_stream)) {
-          found = true;
-          best_reload = reload;
-          best_stream = cm * ck;
-          plan.chunk_m = p.chunk_m;
-          plan.chunk_n = p.chunk_n;
-          plan.chunk_k = p.chunk_k;
-          plan.sram_bytes_used = s.end;
-        }
-        break;  // smaller cm for the same (cn, ck) only re-loads more
-      }
-  if (!found)
+  if (plan.chunk_m == 0)
     throw InputError("gemm: no tiling of " + std::to_string(shape.m) + "x" +
                      std::to_string(shape.n) + "x" + std::to_string(shape.k) +
                      " fits sram.bytes=" + std::to_string(chip.sram.bytes));
@@ -254,7 +164,11 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
       const int64_t a_slot = static_cast<int64_t>(i) % plan.a_slots;
       const bool first_k = c.k == 0, last_k = c.k + c.klen >= shape.k;
       const int64_t kts = ceil_div(c.klen, plan.tile_k), nts = ceil_div(c.nlen, plan.tile_n);
-      if (!a_fp32 && i + 1 < chunks.size()) load_a(i + 1);
+      // With two or more A buffers the next chunk's A loads while this chunk computes. With one,
+      // its load waits for this chunk's last matmul to free the buffer, so it goes after this
+      // chunk's weight loads in the in-order DMA queue (before them it would block them).
+      const bool prefetch_a = !a_fp32 && i + 1 < chunks.size();
+      if (prefetch_a && plan.a_slots > 1) load_a(i + 1);
       if (first_k && stores_pending > 0) {
         e.emit(Opcode::SEM_WAIT, {kSemCFree, stores_pending});  // the accumulator is stored
         // The previous accumulator's last matmul signalled its stores instead of freeing its A
@@ -346,6 +260,7 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
         stores_pending = nts;
         deferred_a_free = kSemAFree + a_slot;
       }
+      if (prefetch_a && plan.a_slots == 1) load_a(i + 1);
     }
     // Leave every semaphore at zero for the next kernel: the last accumulator's stores, then the
     // buffer credits, which also proves every load and matmul finished.

@@ -60,7 +60,9 @@ StepCost lerp(const StepCost& a, const StepCost& b, double f) {
 // the compiler or the analytic model that moves the time or energy of a step, so that tables saved
 // before (--cost-table, --cost-cache) are measured again instead of read back.
 // 2: one-shot all-reduces and split-K products (sim/link/collectives.h, compiler/kernels/gemm.h).
-constexpr int kStepPriceVersion = 3;
+// 3: decode products read f32 activations in place, several weight tiles per DMA.
+// 4: GEMM mappings chosen by the cost-model search (compiler/mapping).
+constexpr int kStepPriceVersion = 4;
 
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 14695981039346656037ull;

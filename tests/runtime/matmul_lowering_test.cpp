@@ -205,13 +205,14 @@ TEST(MatmulLowering, NarrowProductsSplitKGiveTheProduct) {
 }
 
 // A product that streams weights (one row, 64 weight tiles per core) reads its FP32 A in place and
-// two weight tiles per DMA; the result is the product of A rounded to bf16, as in the split.
+// several weight tiles per DMA (the mapping search picks how many); the result is the product of A
+// rounded to bf16, as in the split.
 TEST(MatmulLowering, StreamedWeightsInPairsOfTilesGiveTheProduct) {
   const int64_t m = 1, k = 8192, n = 2048;
   const LoadedChip chip = load_chip("seedchip-v1");
   const compiler::GemmShape shape{m, n, k, DataType::BF16};
   const compiler::GemmPlan plan = compiler::plan_gemm(chip.config, shape);
-  ASSERT_EQ(plan.tiles_per_slot, 2);
+  ASSERT_GE(plan.tiles_per_slot, 2);
   const ir::HostTensor a = random_tensor(ir::ElementType::F32, {m, k}, 5);
   const ir::HostTensor b = random_tensor(ir::ElementType::BF16, {k, n}, 6);
   ir::HostTensor packed = b;
@@ -239,7 +240,8 @@ TEST(MatmulLowering, StreamedWeightsInPairsOfTilesGiveTheProduct) {
   const compiler::CompiledModel model = compiler::compile_graph(g, chip, options);
   EXPECT_NE(model.ops.front().mapping.find("A converted in SRAM"), std::string::npos)
       << model.ops.front().mapping;
-  EXPECT_NE(model.ops.front().mapping.find("of 2 tiles"), std::string::npos)
+  EXPECT_NE(model.ops.front().mapping.find("of " + std::to_string(plan.tiles_per_slot) + " tiles"),
+            std::string::npos)
       << model.ops.front().mapping;
   const RunResult r = run_model(model, chip, {{"a", a}, {"b", packed}});
   double error = 0, norm = 0;
