@@ -15,14 +15,6 @@ namespace {
 
 namespace ir = compiler::ir;
 
-std::string type_text(const ir::TensorType& t) {
-  std::string s(ir::element_name(t.element));
-  s += "[";
-  if (t.dims)
-    for (size_t i = 0; i < t.dims->size(); ++i) s += (i ? "," : "") + std::to_string((*t.dims)[i]);
-  return s + "]";
-}
-
 // The tensor with its elements converted between f64 and f32 (`to`), for the tensors the compiler
 // demoted to f32 (compiler/passes/demote_f64.h). A finite f64 beyond the FP32 range would become
 // infinite: that input is refused rather than computed wrongly.
@@ -138,13 +130,14 @@ struct LoadedModel::Impl {
           throw InputError("input '" + t.name + "': the model was compiled for " +
                            std::string(ir::element_name(t.host_element)) +
                            " elements (only its element type is used), the data is " +
-                           type_text(it->second.type()));
+                           ir::type_text(it->second.type()));
         continue;
       }
       if (it != inputs.end()) {
         if (it->second.type() != bound)
           throw InputError("input '" + t.name + "': the model was compiled for " +
-                           type_text(bound) + ", the data is " + type_text(it->second.type()));
+                           ir::type_text(bound) + ", the data is " +
+                           ir::type_text(it->second.type()));
         data = &it->second;
         if (t.host_element != t.type.element) {
           demoted = converted(it->second, t.type.element, t.name);
@@ -153,7 +146,7 @@ struct LoadedModel::Impl {
       } else if (!first_run) {
         continue;  // keeps its bytes: the previous run's value (an in-place output's, say)
       } else if (!data && options.functional) {
-        throw InputError("input '" + t.name + "' (" + type_text(bound) + ") is not given");
+        throw InputError("input '" + t.name + "' (" + ir::type_text(bound) + ") is not given");
       }
       if (options.functional && data && !data->bytes.empty())
         sim->hbm_data(0).write(t.hbm, data->bytes.data(), data->bytes.size());

@@ -67,14 +67,6 @@ bool is_alias_op(const ir::Node& node) {
          node.op == "Unsqueeze" || node.op == "Identity";
 }
 
-std::string type_text(const ir::TensorType& t) {
-  std::string s(ir::element_name(t.element));
-  s += "[";
-  if (t.dims)
-    for (size_t i = 0; i < t.dims->size(); ++i) s += (i ? "," : "") + std::to_string((*t.dims)[i]);
-  return s + "]";
-}
-
 bool is_onnx_op(const ir::Node& node, std::string_view op) {
   return (node.domain.empty() || node.domain == "ai.onnx") && node.op == op;
 }
@@ -244,8 +236,8 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
     const size_t is = static_cast<size_t>(slot_of[static_cast<size_t>(in)]);
     const TensorSlot &ot = model.tensors[os], &it = model.tensors[is];
     if (ot.type != it.type || ot.host_element != it.host_element)
-      throw InputError(what + "the output is " + type_text({ot.host_element, ot.type.dims}) +
-                       ", the input " + type_text({it.host_element, it.type.dims}) +
+      throw InputError(what + "the output is " + ir::type_text({ot.host_element, ot.type.dims}) +
+                       ", the input " + ir::type_text({it.host_element, it.type.dims}) +
                        "; they must have the same type");
     int producer = -1;
     for (size_t i = 0; i < graph.nodes.size(); ++i)

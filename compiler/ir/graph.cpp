@@ -58,6 +58,17 @@ std::optional<int64_t> checked_product(const std::vector<int64_t>& dims) {
 
 std::string_view element_name(ElementType t) { return info(t).name; }
 
+std::string type_text(const TensorType& type) {
+  std::string s(element_name(type.element));
+  if (!type.dims) return s + "[*]";
+  s += '[';
+  for (size_t i = 0; i < type.dims->size(); ++i) {
+    if (i) s += ',';
+    s += (*type.dims)[i] == kUnknownDim ? "?" : std::to_string((*type.dims)[i]);
+  }
+  return s + ']';
+}
+
 std::optional<ElementType> element_from_name(std::string_view name) {
   for (const ElementInfo& e : kElements)
     if (e.name == name) return e.type;

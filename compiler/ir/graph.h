@@ -51,10 +51,13 @@ struct TensorType {
   ElementType element = ElementType::Undefined;
   std::optional<std::vector<int64_t>> dims;
 
-  bool fully_known() const;  // element, rank and every dim known
+  bool fully_known() const;       // element, rank and every dim known
   int64_t element_count() const;  // product of dims; -1 unless fully_known()
   bool operator==(const TensorType&) const = default;
 };
+// As the IR text format writes it (text.h): "f32[2,?]" with ? for a dim of unknown size,
+// "f32[*]" for an unknown rank.
+std::string type_text(const TensorType& type);
 
 // Tensor data on the host: constants, test inputs and outputs. Dense little-endian row-major bytes,
 // or `strings` for String tensors.
@@ -72,7 +75,8 @@ using HostTensorPtr = std::shared_ptr<const HostTensor>;
 struct Graph;
 using GraphPtr = std::shared_ptr<const Graph>;
 
-// An attribute value, in ONNX's kinds. Integers are int64 and floats are float, as ONNX stores them.
+// An attribute value, in ONNX's kinds. Integers are int64 and floats are float, as ONNX stores
+// them.
 using AttributeValue =
     std::variant<int64_t, float, std::string, HostTensorPtr, GraphPtr, std::vector<int64_t>,
                  std::vector<float>, std::vector<std::string>, std::vector<HostTensorPtr>,

@@ -193,23 +193,12 @@ std::string ref_text(const Graph& g, ValueId id) {
   return name_text(g.value(id).name);
 }
 
-std::string type_text(ElementType element, const std::optional<std::vector<int64_t>>& dims) {
-  std::string s(element_name(element));
-  if (!dims) return s + "[*]";
-  s += '[';
-  for (size_t i = 0; i < dims->size(); ++i) {
-    if (i) s += ',';
-    s += (*dims)[i] == kUnknownDim ? "?" : std::to_string((*dims)[i]);
-  }
-  return s + ']';
-}
-
 std::string decl_text(const Graph& g, ValueId id) {
   std::string s = ref_text(g, id);
   if (!valid(g, id)) return s;
   const TensorType& t = g.value(id).type;
   if (t.element == ElementType::Undefined && !t.dims) return s;
-  return s + ": " + type_text(t.element, t.dims);
+  return s + ": " + type_text(t);
 }
 
 std::string element_text(const HostTensor& t, size_t i) {
@@ -270,7 +259,7 @@ std::string data_text(const HostTensor& t, const PrintOptions& options) {
 
 std::string tensor_text(const HostTensorPtr& t, const PrintOptions& options) {
   if (!t) return "<null tensor>";
-  return "tensor " + type_text(t->element, t->dims) + " " + data_text(*t, options);
+  return "tensor " + type_text(t->type()) + " " + data_text(*t, options);
 }
 
 void print_body(const Graph& g, const PrintOptions& options, size_t indent, std::string& out);

@@ -35,7 +35,6 @@ static_assert(kSemCFree < isa::kNumSemaphores);
 constexpr int64_t kNone = isa::kNoSemaphore;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 using SramMap = GemmSramMap;
 SramMap sram_map(const GemmPlan& p, DataType type) { return gemm_sram_map(p, type); }

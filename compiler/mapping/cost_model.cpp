@@ -13,8 +13,6 @@
 namespace seedchip::compiler::mapping {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // HBM peak in bytes per core clock cycle (chip_peaks: stacks x channels x PCs x bits x rate).
 double hbm_bytes_per_cycle(const ChipConfig& chip) {
   return chip_peaks(chip).hbm_gbytes_per_s * 1e9 / (chip.core.clock_mhz * 1e6);
@@ -29,34 +27,6 @@ double overlap(std::initializer_list<double> streams) {
   double sum = 0;
   for (double x : streams) sum += std::pow(std::max(0.0, x) / hi, kOverlapNorm);
   return hi * std::pow(sum, 1.0 / kOverlapNorm);
-}
-
-// Cycles the busiest SRAM bank needs for one mxu.matmul of `rows` rows: the A rows (tile_k
-// elements at `a_stride` bytes apart, so a stride that is a multiple of many bank widths keeps
-// to a few banks), the accumulator read and written (tile-major, so spread over every bank) and
-// the tile's weights read by its mxu.load; sram.bank_width_bytes per bank per cycle (docs/core.md).
-double sram_tile_cycles(const ChipConfig& chip, const GemmPlan& p, DataType type, int64_t rows,
-                        int64_t a_stride) {
-  const int64_t banks = chip.sram.banks, width = chip.sram.bank_width_bytes;
-  const int64_t in = dtype_bytes(type), acc = dtype_bytes(gemm_accumulator(type));
-  const int64_t row_bytes = p.tile_k * in;
-  // A: one period of row offsets (at most kSampleRows rows), scaled to `rows`.
-  constexpr int64_t kSampleRows = 64;
-  const int64_t sample = std::min(rows, kSampleRows);
-  std::vector<double> bank(static_cast<size_t>(banks), 0.0);
-  for (int64_t r = 0; r < sample; ++r) {
-    const int64_t start = r * a_stride;
-    for (int64_t at = start; at < start + row_bytes;) {
-      const int64_t next = std::min(start + row_bytes, (at / width + 1) * width);
-      bank[static_cast<size_t>((at / width) % banks)] += static_cast<double>(next - at);
-      at = next;
-    }
-  }
-  const double a_worst =
-      *std::max_element(bank.begin(), bank.end()) * static_cast<double>(rows) / sample;
-  const double spread = static_cast<double>(2 * rows * p.tile_n * acc + p.tile_k * p.tile_n * in) /
-                        static_cast<double>(banks);
-  return (a_worst + spread) / static_cast<double>(width);
 }
 
 double barrier_cycles(const ChipConfig& chip) {
@@ -92,8 +62,57 @@ double hbm_latency_cycles(const ChipConfig& chip) {
   return dram * to_core + noc + static_cast<double>(chip.sram.latency_cycles);
 }
 
-GemmCost gemm_cost(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p,
+// Cycles the busiest SRAM bank needs for one mxu.matmul of `rows` rows: the A rows (tile_k
+// elements at `a_stride` bytes apart, so a stride that is a multiple of many bank widths keeps
+// to a few banks), the accumulator read and written (tile-major, so spread over every bank) and
+// the tile's weights read by its mxu.load; sram.bank_width_bytes per bank per cycle (docs/core.md).
+double GemmCostModel::sram_tile_cycles(const GemmPlan& p, int64_t rows, int64_t a_stride) const {
+  const int64_t banks = chip_.sram.banks, width = chip_.sram.bank_width_bytes;
+  const int64_t in = dtype_bytes(shape_.type), acc = dtype_bytes(gemm_accumulator(shape_.type));
+  // A: one period of row offsets (at most kSampleRows rows), scaled to `rows`.
+  constexpr int64_t kSampleRows = 64;
+  const int64_t sample = std::min(rows, kSampleRows);
+  auto known = std::find_if(a_banks_.begin(), a_banks_.end(), [&](const ABanks& b) {
+    return b.sample_rows == sample && b.a_stride == a_stride && b.tile_k == p.tile_k;
+  });
+  if (known == a_banks_.end()) {
+    const int64_t row_bytes = p.tile_k * in;
+    std::vector<double> bank(static_cast<size_t>(banks), 0.0);
+    for (int64_t r = 0; r < sample; ++r) {
+      const int64_t start = r * a_stride;
+      for (int64_t at = start; at < start + row_bytes;) {
+        const int64_t next = std::min(start + row_bytes, (at / width + 1) * width);
+        bank[static_cast<size_t>((at / width) % banks)] += static_cast<double>(next - at);
+        at = next;
+      }
+    }
+    a_banks_.push_back({sample, a_stride, p.tile_k, *std::max_element(bank.begin(), bank.end())});
+    known = a_banks_.end() - 1;
+  }
+  const double a_worst = known->worst_bank_bytes * static_cast<double>(rows) / sample;
+  const double spread = static_cast<double>(2 * rows * p.tile_n * acc + p.tile_k * p.tile_n * in) /
+                        static_cast<double>(banks);
+  return (a_worst + spread) / static_cast<double>(width);
+}
+
+GemmCostModel::GemmCostModel(const ChipConfig& chip, const GemmShape& shape,
+                             const GemmCostOptions& options)
+    : chip_(chip),
+      shape_(shape),
+      options_(options),
+      hbm_bytes_per_cycle_(hbm_bytes_per_cycle(chip)),
+      latency_(hbm_latency_cycles(chip)),
+      barrier_(barrier_cycles(chip)) {}
+
+GemmCost gemm_cost(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
                    const GemmCostOptions& options) {
+  return GemmCostModel(chip, shape, options)(plan);
+}
+
+GemmCost GemmCostModel::operator()(const GemmPlan& p) const {
+  const ChipConfig& chip = chip_;
+  const GemmShape& shape = shape_;
+  const GemmCostOptions& options = options_;
   GemmCost c;
   const auto in = static_cast<double>(dtype_bytes(shape.type));
   const auto acc = static_cast<double>(dtype_bytes(gemm_accumulator(shape.type)));
@@ -114,7 +133,7 @@ GemmCost gemm_cost(const ChipConfig& chip, const GemmShape& shape, const GemmPla
   double dma_share = 0;
   auto tile_cycles = [&](int64_t rows) {
     const auto stream = static_cast<double>(sim::mxu_stream_cycles(chip.mxu, shape.type, rows));
-    const double sram = sram_tile_cycles(chip, p, shape.type, rows, a_stride) + dma_share;
+    const double sram = sram_tile_cycles(p, rows, a_stride) + dma_share;
     if (chip.mxu.weight_double_buffer) return std::max({stream, load, sram});
     return load + std::max(sram, static_cast<double>(sim::mxu_matmul_cycles(
                                      chip.mxu, shape.type, rows, p.tile_k, p.tile_n)));
@@ -142,10 +161,9 @@ GemmCost gemm_cost(const ChipConfig& chip, const GemmShape& shape, const GemmPla
   const double b_bytes = static_cast<double>(nmc * shape.k * bn) * in;
   const double c_bytes = static_cast<double>(bm * bn) * acc;
   const int64_t hbm_cores = options.hbm_cores > 0 ? options.hbm_cores : c.active_cores;
-  const double bw =
-      std::min(hbm_bytes_per_cycle(chip) * kHbmEfficiency / static_cast<double>(hbm_cores),
-               static_cast<double>(chip.noc.link_bytes_per_cycle));
-  const double latency = hbm_latency_cycles(chip);
+  const double bw = std::min(hbm_bytes_per_cycle_ * kHbmEfficiency / static_cast<double>(hbm_cores),
+                             static_cast<double>(chip.noc.link_bytes_per_cycle));
+  const double latency = latency_;
   const double per_transfer = static_cast<double>(chip.dma.setup_cycles) + latency;
   // Where the core streams weights (at most one tile height of rows) every chunk walks column by
   // column and a weight buffer holds up to tiles_per_slot tiles; elsewhere one tile per load.
@@ -204,7 +222,7 @@ GemmCost gemm_cost(const ChipConfig& chip, const GemmShape& shape, const GemmPla
   if (options.a_fp32)
     c.vpu = static_cast<double>(
         sim::vpu_cycles(chip.vpu, sim::VpuClass::SIMPLE, static_cast<uint64_t>(bm * shape.k), 32));
-  c.fixed = barrier_cycles(chip);
+  c.fixed = barrier_;
   c.total = c.steady + c.restart + c.fill + c.tail + c.vpu + c.fixed;
   return c;
 }

@@ -17,6 +17,9 @@ struct GemmShape {
 
 DataType gemm_accumulator(DataType type);
 
+// ceil(a / b) for positive extents: the chunk, tile and block counts of a mapping.
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 struct GemmLayout {
   uint64_t a = 0, b = 0, c = 0;  // HBM byte addresses
   uint64_t end = 0;              // first byte after C

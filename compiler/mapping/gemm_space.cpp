@@ -3,13 +3,8 @@
 #include <algorithm>
 
 namespace seedchip::compiler::mapping {
-namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// v, then repeated halving rounded up to a multiple of `quantum`.
-std::vector<int64_t> halvings(int64_t v, int64_t quantum) {
-  std::vector<int64_t> out{v};
+std::vector<int64_t> chunk_halvings(int64_t extent, int64_t quantum) {
+  std::vector<int64_t> out{extent};
   while (out.back() > quantum) {
     const int64_t next = ceil_div(ceil_div(out.back(), 2), quantum) * quantum;
     if (next >= out.back()) break;
@@ -18,11 +13,17 @@ std::vector<int64_t> halvings(int64_t v, int64_t quantum) {
   return out;
 }
 
-}  // namespace
-
 std::vector<GemmPlan> gemm_space(const ChipConfig& chip, const GemmShape& shape,
                                  const GemmSpaceOptions& options) {
   std::vector<GemmPlan> out;
+  for_each_gemm_candidate(chip, shape, options, [&](const GemmPlan& p) { out.push_back(p); });
+  return out;
+}
+
+int64_t for_each_gemm_candidate(const ChipConfig& chip, const GemmShape& shape,
+                                const GemmSpaceOptions& options,
+                                const std::function<void(const GemmPlan&)>& visit) {
+  size_t visited = 0;
   const int64_t cores = chip.core_count();
   const int64_t tile_k = std::min<int64_t>(chip.mxu.rows, shape.k);
   const int64_t tile_n = std::min<int64_t>(chip.mxu.cols, shape.n);
@@ -43,9 +44,9 @@ std::vector<GemmPlan> gemm_space(const ChipConfig& chip, const GemmShape& shape,
       const int64_t ck = std::min(tiles * tile_k, shape.k);
       if (std::find(chunk_ks.begin(), chunk_ks.end(), ck) == chunk_ks.end()) chunk_ks.push_back(ck);
     }
-    for (int64_t cn : halvings(base.block_n, tile_n))
+    for (int64_t cn : chunk_halvings(base.block_n, tile_n))
       for (int64_t ck : chunk_ks)
-        for (int64_t cm : halvings(base.block_m, 1))
+        for (int64_t cm : chunk_halvings(base.block_m, 1))
           for (int64_t a_slots = kGemmMaxASlots; a_slots >= 1; --a_slots)
             for (int64_t b_slots : {12, 8, 4, 2, 1})
               for (int64_t tps : {1, 2, 4}) {
@@ -62,11 +63,11 @@ std::vector<GemmPlan> gemm_space(const ChipConfig& chip, const GemmShape& shape,
                 const GemmSramMap s = gemm_sram_map(p, shape.type);
                 if (s.end > sram) continue;
                 p.sram_bytes_used = s.end;
-                out.push_back(p);
-                if (out.size() >= options.max_candidates) return out;
+                visit(p);
+                if (++visited >= options.max_candidates) return static_cast<int64_t>(visited);
               }
   }
-  return out;
+  return static_cast<int64_t>(visited);
 }
 
 }  // namespace seedchip::compiler::mapping

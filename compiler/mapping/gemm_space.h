@@ -29,6 +29,7 @@
 // emitter already picks the tile order (column by column where it streams weights or completes
 // the accumulator, else K tile by K tile).
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "compiler/mapping/gemm_plan.h"
@@ -47,5 +48,14 @@ struct GemmSpaceOptions {
 // must be non-empty and of an MXU format of the chip (plan_gemm checks both).
 std::vector<GemmPlan> gemm_space(const ChipConfig& chip, const GemmShape& shape,
                                  const GemmSpaceOptions& options = {});
+// The same candidates in the same order, handed to `visit` one at a time instead of collected
+// (the search keeps only the best). Returns how many were visited.
+int64_t for_each_gemm_candidate(const ChipConfig& chip, const GemmShape& shape,
+                                const GemmSpaceOptions& options,
+                                const std::function<void(const GemmPlan&)>& visit);
+
+// The chunk extents the space tries along one dimension: `extent`, then repeated halving rounded
+// up to a multiple of `quantum`, down to `quantum`.
+std::vector<int64_t> chunk_halvings(int64_t extent, int64_t quantum);
 
 }  // namespace seedchip::compiler::mapping

@@ -4,22 +4,6 @@
 #include <limits>
 
 namespace seedchip::compiler::mapping {
-namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-std::vector<int64_t> halvings(int64_t v, int64_t quantum) {
-  std::vector<int64_t> out{v};
-  while (out.back() > quantum) {
-    const int64_t next = ceil_div(ceil_div(out.back(), 2), quantum) * quantum;
-    if (next >= out.back()) break;
-    out.push_back(next);
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string GemmSearchResult::describe() const {
   return plan.describe() + " (" + cost.bound() + "-bound)";
 }
@@ -28,15 +12,14 @@ GemmSearchResult search_gemm(const ChipConfig& chip, const GemmShape& shape,
                              const GemmSearchOptions& options) {
   GemmSearchResult best;
   best.cost.total = std::numeric_limits<double>::infinity();
-  const std::vector<GemmPlan> space = gemm_space(chip, shape, options.space);
-  for (const GemmPlan& p : space) {
-    const GemmCost cost = gemm_cost(chip, shape, p, options.cost);
+  const GemmCostModel price(chip, shape, options.cost);
+  best.candidates = for_each_gemm_candidate(chip, shape, options.space, [&](const GemmPlan& p) {
+    const GemmCost cost = price(p);
     if (cost.total < best.cost.total) {
       best.plan = p;
       best.cost = cost;
     }
-  }
-  best.candidates = static_cast<int64_t>(space.size());
+  });
   best.plan.estimated_cycles = best.candidates ? best.cost.total : 0;
   best.plan.candidates_ranked = best.candidates;
   return best;
@@ -45,8 +28,10 @@ GemmSearchResult search_gemm(const ChipConfig& chip, const GemmShape& shape,
 std::vector<RankedGemmPlan> rank_gemm(const ChipConfig& chip, const GemmShape& shape,
                                       const GemmSearchOptions& options) {
   std::vector<RankedGemmPlan> ranked;
-  for (const GemmPlan& p : gemm_space(chip, shape, options.space))
-    ranked.push_back({p, gemm_cost(chip, shape, p, options.cost)});
+  const GemmCostModel price(chip, shape, options.cost);
+  for_each_gemm_candidate(chip, shape, options.space, [&](const GemmPlan& p) {
+    ranked.push_back({p, price(p)});
+  });
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.cost.total < b.cost.total; });
   return ranked;
@@ -79,9 +64,9 @@ GemmPlan heuristic_gemm_plan(const ChipConfig& chip, const GemmShape& shape) {
   plan.tiles_per_slot = plan.block_m <= plan.tile_k && tiles_per_core >= 64 ? 2 : 1;
   bool found = false;
   int64_t best_reload = std::numeric_limits<int64_t>::max(), best_stream = 0;
-  for (int64_t cn : halvings(ceil_div(plan.block_n, plan.tile_n) * plan.tile_n, plan.tile_n))
+  for (int64_t cn : chunk_halvings(ceil_div(plan.block_n, plan.tile_n) * plan.tile_n, plan.tile_n))
     for (int64_t ck : {4 * plan.tile_k, 2 * plan.tile_k, plan.tile_k})
-      for (int64_t cm : halvings(plan.block_m, 1)) {
+      for (int64_t cm : chunk_halvings(plan.block_m, 1)) {
         GemmPlan p = plan;
         p.chunk_n = std::min(cn, plan.block_n);
         p.chunk_k = std::min(ck, shape.k);

@@ -44,10 +44,6 @@ std::string dims_text(const std::optional<Dims>& dims) {
   return s + "]";
 }
 
-std::string type_text(const TensorType& t) {
-  return std::string(ir::element_name(t.element)) + dims_text(t.dims);
-}
-
 std::string ints_text(const Ints& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + (v[i] ? str(*v[i]) : "?");
