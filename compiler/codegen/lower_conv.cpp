@@ -211,11 +211,114 @@ TensorView widened_to_f32(OpContext& ctx, const TensorView& x, bool is_unsigned)
   return wide;
 }
 
+// A constant f32 tensor of `dims` with `values`, as a dense view.
+TensorView f32_constant(OpContext& ctx, const std::vector<int64_t>& dims,
+                        const std::vector<float>& values) {
+  ir::HostTensor t;
+  t.element = ir::ElementType::F32;
+  t.dims = dims;
+  t.bytes.resize(values.size() * 4);
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return TensorView::contiguous(ctx.add_constant(std::move(t)), 4, dims);
+}
+
+// MaxPool's Indices output: for each window, the flat input index of its first maximum in the
+// window's tap order (ONNX's reference keeps the first of equal maxima), counted over N x C x
+// spatial, row-major (storage_order 0) or with the spatial axes column-major (1). Continues the
+// pooling kernel `k`, whose slot 0 holds the window's taps and slot 1 their maximum:
+//   mask   = sign(x - max) + 1               (1 at the maxima)
+//   first  = mask x (taps - j), its row max  (the first maximum scores highest)
+//   onehot = sign(first_j - best) + 1
+//   index  = sum(onehot x spatial index of tap j) + (n C + c) x spatial size
+// in f32, exact while the indices stay below 2^24; stored as the low words of the zeroed i64
+// output (indices are non-negative, so the high words stay zero).
+void add_pool_indices(OpContext& ctx, StreamKernel& k, const std::vector<Window>& win,
+                      const std::vector<int64_t>& x_dims, int64_t positions, int64_t taps) {
+  const int64_t planes = x_dims[0] * x_dims[1];
+  int64_t spatial = 1;
+  for (const Window& a : win) spatial *= a.in;
+  if (planes * spatial >= (int64_t{1} << 24))
+    ctx.unsupported("the Indices output needs flat indices below 2^24 (f32 on the VPU)");
+  const bool column_major = ctx.attr_int("storage_order", 0) != 0;
+  // Each spatial axis's weight in the flat index.
+  std::vector<int64_t> axis_weight(win.size(), 1);
+  if (column_major)
+    for (size_t i = 1; i < win.size(); ++i) axis_weight[i] = axis_weight[i - 1] * win[i - 1].in;
+  else
+    for (size_t i = win.size() - 1; i-- > 0;) axis_weight[i] = axis_weight[i + 1] * win[i + 1].in;
+  std::vector<float> tap_index(static_cast<size_t>(positions * taps), 0.0f);
+  for (int64_t pos = 0; pos < positions; ++pos)
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      int64_t pos_rest = pos, tap_rest = tap, index = 0;
+      bool inside = true;
+      for (size_t i = win.size(); i-- > 0;) {
+        const Window& a = win[i];
+        const int64_t o = pos_rest % a.out, j = tap_rest % a.kernel;
+        pos_rest /= a.out;
+        tap_rest /= a.kernel;
+        const int64_t at = o * a.stride + j * a.dilation - a.pad_begin;
+        inside = inside && at >= 0 && at < a.in;
+        index += at * axis_weight[i];
+      }
+      // A padding tap holds -inf and is never the first maximum of a window with an input in it.
+      tap_index[static_cast<size_t>(pos * taps + tap)] = inside ? static_cast<float>(index) : 0.0f;
+    }
+  std::vector<float> tie_weight(static_cast<size_t>(taps)),
+      plane_offset(static_cast<size_t>(planes));
+  for (int64_t j = 0; j < taps; ++j)
+    tie_weight[static_cast<size_t>(j)] = static_cast<float>(taps - j);
+  for (int64_t q = 0; q < planes; ++q)
+    plane_offset[static_cast<size_t>(q)] = static_cast<float>(q * spatial);
+  // Views over the kernel's rows (N, C, positions) and taps: tap indices repeat for every plane,
+  // plane offsets for every position.
+  const TensorView tap_view{f32_constant(ctx, {positions, taps}, tap_index).base,
+                            4,
+                            {planes, positions, taps},
+                            {0, taps, 1}};
+  const TensorView offset_view{
+      f32_constant(ctx, {planes}, plane_offset).base, 4, {planes, positions}, {1, 0}};
+  const TensorView tie_view = f32_constant(ctx, {taps}, tie_weight);
+
+  auto slot = [&](SlotShape shape, int64_t bytes = 4) {
+    k.slots.push_back({bytes, shape});
+    return static_cast<int>(k.slots.size()) - 1;
+  };
+  auto step = [&](Opcode op, SlotShape shape, int a, int b = -1, float c = 0) {
+    const int d = slot(shape);
+    k.steps.push_back({op, d, a, b, c});
+    return d;
+  };
+  auto load = [&](const TensorView& view, SlotShape shape) {
+    const int d = slot(shape);
+    k.loads.push_back({d, view});
+    return d;
+  };
+  using enum SlotShape;
+  const int mask = step(Opcode::VPU_ADDS, kWide,
+                        step(Opcode::VPU_SIGN, kWide, step(Opcode::VPU_SUBC, kWide, 0, 1)), -1, 1);
+  const int first = step(Opcode::VPU_MULB, kWide, mask, load(tie_view, kRow));
+  const int best = step(Opcode::VPU_RMAX, kNarrow, first);
+  const int onehot =
+      step(Opcode::VPU_ADDS, kWide,
+           step(Opcode::VPU_SIGN, kWide, step(Opcode::VPU_SUBC, kWide, first, best)), -1, 1);
+  const int chosen =
+      step(Opcode::VPU_RSUM, kNarrow, step(Opcode::VPU_MUL, kWide, onehot, load(tap_view, kWide)));
+  const int index = step(Opcode::VPU_ADD, kNarrow, chosen, load(offset_view, kNarrow));
+  const int word = slot(kNarrow);
+  k.steps.push_back({Opcode::VPU_CVT, word, index, -1, 0, DataType::FP32, DataType::INT32});
+  const TensorView out = ctx.view(ctx.out(1));
+  emit_fill(ctx, out, std::vector<uint8_t>(8, 0));
+  ctx.sync();
+  k.stores.push_back({word, TensorView{out.base, 4, {planes * positions}, {2}}});
+}
+
 }  // namespace
 
 void lower_pool(OpContext& ctx) {
   const std::string& op = ctx.node.op;
-  if (ctx.out(1) != ir::kNoValue) ctx.unsupported("the Indices output is not supported");
+  const bool indices = ctx.out(1) != ir::kNoValue;
+  if (indices && ctx.type(ctx.out(1)).element != ir::ElementType::I64)
+    ctx.unsupported("the Indices output must be i64");
   const ir::ElementType element = ctx.type(ctx.in(0)).element;
   const bool bytes =
       op == "MaxPool" && (element == ir::ElementType::U8 || element == ir::ElementType::I8);
@@ -296,8 +399,10 @@ void lower_pool(OpContext& ctx) {
     k.steps.push_back({Opcode::VPU_CVT, narrow, m, -1, 0, DataType::FP32, DataType::INT8});
     k.stores = {{narrow, y}};
   }
+  if (indices) add_pool_indices(ctx, k, win, x.dims, positions, taps);
   ctx.emit(k);
-  ctx.mapping = "VPU rows of " + std::to_string(taps) + " window taps";
+  ctx.mapping = "VPU rows of " + std::to_string(taps) + " window taps" +
+                (indices ? ", first maxima's indices" : "");
 }
 
 // ConvTranspose as the direct convolution it equals: the input spread out with (stride - 1)

@@ -273,6 +273,32 @@ TEST(Lowering, WhereSelectsI64ByBothWords) {
             (std::vector<int64_t>{int64_t{1} << 40, -1, -(int64_t{5} << 33), 6}));
 }
 
+// MaxPool's Indices: the first of equal maxima in window order, never a padding tap, counted
+// over every plane (N x C), row-major or (storage_order 1) with the spatial axes column-major.
+TEST(Lowering, MaxPoolIndicesPointAtTheFirstMaximum) {
+  // Two planes of 2 x 3; the second has ties. Windows 2 x 2, stride 1, one column of padding at
+  // the left.
+  const ir::HostTensor x = f32({1, 2, 2, 3}, {1, 5, 2,  //
+                                              4, 0, 3,  //
+                                              7, 7, 1,  //
+                                              7, 2, 7});
+  const auto indices = [&](int storage_order) {
+    return elements<int64_t>(run_graph(R"(graph "g" opset ""=12 {
+  input %x: f32[1,2,2,3]
+  %y: f32[1,2,1,3], %i: i64[1,2,1,3] = MaxPool(%x) {kernel_shape = [2, 2], pads = [0, 1, 0, 0], storage_order = )" +
+                                           std::to_string(storage_order) + R"(}
+  output %i
+})",
+                                       {{"x", x}})
+                                 .at(0));
+  };
+  // Plane 0 windows cover columns {pad, 0}, {0, 1}, {1, 2}: maxima 4 (h1 w0), 5 (h0 w1), 5.
+  // Plane 1 (offset 6): 7 at h0 w0 first in every window that holds it, then 7 at h0 w1.
+  EXPECT_EQ(indices(0), (std::vector<int64_t>{3, 1, 1, 6, 6, 7}));
+  // Column-major spatial index: h + w x 2.
+  EXPECT_EQ(indices(1), (std::vector<int64_t>{1, 2, 2, 6, 6, 8}));
+}
+
 // CastLike reads only its second operand's element type: data of any dims binds to it, data of
 // another element type does not.
 TEST(Lowering, CastLikeTargetIsCheckedForItsElementTypeOnly) {
