@@ -214,12 +214,8 @@ TensorView widened_to_f32(OpContext& ctx, const TensorView& x, bool is_unsigned)
 // A constant f32 tensor of `dims` with `values`, as a dense view.
 TensorView f32_constant(OpContext& ctx, const std::vector<int64_t>& dims,
                         const std::vector<float>& values) {
-  ir::HostTensor t;
-  t.element = ir::ElementType::F32;
-  t.dims = dims;
-  t.bytes.resize(values.size() * 4);
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return TensorView::contiguous(ctx.add_constant(std::move(t)), 4, dims);
+  return TensorView::contiguous(
+      ctx.add_constant(ir::host_tensor(ir::ElementType::F32, dims, values)), 4, dims);
 }
 
 // MaxPool's Indices output: for each window, the flat input index of its first maximum in the

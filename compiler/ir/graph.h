@@ -8,6 +8,7 @@
 // constant, or an output of an earlier node; every value is produced at most once; names are
 // unique; graph outputs are defined; constants match their declared type.
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,23 @@ struct HostTensor {
   TensorType type() const { return {element, dims}; }
 };
 using HostTensorPtr = std::shared_ptr<const HostTensor>;
+
+// A dense tensor holding `values`, T being the element's C++ type (float for f32, int64_t for
+// i64, uint8_t for bool, uint16_t for the bits of f16 and bf16); values.size() is dims' product.
+template <class T>
+HostTensor host_tensor(ElementType element, std::vector<int64_t> dims,
+                       const std::vector<T>& values) {
+  HostTensor t{element, std::move(dims), std::vector<uint8_t>(values.size() * sizeof(T)), {}};
+  if (!values.empty()) std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+// A dense tensor's elements as T (as above).
+template <class T>
+std::vector<T> host_values(const HostTensor& t) {
+  std::vector<T> out(t.bytes.size() / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), t.bytes.data(), out.size() * sizeof(T));
+  return out;
+}
 
 struct Graph;
 using GraphPtr = std::shared_ptr<const Graph>;

@@ -19,17 +19,6 @@ namespace ir = compiler::ir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-template <typename T>
-ir::HostTensor tensor(ir::ElementType element, std::vector<int64_t> dims,
-                      const std::vector<T>& values) {
-  ir::HostTensor t;
-  t.element = element;
-  t.dims = std::move(dims);
-  t.bytes.resize(values.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return t;
-}
-
 std::vector<float> run(const std::string& graph, const std::map<std::string, ir::HostTensor>& in) {
   const LoadedChip chip = load_chip("seedchip-v1");
   const compiler::CompiledModel model = compiler::compile_graph(ir::parse(graph), chip);
@@ -47,23 +36,25 @@ const char* kGather = R"(graph "gather" opset ""=13 {
   output %y
 })";
 
-const ir::HostTensor kTable = tensor<float>(ir::ElementType::F32, {3, 2}, {0, 1, 10, 11, 20, 21});
+const ir::HostTensor kTable =
+    ir::host_tensor<float>(ir::ElementType::F32, {3, 2}, {0, 1, 10, 11, 20, 21});
 
 TEST(IndexLowering, GatherReadsRowsNamedAtRunTime) {
-  const auto i = tensor<int64_t>(ir::ElementType::I64, {4}, {2, 0, -1, 1});
+  const auto i = ir::host_tensor<int64_t>(ir::ElementType::I64, {4}, {2, 0, -1, 1});
   EXPECT_EQ(run(kGather, {{"x", kTable}, {"i", i}}),
             (std::vector<float>{20, 21, 0, 1, 20, 21, 10, 11}));
 }
 
 TEST(IndexLowering, GatherIndexOutOfRangeStopsTheRun) {
-  const auto past_end = tensor<int64_t>(ir::ElementType::I64, {4}, {0, 3, 0, 0});
+  const auto past_end = ir::host_tensor<int64_t>(ir::ElementType::I64, {4}, {0, 3, 0, 0});
   EXPECT_THAT(seedchip::testing::error_of([&] {
                 run(kGather, {{"x", kTable}, {"i", past_end}});
               }),
               AllOf(HasSubstr("node #0 (Gather)"), HasSubstr("dma.gather"),
                     HasSubstr("index -1 of row 0 is outside [0, 3)")));
   // 2^32 + 1 has the low word 1: the high word must not be dropped silently.
-  const auto wide = tensor<int64_t>(ir::ElementType::I64, {4}, {0, 0, (int64_t{1} << 32) + 1, 0});
+  const auto wide =
+      ir::host_tensor<int64_t>(ir::ElementType::I64, {4}, {0, 0, (int64_t{1} << 32) + 1, 0});
   EXPECT_THAT(seedchip::testing::error_of([&] {
                 run(kGather, {{"x", kTable}, {"i", wide}});
               }),
@@ -71,7 +62,7 @@ TEST(IndexLowering, GatherIndexOutOfRangeStopsTheRun) {
 }
 
 TEST(IndexLowering, GatherElementsAlongTheLastAxis) {
-  const auto i = tensor<int32_t>(ir::ElementType::I32, {3, 2}, {1, 1, 0, -2, 1, 0});
+  const auto i = ir::host_tensor<int32_t>(ir::ElementType::I32, {3, 2}, {1, 1, 0, -2, 1, 0});
   EXPECT_EQ(run(R"(graph "ge" opset ""=13 {
   input %x: f32[3,2]
   input %i: i32[3,2]
@@ -84,9 +75,9 @@ TEST(IndexLowering, GatherElementsAlongTheLastAxis) {
 
 TEST(IndexLowering, WeightedMeanLossSkipsIgnoredTargets) {
   // log-probabilities [N=3, C=2]; targets 1, 0 and the ignored -1; class weights 2 and 3.
-  const auto x = tensor<float>(ir::ElementType::F32, {3, 2}, {-1, -2, -3, -4, -5, -6});
-  const auto t = tensor<int64_t>(ir::ElementType::I64, {3}, {1, 0, -1});
-  const auto w = tensor<float>(ir::ElementType::F32, {2}, {2, 3});
+  const auto x = ir::host_tensor<float>(ir::ElementType::F32, {3, 2}, {-1, -2, -3, -4, -5, -6});
+  const auto t = ir::host_tensor<int64_t>(ir::ElementType::I64, {3}, {1, 0, -1});
+  const auto w = ir::host_tensor<float>(ir::ElementType::F32, {2}, {2, 3});
   // (3 x 2 + 2 x 3) / (3 + 2)
   EXPECT_EQ(run(R"(graph "nll" opset ""=13 {
   input %x: f32[3,2]
@@ -101,8 +92,8 @@ TEST(IndexLowering, WeightedMeanLossSkipsIgnoredTargets) {
 
 TEST(IndexLowering, GatherNdWithABatchAxis) {
   // data [2, 2, 2]; batch_dims 1: each batch picks rows of its own [2, 2] block.
-  const auto x = tensor<float>(ir::ElementType::F32, {2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
-  const auto i = tensor<int64_t>(ir::ElementType::I64, {2, 1}, {1, 0});
+  const auto x = ir::host_tensor<float>(ir::ElementType::F32, {2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  const auto i = ir::host_tensor<int64_t>(ir::ElementType::I64, {2, 1}, {1, 0});
   EXPECT_EQ(run(R"(graph "gnd" opset ""=13 {
   input %x: f32[2,2,2]
   input %i: i64[2,1]
@@ -114,8 +105,8 @@ TEST(IndexLowering, GatherNdWithABatchAxis) {
 }
 
 TEST(IndexLowering, OneHotWrapsNegativeIndicesAndSkipsOutOfRange) {
-  const auto i = tensor<int64_t>(ir::ElementType::I64, {3}, {1, -1, 5});
-  const auto values = tensor<float>(ir::ElementType::F32, {2}, {-2, 7});
+  const auto i = ir::host_tensor<int64_t>(ir::ElementType::I64, {3}, {1, -1, 5});
+  const auto values = ir::host_tensor<float>(ir::ElementType::F32, {2}, {-2, 7});
   EXPECT_EQ(run(R"(graph "oh" opset ""=11 {
   input %i: i64[3]
   const %depth: i64[] = [3]

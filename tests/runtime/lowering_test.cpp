@@ -18,12 +18,7 @@ namespace {
 namespace ir = compiler::ir;
 
 ir::HostTensor f32(std::vector<int64_t> dims, const std::vector<float>& values) {
-  ir::HostTensor t;
-  t.element = ir::ElementType::F32;
-  t.dims = std::move(dims);
-  t.bytes.resize(values.size() * 4);
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return t;
+  return ir::host_tensor(ir::ElementType::F32, std::move(dims), values);
 }
 
 // The graph's one output for input %x, as floats (bool outputs as 0 / 1).
@@ -174,24 +169,6 @@ TEST(Lowering, IsInfIsNanAndFmod) {
   EXPECT_EQ(mod, (std::vector<float>{1.5f, 1.5f, -1.5f, -1.5f}));
 }
 
-template <class T>
-ir::HostTensor tensor(ir::ElementType element, std::vector<int64_t> dims,
-                      const std::vector<T>& values) {
-  ir::HostTensor t;
-  t.element = element;
-  t.dims = std::move(dims);
-  t.bytes.resize(values.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return t;
-}
-
-template <class T>
-std::vector<T> elements(const ir::HostTensor& t) {
-  std::vector<T> out(t.bytes.size() / sizeof(T));
-  std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
-  return out;
-}
-
 // The graph's outputs for the named inputs.
 std::vector<ir::HostTensor> run_graph(const std::string& graph,
                                       const std::map<std::string, ir::HostTensor>& inputs) {
@@ -208,25 +185,27 @@ TEST(Lowering, IntegerArithmeticWrapsAndTruncates) {
   %y: u8[5] = )" + op + R"((%x, %b)
   output %y
 })";
-    const ir::HostTensor x = tensor<uint8_t>(ir::ElementType::U8, {5}, {250, 3, 16, 200, 254});
-    return elements<uint8_t>(run_graph(g, {{"x", x}}).at(0));
+    const ir::HostTensor x =
+        ir::host_tensor<uint8_t>(ir::ElementType::U8, {5}, {250, 3, 16, 200, 254});
+    return ir::host_values<uint8_t>(run_graph(g, {{"x", x}}).at(0));
   };
   EXPECT_EQ(u8_op("Add"), (std::vector<uint8_t>{4, 203, 33, 201, 253}));
   EXPECT_EQ(u8_op("Sub"), (std::vector<uint8_t>{240, 59, 255, 199, 255}));
   EXPECT_EQ(u8_op("Mul"), (std::vector<uint8_t>{196, 88, 16, 200, 2}));
   EXPECT_EQ(u8_op("Div"), (std::vector<uint8_t>{25, 0, 0, 200, 0}));
 
-  const ir::HostTensor a = tensor<int32_t>(ir::ElementType::I32, {4}, {2147483647, -7, 7, 9});
-  const ir::HostTensor b = tensor<int32_t>(ir::ElementType::I32, {4}, {1, 2, -2, 0});
+  const ir::HostTensor a =
+      ir::host_tensor<int32_t>(ir::ElementType::I32, {4}, {2147483647, -7, 7, 9});
+  const ir::HostTensor b = ir::host_tensor<int32_t>(ir::ElementType::I32, {4}, {1, 2, -2, 0});
   const auto i32_op = [&](const std::string& op) {
-    return elements<int32_t>(run_graph(R"(graph "g" opset ""=14 {
+    return ir::host_values<int32_t>(run_graph(R"(graph "g" opset ""=14 {
   input %a: i32[4]
   input %b: i32[4]
   %y: i32[4] = )" + op + R"((%a, %b)
   output %y
 })",
-                                       {{"a", a}, {"b", b}})
-                                 .at(0));
+                                              {{"a", a}, {"b", b}})
+                                        .at(0));
   };
   EXPECT_EQ(i32_op("Add"), (std::vector<int32_t>{-2147483647 - 1, -5, 5, 9}));
   EXPECT_EQ(i32_op("Div"), (std::vector<int32_t>{2147483647, -3, -3, 0}));
@@ -238,16 +217,16 @@ TEST(Lowering, IntegerArithmeticWrapsAndTruncates) {
 TEST(Lowering, PowOfAFloatBaseToAnIntegerExponent) {
   const ir::HostTensor x = f32({5}, {-2, -2, 3, 0, 2});
   const ir::HostTensor n =
-      tensor<int64_t>(ir::ElementType::I64, {5}, {3, 2, -1, 0, int64_t{1} << 33});
+      ir::host_tensor<int64_t>(ir::ElementType::I64, {5}, {3, 2, -1, 0, int64_t{1} << 33});
   // -1 is the case where high x 2^32 + low would cancel in f32.
-  const std::vector<float> y = elements<float>(run_graph(R"(graph "g" opset ""=15 {
+  const std::vector<float> y = ir::host_values<float>(run_graph(R"(graph "g" opset ""=15 {
   input %x: f32[5]
   input %n: i64[5]
   %y: f32[5] = Pow(%x, %n)
   output %y
 })",
-                                                         {{"x", x}, {"n", n}})
-                                                   .at(0));
+                                                                {{"x", x}, {"n", n}})
+                                                          .at(0));
   ASSERT_EQ(y.size(), 5u);
   EXPECT_NEAR(y[0], -8, 1e-5);
   EXPECT_NEAR(y[1], 4, 1e-5);
@@ -257,19 +236,20 @@ TEST(Lowering, PowOfAFloatBaseToAnIntegerExponent) {
 }
 
 TEST(Lowering, WhereSelectsI64ByBothWords) {
-  const ir::HostTensor c = tensor<uint8_t>(ir::ElementType::Bool, {2, 1}, {1, 0});
+  const ir::HostTensor c = ir::host_tensor<uint8_t>(ir::ElementType::Bool, {2, 1}, {1, 0});
   const ir::HostTensor a =
-      tensor<int64_t>(ir::ElementType::I64, {2, 2}, {int64_t{1} << 40, -1, 3, 4});
-  const ir::HostTensor b = tensor<int64_t>(ir::ElementType::I64, {2}, {-(int64_t{5} << 33), 6});
-  EXPECT_EQ(elements<int64_t>(run_graph(R"(graph "g" opset ""=16 {
+      ir::host_tensor<int64_t>(ir::ElementType::I64, {2, 2}, {int64_t{1} << 40, -1, 3, 4});
+  const ir::HostTensor b =
+      ir::host_tensor<int64_t>(ir::ElementType::I64, {2}, {-(int64_t{5} << 33), 6});
+  EXPECT_EQ(ir::host_values<int64_t>(run_graph(R"(graph "g" opset ""=16 {
   input %c: bool[2,1]
   input %a: i64[2,2]
   input %b: i64[2]
   %y: i64[2,2] = Where(%c, %a, %b)
   output %y
 })",
-                                        {{"c", c}, {"a", a}, {"b", b}})
-                                  .at(0)),
+                                               {{"c", c}, {"a", a}, {"b", b}})
+                                         .at(0)),
             (std::vector<int64_t>{int64_t{1} << 40, -1, -(int64_t{5} << 33), 6}));
 }
 
@@ -283,14 +263,14 @@ TEST(Lowering, MaxPoolIndicesPointAtTheFirstMaximum) {
                                               7, 7, 1,  //
                                               7, 2, 7});
   const auto indices = [&](int storage_order) {
-    return elements<int64_t>(run_graph(R"(graph "g" opset ""=12 {
+    return ir::host_values<int64_t>(run_graph(R"(graph "g" opset ""=12 {
   input %x: f32[1,2,2,3]
   %y: f32[1,2,1,3], %i: i64[1,2,1,3] = MaxPool(%x) {kernel_shape = [2, 2], pads = [0, 1, 0, 0], storage_order = )" +
-                                           std::to_string(storage_order) + R"(}
+                                                  std::to_string(storage_order) + R"(}
   output %i
 })",
-                                       {{"x", x}})
-                                 .at(0));
+                                              {{"x", x}})
+                                        .at(0));
   };
   // Plane 0 windows cover columns {pad, 0}, {0, 1}, {1, 2}: maxima 4 (h1 w0), 5 (h0 w1), 5.
   // Plane 1 (offset 6): 7 at h0 w0 first in every window that holds it, then 7 at h0 w1.
@@ -310,8 +290,8 @@ TEST(Lowering, CastLikeTargetIsCheckedForItsElementTypeOnly) {
 })";
   const ir::HostTensor x = f32({3}, {1, -2, 0.5f});
   const std::vector<ir::HostTensor> out =
-      run_graph(g, {{"x", x}, {"like", tensor<uint16_t>(ir::ElementType::F16, {1}, {0})}});
-  EXPECT_EQ(elements<uint16_t>(out.at(0)), (std::vector<uint16_t>{0x3C00, 0xC000, 0x3800}));
+      run_graph(g, {{"x", x}, {"like", ir::host_tensor<uint16_t>(ir::ElementType::F16, {1}, {0})}});
+  EXPECT_EQ(ir::host_values<uint16_t>(out.at(0)), (std::vector<uint16_t>{0x3C00, 0xC000, 0x3800}));
   try {
     run_graph(g, {{"x", x}, {"like", f32({1}, {0})}});
     FAIL() << "no error";
@@ -324,13 +304,13 @@ TEST(Lowering, CastLikeTargetIsCheckedForItsElementTypeOnly) {
 TEST(Lowering, CastToBf16Truncates) {
   const ir::HostTensor x =
       f32({3}, {0.478515625f * (1 + 0x1p-8f), -1.00390625f * (1 + 0x1p-9f), 1});
-  const std::vector<uint16_t> y = elements<uint16_t>(run_graph(R"(graph "g" opset ""=13 {
+  const std::vector<uint16_t> y = ir::host_values<uint16_t>(run_graph(R"(graph "g" opset ""=13 {
   input %x: f32[3]
   %y: bf16[3] = Cast(%x) {to = 16}
   output %y
 })",
-                                                               {{"x", x}})
-                                                         .at(0));
+                                                                      {{"x", x}})
+                                                                .at(0));
   std::vector<uint16_t> want;
   for (size_t i = 0; i < 3; ++i) {
     uint32_t bits;
@@ -359,13 +339,13 @@ TEST(Lowering, BatchNormalizationTrainingMode) {
   ASSERT_EQ(out.size(), 3u);
   // Channel 0: 1, 3, 5, 7 (mean 4, variance 5); channel 1: 10, 10, 20, 30 (mean 17.5,
   // variance 68.75).
-  const std::vector<float> y = elements<float>(out[0]);
+  const std::vector<float> y = ir::host_values<float>(out[0]);
   const float s0 = 1 / std::sqrt(5.0f), s1 = 2 / std::sqrt(68.75f);
   const std::vector<float> want = {-3 * s0, -1 * s0, -7.5f * s1 + 1, -7.5f * s1 + 1,
                                    1 * s0,  3 * s0,  2.5f * s1 + 1,  12.5f * s1 + 1};
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y.at(i), want[i], 1e-5) << i;
-  EXPECT_EQ(elements<float>(out[1]), (std::vector<float>{2, 13.75f}));
-  EXPECT_EQ(elements<float>(out[2]), (std::vector<float>{3, 34.875f}));
+  EXPECT_EQ(ir::host_values<float>(out[1]), (std::vector<float>{2, 13.75f}));
+  EXPECT_EQ(ir::host_values<float>(out[2]), (std::vector<float>{3, 34.875f}));
 }
 
 }  // namespace

@@ -21,23 +21,6 @@ namespace ir = compiler::ir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-template <typename T>
-ir::HostTensor tensor(ir::ElementType element, std::vector<int64_t> dims,
-                      const std::vector<T>& values) {
-  ir::HostTensor t;
-  t.element = element;
-  t.dims = std::move(dims);
-  t.bytes.resize(values.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return t;
-}
-
-std::vector<float> floats(const ir::HostTensor& t) {
-  std::vector<float> out(t.bytes.size() / 4);
-  std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
-  return out;
-}
-
 const LoadedChip& chip() {
   static const LoadedChip c = load_chip("seedchip-v1");
   return c;
@@ -45,7 +28,7 @@ const LoadedChip& chip() {
 
 std::vector<float> run(const std::string& graph, const std::map<std::string, ir::HostTensor>& in) {
   const compiler::CompiledModel model = compiler::compile_graph(ir::parse(graph), chip());
-  return floats(run_model(model, chip(), in).outputs.at(0));
+  return ir::host_values<float>(run_model(model, chip(), in).outputs.at(0));
 }
 
 // data [6, 4, 5], indices [3, 2, 2] of depth 2 (rows of 5), some negative.
@@ -73,9 +56,9 @@ TEST(ScatterNd, RunTimeIndicesMatchTheHost) {
     for (int c = 0; c < 5; ++c)
       expected[static_cast<size_t>((a * 4 + b) * 5 + c)] = u[static_cast<size_t>(t * 5 + c)];
   }
-  EXPECT_EQ(run(kScatter3d, {{"x", tensor(ir::ElementType::F32, {6, 4, 5}, x)},
-                             {"i", tensor(ir::ElementType::I64, {3, 2, 2}, i)},
-                             {"u", tensor(ir::ElementType::F32, {3, 2, 5}, u)}}),
+  EXPECT_EQ(run(kScatter3d, {{"x", ir::host_tensor(ir::ElementType::F32, {6, 4, 5}, x)},
+                             {"i", ir::host_tensor(ir::ElementType::I64, {3, 2, 2}, i)},
+                             {"u", ir::host_tensor(ir::ElementType::F32, {3, 2, 5}, u)}}),
             expected);
 }
 
@@ -83,9 +66,9 @@ TEST(ScatterNd, IndexOutOfRangeStopsTheRun) {
   const std::vector<float> x(6 * 4 * 5, 1.0f), u(3 * 2 * 5, 2.0f);
   const std::vector<int64_t> i = {0, 0, 6, 0, 0, 0, 0, 1, 0, 2, 0, 3};
   EXPECT_THAT(seedchip::testing::error_of([&] {
-                run(kScatter3d, {{"x", tensor(ir::ElementType::F32, {6, 4, 5}, x)},
-                                 {"i", tensor(ir::ElementType::I64, {3, 2, 2}, i)},
-                                 {"u", tensor(ir::ElementType::F32, {3, 2, 5}, u)}});
+                run(kScatter3d, {{"x", ir::host_tensor(ir::ElementType::F32, {6, 4, 5}, x)},
+                                 {"i", ir::host_tensor(ir::ElementType::I64, {3, 2, 2}, i)},
+                                 {"u", ir::host_tensor(ir::ElementType::F32, {3, 2, 5}, u)}});
               }),
               AllOf(HasSubstr("node #0 (ScatterND)"), HasSubstr("dma.scatter"),
                     HasSubstr("is outside [0, 24)")));
@@ -102,9 +85,9 @@ TEST(ScatterNd, AddCombinesRepeatedIndicesInOrder) {
   %y: f32[3,2] = ScatterND(%x, %i, %u) {reduction = "add"}
   output %y
 })",
-                {{"x", tensor(ir::ElementType::F32, {3, 2}, x)},
-                 {"i", tensor(ir::ElementType::I64, {3, 1}, i)},
-                 {"u", tensor(ir::ElementType::F32, {3, 2}, u)}}),
+                {{"x", ir::host_tensor(ir::ElementType::F32, {3, 2}, x)},
+                 {"i", ir::host_tensor(ir::ElementType::I64, {3, 1}, i)},
+                 {"u", ir::host_tensor(ir::ElementType::F32, {3, 2}, u)}}),
             (std::vector<float>{1001, 2002, 113, 224, 5, 6}));
 }
 
@@ -142,26 +125,26 @@ TEST(InPlace, ScatterNdUpdatesThePoolAcrossRuns) {
   LoadedModel resident(model, chip(), untimed);
   std::vector<float> pool(16 * 8);
   for (size_t k = 0; k < pool.size(); ++k) pool[k] = static_cast<float>(k);
-  const auto read = tensor<int64_t>(ir::ElementType::I64, {2}, {3, 5});
+  const auto read = ir::host_tensor<int64_t>(ir::ElementType::I64, {2}, {3, 5});
   const RunResult first =
-      resident.run({{"pool", tensor(ir::ElementType::F32, {16, 8}, pool)},
-                    {"slot", tensor<int64_t>(ir::ElementType::I64, {1, 1}, {3})},
-                    {"row", tensor(ir::ElementType::F32, {1, 8}, row_of(1000))},
+      resident.run({{"pool", ir::host_tensor(ir::ElementType::F32, {16, 8}, pool)},
+                    {"slot", ir::host_tensor<int64_t>(ir::ElementType::I64, {1, 1}, {3})},
+                    {"row", ir::host_tensor(ir::ElementType::F32, {1, 8}, row_of(1000))},
                     {"read", read}});
   std::vector<float> expected = pool;
   std::copy_n(row_of(1000).begin(), 8, expected.begin() + 3 * 8);
-  EXPECT_EQ(floats(first.outputs.at(0)), expected);
+  EXPECT_EQ(ir::host_values<float>(first.outputs.at(0)), expected);
   // The second run leaves %pool out: it holds the first run's update.
   const RunResult second =
-      resident.run({{"slot", tensor<int64_t>(ir::ElementType::I64, {1, 1}, {5})},
-                    {"row", tensor(ir::ElementType::F32, {1, 8}, row_of(2000))},
+      resident.run({{"slot", ir::host_tensor<int64_t>(ir::ElementType::I64, {1, 1}, {5})},
+                    {"row", ir::host_tensor(ir::ElementType::F32, {1, 8}, row_of(2000))},
                     {"read", read}});
   std::copy_n(row_of(2000).begin(), 8, expected.begin() + 5 * 8);
-  EXPECT_EQ(floats(second.outputs.at(0)), expected);
+  EXPECT_EQ(ir::host_values<float>(second.outputs.at(0)), expected);
   std::vector<float> picked = row_of(1000);
   const std::vector<float> second_row = row_of(2000);
   picked.insert(picked.end(), second_row.begin(), second_row.end());
-  EXPECT_EQ(floats(second.outputs.at(1)), picked);
+  EXPECT_EQ(ir::host_values<float>(second.outputs.at(1)), picked);
 }
 
 TEST(InPlace, TheFirstRunStillNeedsEveryInput) {
@@ -169,12 +152,13 @@ TEST(InPlace, TheFirstRunStillNeedsEveryInput) {
   RunOptions untimed;
   untimed.timing = false;
   LoadedModel resident(model, chip(), untimed);
-  EXPECT_THAT(seedchip::testing::error_of([&] {
-                resident.run({{"slot", tensor<int64_t>(ir::ElementType::I64, {1, 1}, {5})},
-                              {"row", tensor(ir::ElementType::F32, {1, 8}, row_of(0))},
-                              {"read", tensor<int64_t>(ir::ElementType::I64, {2}, {0, 1})}});
-              }),
-              HasSubstr("input 'pool' (f32[16,8]) is not given"));
+  EXPECT_THAT(
+      seedchip::testing::error_of([&] {
+        resident.run({{"slot", ir::host_tensor<int64_t>(ir::ElementType::I64, {1, 1}, {5})},
+                      {"row", ir::host_tensor(ir::ElementType::F32, {1, 8}, row_of(0))},
+                      {"read", ir::host_tensor<int64_t>(ir::ElementType::I64, {2}, {0, 1})}});
+      }),
+      HasSubstr("input 'pool' (f32[16,8]) is not given"));
 }
 
 TEST(InPlace, TheModelFileKeepsTheAliasing) {

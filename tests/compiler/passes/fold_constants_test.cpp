@@ -39,9 +39,7 @@ constexpr ElementType element_of() {
 
 template <class T>
 HostTensor tensor(Dims dims, const std::vector<T>& values, ElementType element = element_of<T>()) {
-  HostTensor t{element, std::move(dims), std::vector<uint8_t>(values.size() * sizeof(T)), {}};
-  if (!values.empty()) std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
-  return t;
+  return host_tensor(element, std::move(dims), values);
 }
 HostTensor i64(Dims dims, const std::vector<int64_t>& v) { return tensor(std::move(dims), v); }
 HostTensor f32(Dims dims, const std::vector<float>& v) { return tensor(std::move(dims), v); }
