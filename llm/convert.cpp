@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <vector>
@@ -53,13 +54,32 @@ struct Weight {
 
 enum class Format { kGguf, kSafetensors };
 
-// The architecture a model is written as, or InputError naming `path`.
+// The architecture a model is written as (Hugging Face's model_type), or InputError naming `path`.
 std::string architecture_of(const LlamaConfig& c, const std::string& path) {
   if (c.attention_bias && c.n_experts)
     throw InputError(path +
                      ": a mixture of experts with attention biases (Qwen2-MoE) cannot be written: "
                      "qwen2 has no experts and mixtral no biases");
+  if (c.attention_bias && c.qk_norm)
+    throw InputError(path +
+                     ": attention biases with per-head q/k norms cannot be written: qwen2 "
+                     "has no q/k norms and qwen3 no biases");
+  // The formats imply the gating: Mixtral's softmax over the chosen, Qwen3-MoE's over all.
+  const bool mixtral_gating = c.expert_gating == ExpertGating::kSoftmaxOfChosen;
+  if (c.n_experts && c.qk_norm == mixtral_gating)
+    throw InputError(path + (c.qk_norm ? ": a Qwen3-MoE (per-head q/k norms) gating by the softmax "
+                                         "of the chosen logits (Mixtral's) cannot be written"
+                                       : ": a mixture of experts without per-head q/k norms "
+                                         "gating by the softmax of all logits (Qwen3-MoE's) "
+                                         "cannot be written: mixtral gates by the chosen logits"));
+  if (c.qk_norm) return c.n_experts ? "qwen3_moe" : "qwen3";
   return c.attention_bias ? "qwen2" : c.n_experts ? "mixtral" : "llama";
+}
+
+// GGUF's general.architecture for a model_type: Mixtral is llama with experts in GGUF.
+std::string gguf_architecture(const std::string& model_type) {
+  if (model_type == "mixtral") return "llama";
+  return model_type == "qwen3_moe" ? "qwen3moe" : model_type;
 }
 
 // The model's tensors in llama.cpp's order, named as `format` names them. Stacked experts are
@@ -68,9 +88,11 @@ std::vector<Weight> weights_of(const LlamaModel& m, Format format,
                                std::vector<std::vector<float>>& storage) {
   const LlamaConfig& c = m.config;
   const bool gguf = format == Format::kGguf;
-  // Safetensors rotate every Q and K by halves; GGUF only Qwen2's (llama's are interleaved).
-  const bool permute = !gguf || c.attention_bias;
-  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  // Safetensors rotate every Q and K by halves; GGUF only the Qwen families' (llama's are
+  // interleaved).
+  const bool permute = !gguf || c.attention_bias || c.qk_norm;
+  const bool qwen3_moe = c.qk_norm && c.n_experts;
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), q = c.q_dim();
   std::vector<Weight> out;
   out.push_back({gguf ? "token_embd.weight" : "model.embed_tokens.weight",
                  m.weights.token_embedding, c.vocab_size, d});
@@ -86,15 +108,22 @@ std::vector<Weight> weights_of(const LlamaModel& m, Format format,
     };
     const int64_t q_heads = permute ? c.n_heads : 0, k_heads = permute ? c.n_kv_heads : 0;
     out.push_back({name("attn_norm.weight", "input_layernorm.weight"), l.rms_att, d, 0});
-    out.push_back({name("attn_q.weight", "self_attn.q_proj.weight"), l.wq, d, d, q_heads});
+    out.push_back({name("attn_q.weight", "self_attn.q_proj.weight"), l.wq, q, d, q_heads});
     out.push_back({name("attn_k.weight", "self_attn.k_proj.weight"), l.wk, kv, d, k_heads});
     out.push_back({name("attn_v.weight", "self_attn.v_proj.weight"), l.wv, kv, d});
     if (c.attention_bias) {
-      out.push_back({name("attn_q.bias", "self_attn.q_proj.bias"), l.bq, d, 0, q_heads});
+      out.push_back({name("attn_q.bias", "self_attn.q_proj.bias"), l.bq, q, 0, q_heads});
       out.push_back({name("attn_k.bias", "self_attn.k_proj.bias"), l.bk, kv, 0, k_heads});
       out.push_back({name("attn_v.bias", "self_attn.v_proj.bias"), l.bv, kv, 0});
     }
-    out.push_back({name("attn_output.weight", "self_attn.o_proj.weight"), l.wo, d, d});
+    if (c.qk_norm) {  // one head's gains, rotated by halves as each head's rows
+      const int64_t heads = permute ? 1 : 0;
+      out.push_back({name("attn_q_norm.weight", "self_attn.q_norm.weight"), l.q_norm, c.head_dim(),
+                     0, heads});
+      out.push_back({name("attn_k_norm.weight", "self_attn.k_norm.weight"), l.k_norm, c.head_dim(),
+                     0, heads});
+    }
+    out.push_back({name("attn_output.weight", "self_attn.o_proj.weight"), l.wo, d, q});
     out.push_back({name("ffn_norm.weight", "post_attention_layernorm.weight"), l.rms_ffn, d, 0});
     if (!c.n_experts) {
       out.push_back({name("ffn_gate.weight", "mlp.gate_proj.weight"), l.w1, h, d});
@@ -102,8 +131,9 @@ std::vector<Weight> weights_of(const LlamaModel& m, Format format,
       out.push_back({name("ffn_up.weight", "mlp.up_proj.weight"), l.w3, h, d});
       continue;
     }
-    out.push_back({name("ffn_gate_inp.weight", "block_sparse_moe.gate.weight"), l.router,
-                   c.n_experts, d, 0, 0, true});
+    const std::string moe = qwen3_moe ? "mlp." : "block_sparse_moe.";
+    out.push_back(
+        {name("ffn_gate_inp.weight", moe + "gate.weight"), l.router, c.n_experts, d, 0, 0, true});
     if (gguf) {
       const auto stacked = [&](const char* gguf_name, std::span<const float> LlamaExpert::*w,
                                int64_t rows, int64_t cols) {
@@ -115,12 +145,16 @@ std::vector<Weight> weights_of(const LlamaModel& m, Format format,
       stacked("ffn_down_exps.weight", &LlamaExpert::w2, d, h);
       stacked("ffn_up_exps.weight", &LlamaExpert::w3, h, d);
     } else {
+      // Mixtral names an expert's matrices w1 / w2 / w3, Qwen3-MoE gate / down / up_proj.
+      const char* gate = qwen3_moe ? "gate_proj.weight" : "w1.weight";
+      const char* down = qwen3_moe ? "down_proj.weight" : "w2.weight";
+      const char* up = qwen3_moe ? "up_proj.weight" : "w3.weight";
       for (int64_t e = 0; e < c.n_experts; ++e) {
         const LlamaExpert& x = l.experts[static_cast<size_t>(e)];
-        const std::string p = "block_sparse_moe.experts." + std::to_string(e) + ".";
-        out.push_back({name("", p + "w1.weight"), x.w1, h, d});
-        out.push_back({name("", p + "w2.weight"), x.w2, d, h});
-        out.push_back({name("", p + "w3.weight"), x.w3, h, d});
+        const std::string p = moe + "experts." + std::to_string(e) + ".";
+        out.push_back({name("", p + gate), x.w1, h, d});
+        out.push_back({name("", p + down), x.w2, d, h});
+        out.push_back({name("", p + up), x.w3, h, d});
       }
     }
   }
@@ -220,8 +254,11 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
   if (tokenizer && tokenizer->size() != c.vocab_size)
     throw InputError(path + ": the tokenizer has " + std::to_string(tokenizer->size()) +
                      " tokens, but the model's vocabulary has " + std::to_string(c.vocab_size));
-  // Mixtral is llama with experts in GGUF.
-  const std::string arch = architecture_of(c, path) == "qwen2" ? "qwen2" : "llama";
+  const std::string arch = gguf_architecture(architecture_of(c, path));
+  if (arch == "qwen3moe" && c.expert_gating != ExpertGating::kChosenOfSoftmaxNormalized)
+    throw InputError(path +
+                     ": a Qwen3-MoE without norm_topk_prob cannot be written as GGUF: "
+                     "llama.cpp always renormalises the chosen experts' probabilities");
   std::vector<std::vector<float>> storage;
   const std::vector<Weight> weights = weights_of(m, Format::kGguf, storage);
 
@@ -229,7 +266,9 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
   h.put(kGgufMagic);
   h.put(kGgufVersion);
   h.put<uint64_t>(weights.size());
-  const uint64_t kv_count = 14 + (c.n_experts ? 2 : 0) + (tokenizer ? 7 : 0);
+  const bool qwen3 = arch == "qwen3" || arch == "qwen3moe";
+  const uint64_t kv_count = 14 + (c.n_experts ? 2 : 0) + (qwen3 ? 2 : 0) +
+                            (arch == "qwen3moe" ? 1 : 0) + (tokenizer ? 7 : 0);
   h.put(kv_count);
   const std::string k = arch + ".";
   h.string("general.architecture", arch);
@@ -250,6 +289,12 @@ void write_gguf(const LlamaModel& m, const Tokenizer* tokenizer, const std::stri
     h.u32(k + "expert_count", static_cast<uint32_t>(c.n_experts));
     h.u32(k + "expert_used_count", static_cast<uint32_t>(c.experts_per_token));
   }
+  if (qwen3) {
+    h.u32(k + "attention.key_length", static_cast<uint32_t>(c.head_dim()));
+    h.u32(k + "attention.value_length", static_cast<uint32_t>(c.head_dim()));
+  }
+  if (arch == "qwen3moe")
+    h.u32(k + "expert_feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
   if (tokenizer) {
     std::vector<std::string> pieces;
     std::vector<float> scores;
@@ -349,9 +394,12 @@ void write_safetensors(const LlamaModel& m, const std::string& dir, DataType typ
   out.flush();
   check_written(out, model_path);
 
-  const char* architecture = arch == "qwen2"     ? "Qwen2ForCausalLM"
-                             : arch == "mixtral" ? "MixtralForCausalLM"
-                                                 : "LlamaForCausalLM";
+  const std::map<std::string, const char*> classes = {{"llama", "LlamaForCausalLM"},
+                                                      {"qwen2", "Qwen2ForCausalLM"},
+                                                      {"mixtral", "MixtralForCausalLM"},
+                                                      {"qwen3", "Qwen3ForCausalLM"},
+                                                      {"qwen3_moe", "Qwen3MoeForCausalLM"}};
+  const char* architecture = classes.at(arch);
   nlohmann::json config = {{"architectures", {architecture}},
                            {"model_type", arch},
                            {"hidden_act", "silu"},
@@ -378,6 +426,20 @@ void write_safetensors(const LlamaModel& m, const std::string& dir, DataType typ
     config["num_local_experts"] = c.n_experts;
     config["num_experts_per_tok"] = c.experts_per_token;
     config["sliding_window"] = nullptr;
+  }
+  if (c.qk_norm) {  // Qwen3
+    config["head_dim"] = c.head_dim();
+    config["attention_bias"] = false;
+    config["use_sliding_window"] = false;
+    config["sliding_window"] = nullptr;
+  }
+  if (arch == "qwen3_moe") {
+    config["num_experts"] = c.n_experts;
+    config["num_experts_per_tok"] = c.experts_per_token;
+    config["moe_intermediate_size"] = c.hidden_dim;
+    config["norm_topk_prob"] = c.expert_gating == ExpertGating::kChosenOfSoftmaxNormalized;
+    config["decoder_sparse_step"] = 1;
+    config["mlp_only_layers"] = nlohmann::json::array();
   }
   const std::string config_path = (fs::path(dir) / "config.json").string();
   std::ofstream cfg(config_path, std::ios::trunc);

@@ -566,27 +566,38 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
   const uint64_t data_start = (r.pos + alignment - 1) / alignment * alignment;
   place_tensors(path, tensors, data_start, alignment, size);
 
-  // "llama" (Llama 1-3, Mixtral with llama.expert_count) or "qwen2" (Qwen2 / Qwen2.5: q/k/v
-  // biases; llama.cpp rotates its Q and K halves, GGML_ROPE_TYPE_NEOX, and its converter leaves
-  // Hugging Face's rotate-half rows as they are).
+  // "llama" (Llama 1-3, Mixtral with llama.expert_count), "qwen2" (Qwen2 / Qwen2.5: q/k/v
+  // biases), "qwen3" (per-head q/k norms, its own head width) or "qwen3moe" (Qwen3 with experts).
+  // llama.cpp rotates the Qwen families' Q and K halves (GGML_ROPE_TYPE_NEOX), and its converter
+  // leaves Hugging Face's rotate-half rows as they are.
   const std::string arch = meta.string("general.architecture");
-  if (arch != "llama" && arch != "qwen2")
-    fail(path, "key general.architecture is \"" + arch + "\", expected \"llama\" or \"qwen2\"");
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "qwen3moe")
+    fail(path, "key general.architecture is \"" + arch +
+                   "\", expected \"llama\", \"qwen2\", \"qwen3\" or \"qwen3moe\"");
   const std::string k = arch + ".";
-  const bool qwen2 = arch == "qwen2";
+  const bool qwen2 = arch == "qwen2", qwen3 = arch == "qwen3" || arch == "qwen3moe";
+  const bool rotate_half = arch != "llama";
   LlamaConfig& c = m.config;
-  c.name = arch;
+  // Qwen3's names are Hugging Face's model_type, so that a model reads the same from both formats.
+  c.name = arch == "qwen3moe" ? "qwen3_moe" : arch;
   c.attention_bias = qwen2;
+  c.qk_norm = qwen3;
   if (const std::optional<int64_t> experts = meta.optional_integer(k + "expert_count");
       experts && *experts != 0) {
-    if (qwen2)
+    if (arch == "qwen2" || arch == "qwen3")
       fail(path, "key " + k + "expert_count is " + std::to_string(*experts) +
-                     ", expected 0: general.architecture \"qwen2\" has no experts (Qwen2-MoE is "
-                     "\"qwen2moe\", not supported)");
+                     ", expected 0: general.architecture \"" + arch +
+                     "\" has no experts (Qwen2-MoE is \"qwen2moe\", not supported; Qwen3-MoE is "
+                     "\"qwen3moe\")");
     c.n_experts = *experts;
     c.experts_per_token = meta.integer(k + "expert_used_count");
     check_experts(path, c, "key " + k + "expert_count", "key " + k + "expert_used_count");
+  } else if (arch == "qwen3moe") {
+    fail(path, "key " + k + "expert_count is missing or 0, expected at least 1");
   }
+  // llama.cpp always renormalises Qwen3-MoE's chosen probabilities (build_moe_ffn with norm_w),
+  // as the released checkpoints' norm_topk_prob asks.
+  if (arch == "qwen3moe") c.expert_gating = ExpertGating::kChosenOfSoftmaxNormalized;
   if (const std::optional<std::string> scaling = meta.optional_string(k + "rope.scaling.type");
       scaling && *scaling != "none")
     fail(path, "key " + k + "rope.scaling.type is \"" + *scaling +
@@ -599,7 +610,10 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
          "\"qwen2\" only");
 
   c.dim = meta.integer(k + "embedding_length");
-  c.hidden_dim = meta.integer(k + "feed_forward_length");
+  // Qwen3-MoE's experts have their own width; its feed_forward_length is that of dense layers.
+  const std::string hidden_key =
+      k + (arch == "qwen3moe" ? "expert_feed_forward_length" : "feed_forward_length");
+  c.hidden_dim = meta.integer(hidden_key);
   c.n_layers = meta.integer(k + "block_count");
   c.n_heads = meta.integer(k + "attention.head_count");
   c.n_kv_heads = meta.optional_integer(k + "attention.head_count_kv").value_or(c.n_heads);
@@ -612,8 +626,17 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
     fail(path, "tensor token_embd.weight has dims " + dims_text(embd->second.ne) +
                    ", expected [embedding_length, vocabulary]");
   c.vocab_size = embd->second.ne[1];
+  // Qwen3's head width is attention.key_length (the value heads' must be the same).
+  if (const std::optional<int64_t> key_length = meta.optional_integer(k + "attention.key_length")) {
+    set_head_dim(path, c, *key_length, "key " + k + "attention.key_length");
+    if (const std::optional<int64_t> value_length =
+            meta.optional_integer(k + "attention.value_length");
+        value_length && *value_length != *key_length)
+      fail(path, "key " + k + "attention.value_length is " + std::to_string(*value_length) +
+                     ", expected attention.key_length " + std::to_string(*key_length));
+  }
   check_config(path, c,
-               {"key ", k + "embedding_length", k + "feed_forward_length", k + "block_count",
+               {"key ", k + "embedding_length", hidden_key, k + "block_count",
                 k + "attention.head_count", k + "attention.head_count_kv",
                 k + "vocab_size (token_embd.weight ne[1])", k + "context_length"});
   if (const std::optional<int64_t> v = meta.optional_integer(k + "vocab_size");
@@ -674,24 +697,28 @@ LlamaModel load_gguf_bytes(std::span<const uint8_t> bytes, const std::string& pa
     return each;
   };
 
-  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), q = c.q_dim();
   LlamaWeights& w = m.weights;
   w.token_embedding = tensor("token_embd.weight", {d, c.vocab_size});
   w.layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LlamaLayer& l = w.layers[static_cast<size_t>(i)];
-    const int64_t q_heads = qwen2 ? c.n_heads : 0, k_heads = qwen2 ? c.n_kv_heads : 0;
+    const int64_t q_heads = rotate_half ? c.n_heads : 0, k_heads = rotate_half ? c.n_kv_heads : 0;
     l.rms_att = tensor(p + "attn_norm.weight", {d});
-    l.wq = tensor(p + "attn_q.weight", {d, d}, q_heads);
+    l.wq = tensor(p + "attn_q.weight", {d, q}, q_heads);
     l.wk = tensor(p + "attn_k.weight", {d, kv}, k_heads);
     l.wv = tensor(p + "attn_v.weight", {d, kv});
-    l.wo = tensor(p + "attn_output.weight", {d, d});
+    l.wo = tensor(p + "attn_output.weight", {q, d});
     l.rms_ffn = tensor(p + "ffn_norm.weight", {d});
     if (c.attention_bias) {
-      l.bq = tensor(p + "attn_q.bias", {d}, q_heads);
+      l.bq = tensor(p + "attn_q.bias", {q}, q_heads);
       l.bk = tensor(p + "attn_k.bias", {kv}, k_heads);
       l.bv = tensor(p + "attn_v.bias", {kv});
+    }
+    if (c.qk_norm) {  // one head's gains, permuted as each head's rows of attn_q and attn_k
+      l.q_norm = tensor(p + "attn_q_norm.weight", {c.head_dim()}, 1);
+      l.k_norm = tensor(p + "attn_k_norm.weight", {c.head_dim()}, 1);
     }
     if (c.n_experts) {
       l.router = tensor(p + "ffn_gate_inp.weight", {d, c.n_experts});

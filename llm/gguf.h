@@ -20,14 +20,21 @@
 // [embedding, feed_forward, experts]) and ffn_down_exps (ne = [feed_forward, embedding, experts])
 // in place of ffn_gate / ffn_up / ffn_down. general.architecture "qwen2" (Qwen2 / Qwen2.5) has the
 // same keys under qwen2.* and the tensors of a dense llama plus blk.N.attn_{q,k,v}.bias; experts
-// under qwen2 and biases under llama are refused.
+// under qwen2 and biases under llama are refused. "qwen3" (Qwen3) has qwen3.* keys, with
+// .attention.key_length (and .value_length, equal) as the head width, which may differ from
+// embedding_length / head_count, no biases, and per layer blk.N.attn_q_norm / attn_k_norm.weight
+// (ne = [key_length]); "qwen3moe" (Qwen3-MoE) adds .expert_count, .expert_used_count and
+// .expert_feed_forward_length (the experts' width; feed_forward_length is not read) with Mixtral's
+// router and stacked expert tensors. llama.cpp renormalises Qwen3-MoE's chosen probabilities, so
+// the model's expert_gating is kChosenOfSoftmaxNormalized.
 //
 // RoPE layout: llama.cpp's convert_hf_to_gguf.py permutes the query and key rows of Hugging Face
 // Llama checkpoints (rotate-half) into the interleaved pairs of Meta's original layout, which is
 // what llama.cpp's LLAMA rope (GGML_ROPE_TYPE_NORM) rotates and what llama2.c and LlamaModel use,
-// so a llama GGUF's attn_q / attn_k are taken as they are. Qwen2 is rotated by halves in llama.cpp
-// (GGML_ROPE_TYPE_NEOX) and converted without the permutation, so the loader permutes its attn_q /
-// attn_k rows and biases to interleaved pairs (owned copies), and write_gguf does the inverse.
+// so a llama GGUF's attn_q / attn_k are taken as they are. Qwen2 and Qwen3 are rotated by halves in
+// llama.cpp (GGML_ROPE_TYPE_NEOX) and converted without the permutation, so the loader permutes
+// their attn_q / attn_k rows, biases and q/k norm gains to interleaved pairs (owned copies), and
+// write_gguf does the inverse.
 //
 // Tensor types: F32, F16, BF16, Q8_0 (blocks of 32: FP16 scale d, 32 int8 q; x = q * d) and Q4_0
 // (blocks of 32: FP16 scale d, 16 bytes whose low nibbles are elements 0..15 and high nibbles

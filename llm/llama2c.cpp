@@ -37,7 +37,7 @@ class Cursor {
 
 void check_weights(const LlamaModel& m) {
   const LlamaConfig& c = m.config;
-  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), q = c.q_dim();
   const auto expect = [&](const std::string& name, std::span<const float> w, int64_t n) {
     if (static_cast<int64_t>(w.size()) != n)
       fail(m.path, "weight " + name + " has " + std::to_string(w.size()) + " elements, expected " +
@@ -57,15 +57,18 @@ void check_weights(const LlamaModel& m) {
     const LlamaLayer& l = m.weights.layers[i];
     const std::string p = "layer " + std::to_string(i) + " ";
     expect(p + "rms_att", l.rms_att, d);
-    expect(p + "wq", l.wq, d * d);
+    expect(p + "wq", l.wq, q * d);
     expect(p + "wk", l.wk, kv * d);
     expect(p + "wv", l.wv, kv * d);
-    expect(p + "wo", l.wo, d * d);
+    expect(p + "wo", l.wo, d * q);
     expect(p + "rms_ffn", l.rms_ffn, d);
     const int64_t biases = c.attention_bias ? 1 : 0;
-    expect(p + "bq", l.bq, biases * d);
+    expect(p + "bq", l.bq, biases * q);
     expect(p + "bk", l.bk, biases * kv);
     expect(p + "bv", l.bv, biases * kv);
+    const int64_t head_norms = c.qk_norm ? 1 : 0;
+    expect(p + "q_norm", l.q_norm, head_norms * c.head_dim());
+    expect(p + "k_norm", l.k_norm, head_norms * c.head_dim());
     const int64_t dense = c.n_experts ? 0 : 1;
     expect(p + "w1", l.w1, dense * h * d);
     expect(p + "w2", l.w2, dense * d * h);

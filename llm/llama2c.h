@@ -16,6 +16,18 @@
 
 namespace seedchip::llm {
 
+// How a mixture of experts weights the outputs of the experts_per_token experts it routes a token
+// to (the chosen: the highest router logits, ties to the lower index). The families differ in
+// where the softmax is taken, which changes the gates unless they are renormalised:
+//   kSoftmaxOfChosen           Mixtral: softmax over the chosen experts' logits only.
+//   kChosenOfSoftmax           Qwen3-MoE with norm_topk_prob false: softmax over all experts'
+//                              logits, the chosen experts' probabilities as they are (summing
+//                              to less than 1).
+//   kChosenOfSoftmaxNormalized Qwen3-MoE with norm_topk_prob true: the same probabilities divided
+//                              by their sum (equal to kSoftmaxOfChosen in exact arithmetic; the
+//                              float operations differ).
+enum class ExpertGating { kSoftmaxOfChosen, kChosenOfSoftmax, kChosenOfSoftmaxNormalized };
+
 // The Llama family's hyper-parameters. The fields after norm_eps describe the family's variants
 // (Qwen2's attention bias, Mixtral's and Qwen3-MoE's experts, Qwen3's explicit head width and
 // per-head query/key norm, BLOOM's plain feed-forward for the analytic model); their defaults are
@@ -38,6 +50,7 @@ struct LlamaConfig {
   bool gated_ffn = true;          // SwiGLU (three matrices); false: GELU(x W1) W2
   int64_t n_experts = 0;          // 0: a dense feed-forward
   int64_t experts_per_token = 0;  // the top-k experts each token is routed to
+  ExpertGating expert_gating = ExpertGating::kSoftmaxOfChosen;
   int64_t head_dim() const { return explicit_head_dim ? explicit_head_dim : dim / n_heads; }
   int64_t q_dim() const { return head_dim() * n_heads; }
   int64_t kv_dim() const { return head_dim() * n_kv_heads; }
@@ -53,13 +66,15 @@ struct LlamaExpert {
 // One layer's weights, row-major as llama2.c stores them: a [out, in] matrix computes out = W x.
 // A mixture of experts (config.n_experts > 0) has `router` and `experts` instead of w1, w2, w3;
 // biases (config.attention_bias, Qwen2) are added to the query, key and value before RoPE, and
-// are in the interleaved-pairs layout of wq and wk.
+// are in the interleaved-pairs layout of wq and wk; so are the per-head norm gains q_norm and
+// k_norm (config.qk_norm, Qwen3), which scale each query and key head after its RMSNorm, before
+// RoPE.
 struct LlamaLayer {
   std::span<const float> rms_att;    // [dim]
-  std::span<const float> wq;         // [dim, dim]
+  std::span<const float> wq;         // [q_dim, dim]
   std::span<const float> wk;         // [kv_dim, dim]
   std::span<const float> wv;         // [kv_dim, dim]
-  std::span<const float> wo;         // [dim, dim]
+  std::span<const float> wo;         // [dim, q_dim]
   std::span<const float> rms_ffn;    // [dim]
   std::span<const float> w1;         // [hidden, dim] (gate)
   std::span<const float> w2;         // [dim, hidden] (down)
@@ -67,6 +82,8 @@ struct LlamaLayer {
   std::span<const float> bq;         // [dim], when config.attention_bias
   std::span<const float> bk;         // [kv_dim], when config.attention_bias
   std::span<const float> bv;         // [kv_dim], when config.attention_bias
+  std::span<const float> q_norm;     // [head_dim], when config.qk_norm
+  std::span<const float> k_norm;     // [head_dim], when config.qk_norm
   std::span<const float> router;     // [n_experts, dim], when config.n_experts > 0
   std::vector<LlamaExpert> experts;  // n_experts of them (empty for a dense feed-forward)
 };
@@ -98,9 +115,10 @@ class LlamaModel {
 };
 
 // Throws InputError naming the model's path and the weight when a weight's size disagrees with
-// the configuration (the loaders' models always agree; models built in memory may not): the biases
-// when attention_bias, the router and n_experts experts when n_experts > 0 (experts_per_token in
-// 1..n_experts), the dense w1, w2, w3 otherwise.
+// the configuration (the loaders' models always agree; models built in memory may not): wq and wo
+// of q_dim, the biases when attention_bias, q_norm and k_norm when qk_norm, the router and
+// n_experts experts when n_experts > 0 (experts_per_token in 1..n_experts), the dense w1, w2, w3
+// otherwise.
 void check_weights(const LlamaModel& model);
 
 // Throws InputError naming the file and what is wrong (too short for its header, a header field

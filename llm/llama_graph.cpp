@@ -19,52 +19,137 @@ struct MoeConstants {
   ValueId earlier = ir::kNoValue;  // bool [E, E]: column j < row e
   ValueId one = ir::kNoValue, zero = ir::kNoValue, top_k = ir::kNoValue;
   ValueId minus_inf = ir::kNoValue;
+  ValueId places = ir::kNoValue;  // f32 [k, 1]: 0, 1, ..., k - 1, the ranks of the chosen
 };
 
-// Mixtral's sparse feed-forward on x [B, dim], computed densely: every expert's SwiGLU on every
-// token, weighted by a gate that is the softmax of the router logits over the top experts_per_token
-// experts and 0 elsewhere, so the unchosen experts add exact zeros. The top-k is a rank: expert e
-// is chosen when fewer than k experts beat it, where j beats e when its logit is greater, or equal
-// with j < e (ties go to the lower index, as the reference's and TopK's order). The experts'
-// matrices are stacked, so the whole layer is three products: [B, E*hidden] gate and up, the gate
-// applied per expert, and the down product over all E*hidden columns (its sum over the experts is
-// the gated sum).
-ValueId mixture_of_experts(GraphBuilder& b, const LlamaConfig& c, const LlamaLayer& w,
-                           const std::string& p, ValueId x, int64_t batch, const MoeConstants& k) {
-  const int64_t E = c.n_experts, H = c.hidden_dim, D = c.dim;
+// Each expert's gate for each token of x [B, dim], [B, E]: non-zero for the experts_per_token
+// experts the token is routed to, 0 for the others, as c.expert_gating says; and `rank` [B, E],
+// each expert's place among the token's experts (0: the highest router logit). Expert e's rank
+// counts the experts that beat it, where j beats e when its logit is greater, or equal with j < e
+// (ties go to the lower index, as the reference's and TopK's order); e is chosen when its rank is
+// below k. The compiler has no TopK: the rank is Greater / Equal / And / Or on [B, E, E] and a
+// ReduceSum.
+struct Routing {
+  ValueId rank = ir::kNoValue, gate = ir::kNoValue;
+};
+
+Routing route(GraphBuilder& b, const LlamaConfig& c, const LlamaLayer& w, const std::string& p,
+              ValueId x, int64_t batch, const MoeConstants& k) {
+  const int64_t E = c.n_experts, D = c.dim;
   const ValueId logits = b.project(x, b.weights(p + "router", {E, D}, w.router));  // [B, E]
   const ValueId mine = b.reshape(logits, {batch, E, 1}), theirs = b.reshape(logits, {batch, 1, E});
   const ValueId beats =
       b.op("Or", {b.op("Greater", {theirs, mine}),
                   b.op("And", {b.op("Equal", {theirs, mine}), k.earlier})});  // [B, E, E]
-  const ValueId rank =
-      b.op("ReduceSum", {b.op("Where", {beats, k.one, k.zero}), b.ints("axes", {1}, {-1})},
-           {{"keepdims", int64_t{0}}});  // [B, E]
-  const ValueId gate =
-      b.op("Softmax", {b.op("Where", {b.op("Less", {rank, k.top_k}), logits, k.minus_inf})},
-           {{"axis", int64_t{-1}}});
+  Routing r;
+  r.rank = b.op("ReduceSum", {b.op("Where", {beats, k.one, k.zero}), b.ints("axes", {1}, {-1})},
+                {{"keepdims", int64_t{0}}});
+  const ValueId chosen = b.op("Less", {r.rank, k.top_k});
+  const auto softmax = [&](ValueId v) { return b.op("Softmax", {v}, {{"axis", int64_t{-1}}}); };
+  switch (c.expert_gating) {
+    case ExpertGating::kSoftmaxOfChosen:  // Mixtral: the others' logits become -inf
+      r.gate = softmax(b.op("Where", {chosen, logits, k.minus_inf}));
+      break;
+    case ExpertGating::kChosenOfSoftmax:  // Qwen3-MoE: the others' probabilities become 0
+      r.gate = b.op("Where", {chosen, softmax(logits), k.zero});
+      break;
+    case ExpertGating::kChosenOfSoftmaxNormalized: {
+      const ValueId kept = b.op("Where", {chosen, softmax(logits), k.zero});
+      r.gate = b.op("Div", {kept, b.op("ReduceSum", {kept, b.ints("axes", {1}, {-1})},
+                                       {{"keepdims", int64_t{1}}})});
+      break;
+    }
+  }
+  return r;
+}
 
+// The dense form on x [B, dim]: every expert's SwiGLU on every token, weighted by its gate, so
+// the unchosen experts add exact zeros. The experts' matrices are stacked, so the whole layer is
+// three products: [B, E*hidden] gate and up, the gate applied per expert, and the down product
+// over all E*hidden columns (its sum over the experts is the gated sum).
+ValueId dense_experts(GraphBuilder& b, const LlamaConfig& c, const LlamaLayer& w,
+                      const std::string& p, ValueId x, int64_t batch, const Routing& r) {
+  const int64_t E = c.n_experts, H = c.hidden_dim, D = c.dim;
   std::vector<float> w1(static_cast<size_t>(E * H * D)), w3(w1.size()), w2(w1.size());
   for (int64_t e = 0; e < E; ++e) {
     const LlamaExpert& ex = w.experts[static_cast<size_t>(e)];
     std::copy(ex.w1.begin(), ex.w1.end(), w1.begin() + e * H * D);
     std::copy(ex.w3.begin(), ex.w3.end(), w3.begin() + e * H * D);
-    for (int64_t r = 0; r < D; ++r)  // row r of the down matrices, expert after expert
-      std::copy(ex.w2.begin() + r * H, ex.w2.begin() + (r + 1) * H, w2.begin() + (r * E + e) * H);
+    for (int64_t row = 0; row < D; ++row)  // row `row` of the down matrices, expert after expert
+      std::copy(ex.w2.begin() + row * H, ex.w2.begin() + (row + 1) * H,
+                w2.begin() + (row * E + e) * H);
   }
   const ValueId gate_proj = b.project(x, b.weights(p + "experts.w1", {E * H, D}, w1));
   const ValueId up = b.project(x, b.weights(p + "experts.w3", {E * H, D}, w3));
   const ValueId hidden = b.op("Mul", {b.op("Mul", {gate_proj, b.op("Sigmoid", {gate_proj})}), up});
   const ValueId gated =
-      b.reshape(b.op("Mul", {b.reshape(hidden, {batch, E, H}), b.reshape(gate, {batch, E, 1})}),
+      b.reshape(b.op("Mul", {b.reshape(hidden, {batch, E, H}), b.reshape(r.gate, {batch, E, 1})}),
                 {batch, E * H});
   return b.project(gated, b.weights(p + "experts.w2", {D, E * H}, w2));
 }
 
+// The sparse form on x [B, dim]: only the k = experts_per_token chosen experts of each token, as
+// B * k (token, expert) pairs. Place j of a token is the expert of rank j: its one-hot row over
+// the experts (Equal of the rank and j) gives the expert's index (ArgMax, i64) and its gate (the
+// gate row summed under the one-hot, exact: one value plus zeros). The experts' matrices are
+// stacked transposed ([E, dim, hidden] gate and up, [E, hidden, dim] down), so a Gather of the
+// pairs' indices yields each pair's matrices as [in, out], and batched MatMuls over the pairs
+// compute each chosen expert's SwiGLU on its token; the gated outputs are summed over the places.
+// The weights read per token are k experts' instead of E.
+ValueId sparse_experts(GraphBuilder& b, const LlamaConfig& c, const LlamaLayer& w,
+                       const std::string& p, ValueId x, int64_t batch, const Routing& r,
+                       const MoeConstants& k) {
+  const int64_t E = c.n_experts, H = c.hidden_dim, D = c.dim, K = c.experts_per_token;
+  const int64_t pairs = batch * K;
+  const ValueId one_hot = b.op("Equal", {b.reshape(r.rank, {batch, 1, E}), k.places});  // [B, K, E]
+  const ValueId expert = b.reshape(b.op("ArgMax", {b.op("Where", {one_hot, k.one, k.zero})},
+                                        {{"axis", int64_t{-1}}, {"keepdims", int64_t{0}}}),
+                                   {pairs});
+  const ValueId gate = b.op("ReduceSum",
+                            {b.op("Where", {one_hot, b.reshape(r.gate, {batch, 1, E}), k.zero}),
+                             b.ints("axes", {1}, {-1})},
+                            {{"keepdims", int64_t{0}}});  // [B, K]
+
+  std::vector<float> w1(static_cast<size_t>(E * D * H)), w3(w1.size()), w2(w1.size());
+  for (int64_t e = 0; e < E; ++e) {
+    const LlamaExpert& ex = w.experts[static_cast<size_t>(e)];
+    const size_t at = static_cast<size_t>(e * D * H);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d) {
+        const size_t hd = static_cast<size_t>(h * D + d), dh = static_cast<size_t>(d * H + h);
+        w1[at + dh] = ex.w1[hd];  // [hidden, dim] -> [dim, hidden]
+        w3[at + dh] = ex.w3[hd];
+        w2[at + hd] = ex.w2[dh];  // [dim, hidden] -> [hidden, dim]
+      }
+  }
+  const auto chosen = [&](const std::string& name, int64_t rows, int64_t cols,
+                          const std::vector<float>& stacked) {
+    return b.op("Gather", {b.weights(p + name, {E, rows, cols}, stacked), expert},
+                {{"axis", int64_t{0}}});  // [pairs, rows, cols]
+  };
+  const ValueId xs = b.reshape(
+      b.op("Expand", {b.reshape(x, {batch, 1, D}), b.shape({batch, K, D})}), {pairs, 1, D});
+  const ValueId gate_proj = b.op("MatMul", {xs, chosen("experts.w1", D, H, w1)});  // [pairs, 1, H]
+  const ValueId up = b.op("MatMul", {xs, chosen("experts.w3", D, H, w3)});
+  const ValueId hidden = b.op("Mul", {b.op("Mul", {gate_proj, b.op("Sigmoid", {gate_proj})}), up});
+  const ValueId out = b.op("MatMul", {hidden, chosen("experts.w2", H, D, w2)});  // [pairs, 1, D]
+  const ValueId gated =
+      b.op("Mul", {b.reshape(out, {batch, K, D}), b.reshape(gate, {batch, K, 1})});
+  return b.op("ReduceSum", {gated, b.ints("axes", {1}, {1})}, {{"keepdims", int64_t{0}}});
+}
+
+// Each query or key head of x [B, heads * head_dim] RMS-normalised with the gains [head_dim]
+// (Qwen3's q_norm / k_norm).
+ValueId head_norm(GraphBuilder& b, ValueId x, int64_t batch, int64_t heads, int64_t head_dim,
+                  ValueId gains, float eps) {
+  return b.reshape(b.rms_norm(b.reshape(x, {batch, heads, head_dim}), gains, eps),
+                   {batch, heads * head_dim});
+}
+
 }  // namespace
 
-ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
-                             bool layer_outputs) {
+ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape, bool layer_outputs,
+                             ExpertForm expert_form) {
   const LlamaConfig& c = model.config;
   const int64_t batch = shape.batch, context = shape.context;
   if (context < 1 || context > c.seq_len)
@@ -134,6 +219,9 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
     moe.zero = b.floats("zero", {}, {0.0f});
     moe.top_k = b.floats("experts_per_token", {}, {static_cast<float>(c.experts_per_token)});
     moe.minus_inf = minus_inf;
+    std::vector<float> places(static_cast<size_t>(c.experts_per_token));
+    for (size_t j = 0; j < places.size(); ++j) places[j] = static_cast<float>(j);
+    moe.places = b.floats("expert_places", {c.experts_per_token, 1}, places);
   }
 
   const ValueId embedding =
@@ -153,9 +241,15 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
       return c.attention_bias ? b.project(h, m, b.weights(p + bias_name, {rows}, bias))
                               : b.project(h, m);
     };
-    const ValueId q = b.rope(qkv("wq", c.dim, w.wq, "bq", w.bq), batch, c.n_heads, hd, cos, sin);
-    const ValueId k =
-        b.rope(qkv("wk", kv_dim, w.wk, "bk", w.bk), batch, c.n_kv_heads, hd, cos, sin);
+    ValueId q = qkv("wq", c.q_dim(), w.wq, "bq", w.bq), k = qkv("wk", kv_dim, w.wk, "bk", w.bk);
+    if (c.qk_norm) {  // Qwen3: each head RMS-normalised before RoPE
+      q = head_norm(b, q, batch, c.n_heads, hd, b.weights(p + "q_norm", {hd}, w.q_norm),
+                    c.norm_eps);
+      k = head_norm(b, k, batch, c.n_kv_heads, hd, b.weights(p + "k_norm", {hd}, w.k_norm),
+                    c.norm_eps);
+    }
+    q = b.rope(q, batch, c.n_heads, hd, cos, sin);
+    k = b.rope(k, batch, c.n_kv_heads, hd, cos, sin);
     const ValueId v = qkv("wv", kv_dim, w.wv, "bv", w.bv);
     const ValueId k_next = b.op("ScatterND", {k_pool[static_cast<size_t>(l)], write_slot, k}, {},
                                 DecodeGraphNames::k_next(l));
@@ -179,13 +273,15 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
         "Mul", {b.op("MatMul", {b.reshape(q, {batch, c.n_kv_heads, groups, hd}), keys}), scale});
     const ValueId weights =
         b.op("Softmax", {b.op("Where", {visible, scores, minus_inf})}, {{"axis", int64_t{-1}}});
-    const ValueId attended = b.reshape(b.op("MatMul", {weights, values}), {batch, c.dim});
-    x = b.op("Add", {x, b.project(attended, matrix("wo", c.dim, c.dim, w.wo))});
+    const ValueId attended = b.reshape(b.op("MatMul", {weights, values}), {batch, c.q_dim()});
+    x = b.op("Add", {x, b.project(attended, matrix("wo", c.dim, c.q_dim(), w.wo))});
 
     const ValueId f = b.rms_norm(x, b.weights(p + "rms_ffn", {c.dim}, w.rms_ffn), c.norm_eps);
     ValueId ffn;
     if (c.n_experts) {
-      ffn = mixture_of_experts(b, c, w, p, f, batch, moe);
+      const Routing routing = route(b, c, w, p, f, batch, moe);
+      ffn = expert_form == ExpertForm::kSparse ? sparse_experts(b, c, w, p, f, batch, routing, moe)
+                                               : dense_experts(b, c, w, p, f, batch, routing);
     } else {
       const ValueId gate = b.project(f, matrix("w1", c.hidden_dim, c.dim, w.w1));
       const ValueId up = b.project(f, matrix("w3", c.hidden_dim, c.dim, w.w3));

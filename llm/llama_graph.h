@@ -19,7 +19,8 @@
 // layout) by angles read from constant cos/sin tables at each sequence's `pos`; attention gathers
 // each sequence's rows from the pools and masks the positions after its `pos`; grouped-query
 // attention is one product batched over sequences and K/V heads, each with its group of query
-// heads as rows.
+// heads as rows. Qwen3's per-head query and key RMSNorms come before RoPE; a mixture of experts is
+// routed by a rank of the router logits (the compiler has no TopK) and computed as ExpertForm says.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -39,6 +40,14 @@ struct DecodeGraphNames {
   static std::string layer_output(int64_t layer) { return "layer_out." + std::to_string(layer); }
 };
 
+// How the decode step computes a mixture of experts (both give the reference's numbers within
+// float rounding). kSparse: only each token's chosen experts, their matrices gathered from the
+// stacked experts by run-time index (Gather, dma.gather) and multiplied by batched MatMuls over the
+// (token, expert) pairs, so a token reads experts_per_token experts' weights. kDense: every expert
+// on every token, the unchosen weighted by exact zeros (all n_experts experts' weights read); kept
+// as the baseline the sparse form is measured and checked against.
+enum class ExpertForm { kSparse, kDense };
+
 struct DecodeShape {
   int64_t batch = 1;
   int64_t context = 0;    // positions a sequence may reach, <= config.seq_len
@@ -48,7 +57,8 @@ struct DecodeShape {
 // The weights are copied once into the graph's constants (the classifier shares the embedding's
 // constant when the model shares them). InputError for a shape outside the model's limits.
 compiler::ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape,
-                                       bool layer_outputs = false);
+                                       bool layer_outputs = false,
+                                       ExpertForm expert_form = ExpertForm::kSparse);
 
 // Each pool's next value over the pool itself: CompileOptions::in_place for build_decode_graph.
 std::map<std::string, std::string> decode_in_place(const LlamaConfig& config);

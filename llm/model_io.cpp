@@ -65,7 +65,8 @@ void check_config(const std::string& path, const LlamaConfig& c, const ConfigFie
   check_range(path, n.prefix + n.n_kv_heads, c.n_kv_heads, c.n_heads);
   check_range(path, n.prefix + n.vocab_size, c.vocab_size, kMaxVocab);
   check_range(path, n.prefix + n.seq_len, c.seq_len, kMaxSeqLen);
-  if (c.dim % c.n_heads != 0)
+  // An explicit head width (Qwen3's head_dim) makes the attention width its own.
+  if (!c.explicit_head_dim && c.dim % c.n_heads != 0)
     fail(path, n.prefix + n.dim + " " + std::to_string(c.dim) + " is not a multiple of " +
                    n.n_heads + " " + std::to_string(c.n_heads));
   if (c.n_heads % c.n_kv_heads != 0)
@@ -73,7 +74,8 @@ void check_config(const std::string& path, const LlamaConfig& c, const ConfigFie
                    n.n_kv_heads + " " + std::to_string(c.n_kv_heads));
   // RoPE rotates pairs of dimensions within a head.
   if (c.head_dim() % 2 != 0)
-    fail(path, "head dimension " + n.dim + " / " + n.n_heads + " = " +
+    fail(path, "head dimension " +
+                   (c.explicit_head_dim ? std::string() : n.dim + " / " + n.n_heads + " = ") +
                    std::to_string(c.head_dim()) + " is odd, expected even for RoPE");
 }
 
@@ -83,6 +85,14 @@ void check_experts(const std::string& path, const LlamaConfig& c, const std::str
     fail(path, experts_key + " is " + std::to_string(c.n_experts) + ", expected 0.." +
                    std::to_string(kMaxExperts));
   if (c.n_experts > 0) check_range(path, used_key, c.experts_per_token, c.n_experts);
+}
+
+void set_head_dim(const std::string& path, LlamaConfig& c, int64_t head_dim,
+                  const std::string& key) {
+  check_range(path, key, head_dim, kMaxDim);
+  // n_heads is checked later (check_config); do not divide by a bad one here.
+  const bool implied = c.n_heads > 0 && c.dim % c.n_heads == 0 && head_dim == c.dim / c.n_heads;
+  c.explicit_head_dim = implied ? 0 : head_dim;
 }
 
 std::span<float> ModelStorage::own(LlamaModel& m, size_t n) {

@@ -39,7 +39,8 @@ struct ConfigFieldNames {
 };
 
 // Throws InputError naming the file and the field: a field outside its bounds, dim not a multiple
-// of n_heads, n_heads not a multiple of n_kv_heads, an odd head dimension (RoPE rotates pairs).
+// of n_heads (unless explicit_head_dim is set), n_heads not a multiple of n_kv_heads, an odd head
+// dimension (RoPE rotates pairs).
 void check_config(const std::string& path, const LlamaConfig& c, const ConfigFieldNames& names);
 
 // A mixture of experts' counts, named by `experts_key` and `used_key` in the messages: n_experts
@@ -47,6 +48,11 @@ void check_config(const std::string& path, const LlamaConfig& c, const ConfigFie
 constexpr int64_t kMaxExperts = 1 << 12;
 void check_experts(const std::string& path, const LlamaConfig& c, const std::string& experts_key,
                    const std::string& used_key);
+// An explicit head width (Qwen3's head_dim) named `key` in the messages: 0 (none) or in
+// 2..kMaxDim; set only when it differs from dim / n_heads, so that a model whose heads divide its
+// width reads the same from every format.
+void set_head_dim(const std::string& path, LlamaConfig& c, int64_t head_dim,
+                  const std::string& key);
 
 // The loaders' access to LlamaModel's private storage.
 struct ModelStorage {

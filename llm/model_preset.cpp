@@ -78,6 +78,8 @@ ModelPreset load_model_preset(const std::string& name_or_path) {
   c.experts_per_token =
       r.integer("experts_per_token", false, 0, 0, std::max<int64_t>(c.n_experts, 0));
   c.shared_classifier = r.flag("tie_word_embeddings", false);
+  // Qwen3-MoE's released checkpoints renormalise the chosen experts' probabilities.
+  if (architecture == "qwen3-moe") c.expert_gating = ExpertGating::kChosenOfSoftmaxNormalized;
   r.reject_unknown_keys("llm/model_preset.h");
   if (c.n_heads % c.n_kv_heads != 0)
     throw InputError(path + ": num_heads " + std::to_string(c.n_heads) +

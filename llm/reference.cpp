@@ -69,9 +69,9 @@ ReferenceModel::ReferenceModel(const LlamaModel& model) : model_(model) {
   check_weights(model_);
   const LlamaConfig& c = model_.config;
   x_.resize(sz(c.dim));
-  xb_.resize(sz(c.dim));
+  xb_.resize(sz(std::max(c.dim, c.q_dim())));  // the norm's output, then attention's
   xb2_.resize(sz(c.dim));
-  q_.resize(sz(c.dim));
+  q_.resize(sz(c.q_dim()));
   hb_.resize(sz(c.hidden_dim));
   hb2_.resize(sz(c.hidden_dim));
   att_.resize(sz(c.n_heads * c.seq_len));
@@ -103,7 +103,7 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
         std::to_string(c.seq_len) + ", " + std::to_string(filled_) + " positions run)");
   filled_ = pos + 1;
 
-  const int64_t dim = c.dim, kv_dim = c.kv_dim();
+  const int64_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int64_t head_size = c.head_dim(), kv_mul = c.n_heads / c.n_kv_heads;
   float* x = x_.data();
   std::memcpy(x, w.token_embedding.data() + token * dim, sz(dim) * sizeof(float));
@@ -115,7 +115,7 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
     const int64_t layer_off = l * c.seq_len * kv_dim;
     float* k = key_cache_.data() + layer_off + pos * kv_dim;
     float* v = value_cache_.data() + layer_off + pos * kv_dim;
-    matmul(q_.data(), xb_.data(), lw.wq.data(), dim, dim);
+    matmul(q_.data(), xb_.data(), lw.wq.data(), dim, q_dim);
     matmul(k, xb_.data(), lw.wk.data(), dim, kv_dim);
     matmul(v, xb_.data(), lw.wv.data(), dim, kv_dim);
     if (c.attention_bias) {  // Qwen2: before RoPE
@@ -123,9 +123,17 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
       add(k, lw.bk);
       add(v, lw.bv);
     }
+    if (c.qk_norm) {  // Qwen3: each query and key head RMS-normalised, before RoPE
+      for (int64_t h = 0; h < c.n_heads; ++h) {
+        float* qh = q_.data() + h * head_size;
+        rmsnorm(qh, qh, lw.q_norm.data(), head_size, c.norm_eps);
+      }
+      for (int64_t h = 0; h < c.n_kv_heads; ++h)
+        rmsnorm(k + h * head_size, k + h * head_size, lw.k_norm.data(), head_size, c.norm_eps);
+    }
 
     // RoPE: rotate each pair (2j, 2j+1) of every head by pos * theta^(-2j/head_size).
-    for (int64_t i = 0; i < dim; i += 2) {
+    for (int64_t i = 0; i < q_dim; i += 2) {
       const int64_t head_dim = i % head_size;
       const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(head_dim) /
                                                            static_cast<float>(head_size));
@@ -162,7 +170,7 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
       }
     }
 
-    matmul(xb2_.data(), xb_.data(), lw.wo.data(), dim, dim);
+    matmul(xb2_.data(), xb_.data(), lw.wo.data(), q_dim, dim);
     for (int64_t i = 0; i < dim; ++i) x[i] += xb2_[sz(i)];
 
     rmsnorm(xb_.data(), x, lw.rms_ffn.data(), dim, c.norm_eps);
@@ -170,12 +178,10 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
       swiglu(xb2_.data(), xb_.data(), lw.w1, lw.w2, lw.w3);
       for (int64_t i = 0; i < dim; ++i) x[i] += xb2_[sz(i)];
     } else {
-      // Mixtral's routing: the top experts_per_token router logits (ties: the lower index), their
-      // softmax as the gates (softmax over all logits renormalized over the chosen, the same),
-      // and the gated sum of the chosen experts' SwiGLU.
+      // The top experts_per_token router logits (ties: the lower index), gated as
+      // c.expert_gating says (llama2c.h), and the gated sum of those experts' SwiGLU.
       matmul(router_.data(), xb_.data(), lw.router.data(), dim, c.n_experts);
       std::vector<int64_t> chosen;
-      std::vector<float> gates;
       std::vector<bool> taken(sz(c.n_experts), false);
       for (int64_t k = 0; k < c.experts_per_token; ++k) {
         int64_t best = -1;
@@ -183,9 +189,21 @@ std::span<const float> ReferenceModel::forward(int token, int pos) {
           if (!taken[sz(e)] && (best < 0 || router_[sz(e)] > router_[sz(best)])) best = e;
         taken[sz(best)] = true;
         chosen.push_back(best);
-        gates.push_back(router_[sz(best)]);
       }
-      softmax(gates.data(), static_cast<int64_t>(gates.size()));
+      std::vector<float> gates;
+      if (c.expert_gating == ExpertGating::kSoftmaxOfChosen) {  // Mixtral
+        for (int64_t e : chosen) gates.push_back(router_[sz(e)]);
+        softmax(gates.data(), static_cast<int64_t>(gates.size()));
+      } else {  // Qwen3-MoE, as transformers computes it: softmax, top-k, then maybe their sum
+        softmax(router_.data(), c.n_experts);
+        float sum = 0.0f;
+        for (int64_t e : chosen) {
+          gates.push_back(router_[sz(e)]);
+          sum += router_[sz(e)];
+        }
+        if (c.expert_gating == ExpertGating::kChosenOfSoftmaxNormalized)
+          for (float& g : gates) g /= sum;
+      }
       std::fill(moe_.begin(), moe_.end(), 0.0f);
       for (size_t k = 0; k < chosen.size(); ++k) {
         const LlamaExpert& e = lw.experts[sz(chosen[k])];

@@ -4,9 +4,12 @@
 // (sequential sums, no fused or reordered arithmetic), so its greedy decode matches run.c's text:
 // RMSNorm (eps from the config), RoPE on interleaved pairs, grouped-query attention over a KV
 // cache, the SwiGLU feed-forward w2(silu(w1 x) * w3 x), the final RMSNorm and the classifier.
-// Qwen2's query, key and value biases are added after their projections (before RoPE); a mixture
-// of experts (Mixtral) routes each token to the experts_per_token experts of highest router logit
-// (ties: the lower index) and sums their SwiGLU outputs weighted by the softmax of those logits.
+// Qwen2's query, key and value biases are added after their projections (before RoPE); Qwen3's
+// query and key heads are RMS-normalised (q_norm, k_norm) before RoPE, and its attention may be
+// wider or narrower than the model (q_dim); a mixture of experts routes each token to the
+// experts_per_token experts of highest router logit (ties: the lower index) and sums their SwiGLU
+// outputs weighted by gates as config.expert_gating says (Mixtral: the softmax of the chosen
+// logits; Qwen3-MoE: the chosen experts' softmax probabilities, renormalised or not).
 #include <span>
 #include <vector>
 

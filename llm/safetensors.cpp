@@ -130,6 +130,11 @@ class HfConfig {
     const auto it = j_.find(key);
     if (it != j_.end() && !it->is_null()) wrong(key, *it, "null or absent" + why);
   }
+  void expect_empty_list(const std::string& key, const std::string& why) const {
+    const auto it = j_.find(key);
+    if (it != j_.end() && !it->is_null() && !(it->is_array() && it->empty()))
+      wrong(key, *it, "[] or absent" + why);
+  }
 
  private:
   [[noreturn]] void wrong(const std::string& key, const json& v,
@@ -218,31 +223,53 @@ namespace {
 void read_config(LlamaModel& m, const HfConfig& cfg, const std::string& cfg_path) {
   LlamaConfig& c = m.config;
   c.name = cfg.string("model_type", "llama");
-  if (c.name != "llama" && c.name != "qwen2" && c.name != "mixtral")
+  const bool qwen3 = c.name == "qwen3" || c.name == "qwen3_moe";
+  if (c.name != "llama" && c.name != "qwen2" && c.name != "mixtral" && !qwen3)
     fail(cfg_path,
-         "key model_type is \"" + c.name + "\", expected \"llama\", \"qwen2\" or \"mixtral\"");
+         "key model_type is \"" + c.name +
+             "\", expected \"llama\", \"qwen2\", \"mixtral\", \"qwen3\" or \"qwen3_moe\"");
   cfg.expect_string("hidden_act", "silu", ": the feed-forward is SwiGLU");
   cfg.expect_absent("rope_scaling", ": RoPE scaling is not supported");
-  if (c.name == "llama" && cfg.boolean("attention_bias", false))
+  if (c.name != "qwen2" && cfg.boolean("attention_bias", false))
     fail(cfg_path,
          "key attention_bias is true, expected false: biases are read for model_type qwen2 only");
   if (cfg.boolean("mlp_bias", false))
     fail(cfg_path, "key mlp_bias is true, expected false: biases are not supported");
   // Qwen2's q/k/v projections always have biases; its sliding window is off unless asked for.
   c.attention_bias = c.name == "qwen2";
-  if (c.name == "qwen2" && cfg.boolean("use_sliding_window", false))
+  if ((c.name == "qwen2" || qwen3) && cfg.boolean("use_sliding_window", false))
     fail(cfg_path,
          "key use_sliding_window is true, expected false: sliding-window attention is not "
          "supported");
+  c.qk_norm = qwen3;
+  std::string hidden_key = "intermediate_size";
   if (c.name == "mixtral") {
     c.n_experts = cfg.integer("num_local_experts");
     c.experts_per_token = cfg.integer("num_experts_per_tok");
     check_experts(cfg_path, c, "key num_local_experts", "key num_experts_per_tok");
     if (c.n_experts == 0)
       fail(cfg_path, "key num_local_experts is 0, expected at least 1 for model_type mixtral");
+  } else if (c.name == "qwen3_moe") {
+    c.n_experts = cfg.integer("num_experts");
+    c.experts_per_token = cfg.integer("num_experts_per_tok");
+    check_experts(cfg_path, c, "key num_experts", "key num_experts_per_tok");
+    if (c.n_experts == 0)
+      fail(cfg_path, "key num_experts is 0, expected at least 1 for model_type qwen3_moe");
+    // transformers' default is false; the released Qwen3-MoE checkpoints set it true.
+    c.expert_gating = cfg.boolean("norm_topk_prob", false)
+                          ? ExpertGating::kChosenOfSoftmaxNormalized
+                          : ExpertGating::kChosenOfSoftmax;
+    // Every layer sparse: the dense layers of decoder_sparse_step / mlp_only_layers are not read.
+    if (const std::optional<int64_t> step = cfg.optional_integer("decoder_sparse_step");
+        step && *step != 1)
+      fail(cfg_path, "key decoder_sparse_step is " + std::to_string(*step) +
+                         ", expected 1: dense layers between the sparse ones are not supported");
+    cfg.expect_empty_list("mlp_only_layers",
+                          ": dense layers between the sparse ones are not supported");
+    hidden_key = "moe_intermediate_size";  // an expert's width; intermediate_size is unused
   }
   c.dim = cfg.integer("hidden_size");
-  c.hidden_dim = cfg.integer("intermediate_size");
+  c.hidden_dim = cfg.integer(hidden_key);
   c.n_layers = cfg.integer("num_hidden_layers");
   c.n_heads = cfg.integer("num_attention_heads");
   c.n_kv_heads = cfg.optional_integer("num_key_value_heads").value_or(c.n_heads);
@@ -251,10 +278,12 @@ void read_config(LlamaModel& m, const HfConfig& cfg, const std::string& cfg_path
   c.rope_theta = static_cast<float>(cfg.optional_number("rope_theta").value_or(10000.0));
   c.norm_eps = static_cast<float>(cfg.number("rms_norm_eps"));
   c.shared_classifier = cfg.boolean("tie_word_embeddings", false);
-  check_config(
-      cfg_path, c,
-      {"key ", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-       "num_key_value_heads", "vocab_size", "max_position_embeddings"});
+  // Qwen3's head width is its own (transformers' default 128); the others' is hidden / heads.
+  if (qwen3)
+    set_head_dim(cfg_path, c, cfg.optional_integer("head_dim").value_or(128), "key head_dim");
+  check_config(cfg_path, c,
+               {"key ", "hidden_size", hidden_key, "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "vocab_size", "max_position_embeddings"});
   if (const std::optional<int64_t> hd = cfg.optional_integer("head_dim"); hd && *hd != c.head_dim())
     fail(cfg_path, "key head_dim is " + std::to_string(*hd) + ", expected hidden_size / " +
                        "num_attention_heads = " + std::to_string(c.head_dim()));
@@ -325,7 +354,7 @@ void read_tensors(LlamaModel& m, std::span<const uint8_t> file, const std::strin
     return out;
   };
 
-  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), q = c.q_dim();
   LlamaWeights& w = m.weights;
   w.token_embedding = tensor("model.embed_tokens.weight", c.vocab_size, d);
   w.layers.resize(static_cast<size_t>(c.n_layers));
@@ -333,17 +362,30 @@ void read_tensors(LlamaModel& m, std::span<const uint8_t> file, const std::strin
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LlamaLayer& l = w.layers[static_cast<size_t>(i)];
     l.rms_att = tensor(p + "input_layernorm.weight", d, 0);
-    l.wq = tensor(p + "self_attn.q_proj.weight", d, d, c.n_heads);
+    l.wq = tensor(p + "self_attn.q_proj.weight", q, d, c.n_heads);
     l.wk = tensor(p + "self_attn.k_proj.weight", kv, d, c.n_kv_heads);
     l.wv = tensor(p + "self_attn.v_proj.weight", kv, d);
-    l.wo = tensor(p + "self_attn.o_proj.weight", d, d);
+    l.wo = tensor(p + "self_attn.o_proj.weight", d, q);
     l.rms_ffn = tensor(p + "post_attention_layernorm.weight", d, 0);
     if (c.attention_bias) {  // permuted as the rows of q_proj and k_proj
-      l.bq = tensor(p + "self_attn.q_proj.bias", d, 0, c.n_heads);
+      l.bq = tensor(p + "self_attn.q_proj.bias", q, 0, c.n_heads);
       l.bk = tensor(p + "self_attn.k_proj.bias", kv, 0, c.n_kv_heads);
       l.bv = tensor(p + "self_attn.v_proj.bias", kv, 0);
     }
-    if (c.n_experts) {
+    if (c.qk_norm) {  // one head's gains, permuted as each head's rows of q_proj and k_proj
+      l.q_norm = tensor(p + "self_attn.q_norm.weight", c.head_dim(), 0, 1);
+      l.k_norm = tensor(p + "self_attn.k_norm.weight", c.head_dim(), 0, 1);
+    }
+    if (c.name == "qwen3_moe") {
+      const std::string moe = p + "mlp.";
+      l.router = tensor(moe + "gate.weight", c.n_experts, d);
+      for (int64_t e = 0; e < c.n_experts; ++e) {
+        const std::string x = moe + "experts." + std::to_string(e) + ".";
+        l.experts.push_back({tensor(x + "gate_proj.weight", h, d),
+                             tensor(x + "down_proj.weight", d, h),
+                             tensor(x + "up_proj.weight", h, d)});
+      }
+    } else if (c.n_experts) {
       const std::string moe = p + "block_sparse_moe.";
       l.router = tensor(moe + "gate.weight", c.n_experts, d);
       for (int64_t e = 0; e < c.n_experts; ++e) {

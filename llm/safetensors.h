@@ -13,13 +13,20 @@
 // self_attn.{q,k,v}_proj.bias; use_sliding_window must be false) or "mixtral" (num_local_experts,
 // num_experts_per_tok; per layer block_sparse_moe.gate.weight [experts, hidden_size] and
 // block_sparse_moe.experts.E.{w1,w2,w3}.weight, gate, down and up, in place of mlp.*;
-// sliding_window null or at least max_position_embeddings).
+// sliding_window null or at least max_position_embeddings), "qwen3" (head_dim, default 128, may
+// differ from hidden_size / heads; per layer self_attn.{q,k}_norm.weight [head_dim], each query
+// and key head's RMSNorm gains before RoPE; no biases) or "qwen3_moe" (Qwen3 with num_experts,
+// num_experts_per_tok, moe_intermediate_size as the experts' width and norm_topk_prob, default
+// false; per layer mlp.gate.weight [experts, hidden_size] and
+// mlp.experts.E.{gate,up,down}_proj.weight; decoder_sparse_step must be 1 and mlp_only_layers
+// empty: every layer sparse).
 //
 // RoPE layout: Hugging Face's Llama rotates halves (rotate_half pairs dimension i of a head with
 // i + head_dim/2), and transformers' convert_llama_weights_to_hf.py permutes Meta's interleaved
 // query and key rows into that order; llama.cpp's convert_hf_to_gguf.py permutes them back. The
 // loader does the same: q_proj and k_proj become interleaved pairs (what LlamaModel uses) as owned
-// FP32 copies, and so do Qwen2's q_proj and k_proj biases. The other FP32 tensors are views into
+// FP32 copies, and so do Qwen2's q_proj and k_proj biases and Qwen3's q_norm and k_norm gains (as
+// one head's rows). The other FP32 tensors are views into
 // the memory-mapped file (copies when the data is not 4-byte aligned); F16 and BF16 tensors are
 // converted to FP32 copies the model owns.
 #include <cstdint>
@@ -45,7 +52,8 @@ void interleaved_to_rotate_half(std::span<const float> in, std::span<float> out,
 // length beyond the file, a header that is not JSON or lacks a field, an unsupported dtype, data
 // offsets outside the data or disagreeing with the shape, a missing tensor or a shape that
 // disagrees with the configuration, a missing or mistyped config key, an unsupported feature
-// (rope_scaling, an activation other than silu, a head_dim other than hidden_size / heads).
+// (rope_scaling, an activation other than silu, a head_dim other than hidden_size / heads outside
+// Qwen3, Qwen3-MoE's dense layers).
 LlamaModel load_safetensors(const std::string& path, const std::string& config_path = "");
 
 // load_safetensors on a checkpoint already in memory (load_safetensors reads config.json, maps the

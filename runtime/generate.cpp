@@ -55,7 +55,7 @@ ChipDecoder::ChipDecoder(const llm::LlamaModel& model, const LoadedChip& chip, i
       kv_(pages_for(decoder, context), decoder.page_rows),
       model_(compiler::compile_graph(
           llm::build_decode_graph(model, {decoder.batch, context, kv_.pool_rows()},
-                                  decoder.layer_outputs),
+                                  decoder.layer_outputs, decoder.experts),
           chip, in_place(options, model.config))) {
   for (int64_t b = 0; b < options_.batch; ++b) slot_sequence_.push_back(kv_.add_sequence());
   const ir::HostTensor empty = tensor_of(

@@ -23,6 +23,7 @@
 #include "arch/chip_loader.h"
 #include "compiler/codegen/compile.h"
 #include "llm/llama2c.h"
+#include "llm/llama_graph.h"
 #include "runtime/paged_kv.h"
 #include "runtime/runtime.h"
 
@@ -44,6 +45,9 @@ struct DecoderOptions {
   bool layer_outputs = false;    // StepResult::layer_outputs, for checking against a reference
   int64_t batch = 1;             // sequence slots decoded together
   int64_t page_rows = 16;        // positions per KV page
+  // A mixture of experts' form in the step's graph (llm/llama_graph.h): sparse unless the dense
+  // baseline is asked for.
+  llm::ExpertForm experts = llm::ExpertForm::kSparse;
 };
 
 // What one slot of the batch decodes in a step.

@@ -264,10 +264,11 @@ TEST(Gguf, MalformedFilesRaiseInputErrorNamingTheFileAndField) {
                     })),
               HasSubstr("key llama.block_count has unknown value type 13"));
   EXPECT_THAT(error("arch", patched([&](auto& b) {
-                      std::memcpy(b.data() + find_bytes(b, "general.architecture") + 32, "qwen3",
+                      std::memcpy(b.data() + find_bytes(b, "general.architecture") + 32, "gemma",
                                   5);
                     })),
-              HasSubstr("key general.architecture is \"qwen3\", expected \"llama\" or \"qwen2\""));
+              HasSubstr("key general.architecture is \"gemma\", expected \"llama\", \"qwen2\", "
+                        "\"qwen3\" or \"qwen3moe\""));
   EXPECT_THAT(error("layers", patched([&](auto& b) {
                       put<uint32_t>(b, find_bytes(b, "llama.block_count") + 21, 6);
                     })),

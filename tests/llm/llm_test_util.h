@@ -94,6 +94,8 @@ void for_each_weight(const LlamaModel& a, const LlamaModel& b, Fn fn) {
     fn(l + "bq", x.bq, y.bq);
     fn(l + "bk", x.bk, y.bk);
     fn(l + "bv", x.bv, y.bv);
+    fn(l + "q_norm", x.q_norm, y.q_norm);
+    fn(l + "k_norm", x.k_norm, y.k_norm);
     fn(l + "router", x.router, y.router);
     ASSERT_EQ(x.experts.size(), y.experts.size()) << l;
     for (size_t e = 0; e < x.experts.size(); ++e) {
@@ -119,6 +121,9 @@ inline void expect_same_config(const LlamaConfig& a, const LlamaConfig& b) {
   EXPECT_EQ(a.attention_bias, b.attention_bias);
   EXPECT_EQ(a.n_experts, b.n_experts);
   EXPECT_EQ(a.experts_per_token, b.experts_per_token);
+  EXPECT_EQ(a.expert_gating, b.expert_gating);
+  EXPECT_EQ(a.head_dim(), b.head_dim());
+  EXPECT_EQ(a.qk_norm, b.qk_norm);
 }
 
 }  // namespace seedchip::llm::testing

@@ -1,7 +1,8 @@
 #pragma once
 // Tiny synthetic models of the Llama family's variants, with deterministic random weights, for the
 // tests of the loaders, the converter, the host reference and the decode step on the chip: dim 32,
-// 2 layers, 4 query heads over 2 K/V heads, vocabulary 64 (unless asked), hidden 48, context 32.
+// 2 layers, 4 query heads over 2 K/V heads, vocabulary 64 (unless asked), hidden 48, context 32;
+// Qwen3's heads are 16 wide (attention width 64, twice the model's).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,16 +15,31 @@
 
 namespace seedchip::llm::testing {
 
-enum class Variant { kLlama, kQwen2, kMixtral };
+enum class Variant { kLlama, kQwen2, kMixtral, kQwen3, kQwen3Moe };
 
+// Hugging Face's model_type of each.
 inline const char* variant_name(Variant v) {
-  return v == Variant::kQwen2 ? "qwen2" : v == Variant::kMixtral ? "mixtral" : "llama";
+  switch (v) {
+    case Variant::kQwen2:
+      return "qwen2";
+    case Variant::kMixtral:
+      return "mixtral";
+    case Variant::kQwen3:
+      return "qwen3";
+    case Variant::kQwen3Moe:
+      return "qwen3_moe";
+    case Variant::kLlama:
+      break;
+  }
+  return "llama";
 }
 
 // Qwen2 shares its classifier (as Qwen2.5's small models tie it) and has q/k/v biases; Mixtral has
 // 4 experts, 2 per token, and a classifier of its own. In Mixtral's layer 0, router rows 1 and 2
 // are equal, so those experts' logits tie and the lower index must win whenever one of the two is
-// chosen alone.
+// chosen alone. Qwen3 and Qwen3-MoE have per-head q/k norm gains and heads of 16; Qwen3-MoE has 6
+// experts of width 24, 2 per token, renormalised (norm_topk_prob), the same tie in layer 0, and a
+// classifier of its own.
 inline LlamaModel tiny_model(Variant variant, int64_t vocab_size = 64, uint32_t seed = 1) {
   LlamaModel m;
   m.path = std::string("tiny-") + variant_name(variant);
@@ -39,10 +55,20 @@ inline LlamaModel tiny_model(Variant variant, int64_t vocab_size = 64, uint32_t 
   c.norm_eps = 1e-5f;
   c.name = variant_name(variant);
   c.attention_bias = variant == Variant::kQwen2;
-  c.shared_classifier = variant != Variant::kMixtral;
+  c.shared_classifier = variant != Variant::kMixtral && variant != Variant::kQwen3Moe;
   if (variant == Variant::kMixtral) {
     c.n_experts = 4;
     c.experts_per_token = 2;
+  }
+  if (variant == Variant::kQwen3 || variant == Variant::kQwen3Moe) {
+    c.explicit_head_dim = 16;
+    c.qk_norm = true;
+  }
+  if (variant == Variant::kQwen3Moe) {
+    c.hidden_dim = 24;
+    c.n_experts = 6;
+    c.experts_per_token = 2;
+    c.expert_gating = ExpertGating::kChosenOfSoftmaxNormalized;
   }
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
@@ -51,7 +77,7 @@ inline LlamaModel tiny_model(Variant variant, int64_t vocab_size = 64, uint32_t 
     for (float& x : w) x = offset + scale * normal(rng);
     return w;
   };
-  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), q = c.q_dim();
   const float in_d = 1.0f / std::sqrt(static_cast<float>(d));
   const float in_h = 1.0f / std::sqrt(static_cast<float>(h));
   LlamaWeights& w = m.weights;
@@ -62,15 +88,19 @@ inline LlamaModel tiny_model(Variant variant, int64_t vocab_size = 64, uint32_t 
   for (int64_t i = 0; i < c.n_layers; ++i) {
     LlamaLayer& l = w.layers[static_cast<size_t>(i)];
     l.rms_att = random(d, 0.1f, 1.0f);
-    l.wq = random(d * d, in_d);
+    l.wq = random(q * d, in_d);
     l.wk = random(kv * d, in_d);
     l.wv = random(kv * d, in_d);
-    l.wo = random(d * d, in_d);
+    l.wo = random(d * q, 1.0f / std::sqrt(static_cast<float>(q)));
     l.rms_ffn = random(d, 0.1f, 1.0f);
     if (c.attention_bias) {
-      l.bq = random(d, 0.5f);
+      l.bq = random(q, 0.5f);
       l.bk = random(kv, 0.5f);
       l.bv = random(kv, 0.5f);
+    }
+    if (c.qk_norm) {
+      l.q_norm = random(c.head_dim(), 0.1f, 1.0f);
+      l.k_norm = random(c.head_dim(), 0.1f, 1.0f);
     }
     if (!c.n_experts) {
       l.w1 = random(h * d, in_d);

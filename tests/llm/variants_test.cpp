@@ -1,5 +1,7 @@
-// Qwen2 (attention biases) and Mixtral (mixture of experts): tiny synthetic models written as
-// safetensors and GGUF by the converter, read back, and run on the host reference.
+// Qwen2 (attention biases), Mixtral (mixture of experts), Qwen3 (per-head q/k norms, heads wider
+// than the model) and Qwen3-MoE (Qwen3 with experts gated by the softmax over all of them): tiny
+// synthetic models written as safetensors and GGUF by the converter, read back, and run on the
+// host reference.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -101,7 +103,9 @@ TEST_P(Variants, QuantizedGgufAndHalfSafetensorsStayWithinTheirError) {
   EXPECT_LE(worst, 2e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Llm, Variants, ::testing::Values(Variant::kQwen2, Variant::kMixtral),
+INSTANTIATE_TEST_SUITE_P(Llm, Variants,
+                         ::testing::Values(Variant::kQwen2, Variant::kMixtral, Variant::kQwen3,
+                                           Variant::kQwen3Moe),
                          [](const auto& info) { return std::string(variant_name(info.param)); });
 
 TEST(Qwen2, FilesHoldHuggingFaceAndLlamaCppLayouts) {
@@ -209,8 +213,8 @@ TEST(VariantFiles, UnsupportedCombinationsAndMissingPiecesRaiseInputErrors) {
     return e;
   };
   EXPECT_THAT(config_error([](json& c) { c["model_type"] = "qwen2_moe"; }),
-              HasSubstr("key model_type is \"qwen2_moe\", expected \"llama\", \"qwen2\" or "
-                        "\"mixtral\""));
+              HasSubstr("key model_type is \"qwen2_moe\", expected \"llama\", \"qwen2\", "
+                        "\"mixtral\", \"qwen3\" or \"qwen3_moe\""));
   EXPECT_THAT(config_error([](json& c) { c.erase("num_local_experts"); }),
               HasSubstr("key num_local_experts is missing, expected an integer"));
   EXPECT_THAT(config_error([](json& c) { c["num_experts_per_tok"] = 5; }),
@@ -258,6 +262,135 @@ TEST(VariantFiles, UnsupportedCombinationsAndMissingPiecesRaiseInputErrors) {
   b[find_bytes(b, "blk.0.ffn_up_exps.weight") + 8] = 'X';
   EXPECT_THAT(error_of([&] { load_model(write_temp("variant_noexps.gguf", b)); }),
               HasSubstr("tensor blk.0.ffn_up_exps.weight is missing"));
+}
+
+TEST(Qwen3, FilesHoldHuggingFaceAndLlamaCppLayouts) {
+  const LlamaModel tiny = tiny_model(Variant::kQwen3Moe);
+  const LlamaLayer& l = tiny.weights.layers[0];
+  const std::string hf = temp("qwen3_layout_hf"), gguf = temp("qwen3_layout.gguf");
+  write_safetensors(tiny, hf, DataType::FP32);
+  write_gguf(tiny, nullptr, gguf, GgmlType::F32);
+  uint64_t data;
+  const auto [header, bytes] = safetensors_header(hf, data);
+  // Attention 4 heads x 16 wide on a model 32 wide; the norm gains rotated by halves as a head.
+  EXPECT_EQ(header["model.layers.0.self_attn.q_proj.weight"]["shape"], json({64, 32}));
+  EXPECT_EQ(header["model.layers.0.self_attn.o_proj.weight"]["shape"], json({32, 64}));
+  std::vector<float> want(l.k_norm.size()), got(l.k_norm.size());
+  interleaved_to_rotate_half(l.k_norm, want, 1, 1);
+  const uint64_t at = header["model.layers.0.self_attn.k_norm.weight"]["data_offsets"][0];
+  std::memcpy(got.data(), bytes.data() + data + at, got.size() * 4);
+  EXPECT_EQ(got, want);
+  EXPECT_NE(got, std::vector<float>(l.k_norm.begin(), l.k_norm.end()));
+  EXPECT_EQ(header["model.layers.1.mlp.gate.weight"]["shape"], json({6, 32}));
+  EXPECT_EQ(header["model.layers.1.mlp.experts.5.down_proj.weight"]["shape"], json({32, 24}));
+  const json config = json::parse(read_bytes(hf + "/config.json"));
+  EXPECT_EQ(config["model_type"], "qwen3_moe");
+  EXPECT_EQ(config["architectures"][0], "Qwen3MoeForCausalLM");
+  EXPECT_EQ(config["head_dim"], 16);
+  EXPECT_EQ(config["num_experts"], 6);
+  EXPECT_EQ(config["moe_intermediate_size"], 24);
+  EXPECT_EQ(config["norm_topk_prob"], true);
+  // llama.cpp's qwen3moe: NEOX rope, the head width as attention.key_length.
+  const std::vector<char> g = read_bytes(gguf);
+  find_bytes(g, "qwen3moe.attention.key_length");
+  find_bytes(g, "qwen3moe.expert_feed_forward_length");
+  find_bytes(g, "blk.1.attn_q_norm.weight");
+  find_bytes(g, "blk.1.ffn_gate_exps.weight");
+  const LlamaModel from_gguf = load_model(gguf);
+  EXPECT_EQ(from_gguf.config.name, "qwen3_moe");
+  EXPECT_TRUE(bit_identical(from_gguf.weights.layers[0].k_norm, l.k_norm));
+  EXPECT_TRUE(bit_identical(from_gguf.weights.layers[0].wq, l.wq));
+}
+
+// Mixtral takes the softmax of the chosen logits; Qwen3-MoE the softmax of all, then the chosen
+// probabilities, divided by their sum only with norm_topk_prob. Renormalised, the two agree up to
+// float rounding; without, the gates sum to less than 1 and the model's output differs.
+TEST(Qwen3Moe, GatesAreTheChosenOfTheSoftmaxRenormalisedOnlyWhenAsked) {
+  LlamaModel renormalised = tiny_model(Variant::kQwen3Moe);
+  LlamaModel mixtral_gates = renormalised, raw = renormalised;
+  mixtral_gates.config.expert_gating = ExpertGating::kSoftmaxOfChosen;
+  raw.config.expert_gating = ExpertGating::kChosenOfSoftmax;
+  const std::vector<float> want = greedy_logits(renormalised, 4)[3];
+  EXPECT_LE(nmse(want, greedy_logits(mixtral_gates, 4)[3]), 1e-10);
+  EXPECT_GT(nmse(want, greedy_logits(raw, 4)[3]), 1e-4);
+
+  // Equal router logits: each of the 6 experts has probability 1/6 and experts 0 and 1 are chosen
+  // (ties go to the lower index), so the raw gates are 1/6 each and the renormalised ones 1/2: a
+  // layer's feed-forward output is 3 times larger renormalised.
+  for (LlamaModel* m : {&renormalised, &raw}) {
+    m->config.n_layers = 1;
+    m->weights.layers.resize(1);
+  }
+  const std::vector<float> zeros(renormalised.weights.layers[0].router.size(), 0.0f);
+  renormalised.weights.layers[0].router = raw.weights.layers[0].router = zeros;
+  // The experts' output with down matrices of zeros is none: what remains is the attention half.
+  LlamaModel attention_only = raw;
+  const std::vector<float> zero_down(raw.weights.layers[0].experts[0].w2.size(), 0.0f);
+  for (LlamaExpert& e : attention_only.weights.layers[0].experts) e.w2 = zero_down;
+  const auto layer_out = [](const LlamaModel& m) {
+    ReferenceModel r(m);
+    r.forward(1, 0);
+    return r.layer_output(0);
+  };
+  const std::vector<float> base = layer_out(attention_only), a = layer_out(renormalised),
+                           b = layer_out(raw);
+  std::vector<float> ffn_renormalised, three_ffn_raw;
+  for (size_t i = 0; i < base.size(); ++i) {
+    ffn_renormalised.push_back(a[i] - base[i]);
+    three_ffn_raw.push_back(3.0f * (b[i] - base[i]));
+  }
+  EXPECT_LE(nmse(ffn_renormalised, three_ffn_raw), 1e-10);
+  EXPECT_GT(nmse(ffn_renormalised, std::vector<float>(base.size(), 0.0f)), 0.99);
+}
+
+TEST(Qwen3, UnsupportedPiecesRaiseInputErrors) {
+  const std::string dir = temp("qwen3_errors_hf");
+  write_safetensors(tiny_model(Variant::kQwen3Moe), dir, DataType::FP32);
+  const json config = json::parse(read_bytes(dir + "/config.json"));
+  const auto config_error = [&](const std::function<void(json&)>& edit) {
+    json c = config;
+    edit(c);
+    std::ofstream(dir + "/config.json", std::ios::trunc) << c.dump();
+    const std::string e = error_of([&] { load_model(dir); });
+    EXPECT_THAT(e, HasSubstr(dir));
+    return e;
+  };
+  EXPECT_THAT(config_error([](json& c) { c["decoder_sparse_step"] = 2; }),
+              HasSubstr("key decoder_sparse_step is 2, expected 1"));
+  EXPECT_THAT(config_error([](json& c) { c["mlp_only_layers"] = {1}; }),
+              HasSubstr("key mlp_only_layers is [1], expected [] or absent"));
+  EXPECT_THAT(config_error([](json& c) { c["attention_bias"] = true; }),
+              HasSubstr("key attention_bias is true, expected false"));
+  EXPECT_THAT(config_error([](json& c) { c.erase("moe_intermediate_size"); }),
+              HasSubstr("key moe_intermediate_size is missing"));
+  EXPECT_THAT(config_error([](json& c) { c["model_type"] = "qwen3"; }),
+              HasSubstr("tensor model.layers.0.mlp.gate_proj.weight is missing"));
+  EXPECT_THAT(config_error([](json& c) { c["head_dim"] = 15; }),
+              HasSubstr("head dimension 15 is odd"));
+
+  const std::string gguf = temp("qwen3_errors.gguf");
+  write_gguf(tiny_model(Variant::kQwen3Moe), nullptr, gguf, GgmlType::F32);
+  std::vector<char> b = read_bytes(gguf);
+  b[find_bytes(b, "blk.1.attn_k_norm.weight") + 6] = 'X';
+  EXPECT_THAT(error_of([&] { load_model(write_temp("qwen3_nonorm.gguf", b)); }),
+              HasSubstr("tensor blk.1.attn_k_norm.weight is missing"));
+  b = read_bytes(gguf);
+  b[find_bytes(b, "qwen3moe.expert_feed_forward_length") + 9] = 'X';
+  EXPECT_THAT(error_of([&] { load_model(write_temp("qwen3_noffn.gguf", b)); }),
+              HasSubstr("key qwen3moe.expert_feed_forward_length is missing, expected an integer"));
+
+  LlamaModel raw = tiny_model(Variant::kQwen3Moe);
+  raw.config.expert_gating = ExpertGating::kChosenOfSoftmax;
+  EXPECT_THAT(error_of([&] { write_gguf(raw, nullptr, temp("raw.gguf"), GgmlType::F32); }),
+              HasSubstr("llama.cpp always renormalises"));
+  LlamaModel mixtral_gates = tiny_model(Variant::kQwen3Moe);
+  mixtral_gates.config.expert_gating = ExpertGating::kSoftmaxOfChosen;
+  EXPECT_THAT(error_of([&] { write_safetensors(mixtral_gates, temp("mg_hf"), DataType::FP32); }),
+              HasSubstr("Qwen3-MoE (per-head q/k norms) gating by the softmax of the chosen"));
+  LlamaModel no_norm = tiny_model(Variant::kQwen3);
+  no_norm.weights.layers[1].q_norm = {};
+  EXPECT_THAT(error_of([&] { ReferenceModel r(no_norm); }),
+              HasSubstr("weight layer 1 q_norm has 0 elements, expected 16"));
 }
 
 }  // namespace
