@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -98,29 +99,36 @@ const std::vector<Slots>& slot_table() {
   return table;
 }
 
-// An MXU, VPU or DMA instruction with its registers read at issue, ready for its unit.
+// An MXU, VPU or DMA instruction with its registers read at issue, ready for its unit. The fields
+// are ordered by how often they are read (DMA, VPU, MXU; the vectors last), so that an
+// instruction touches few cache lines: a reusing core (see prepare_reuse) keeps thousands.
 struct UnitOp {
   Opcode op = Opcode::NOP;
   int pc = 0;
   int64_t wait = isa::kNoSemaphore;
   int64_t signal = isa::kNoSemaphore;
-  // MXU
-  uint64_t w = 0, out = 0, in = 0, m = 0, k = 0, n = 0, in_stride = 0, out_stride = 0;
-  bool acc = false;
-  DataType type = DataType::FP32, acc_type = DataType::FP32;
+  // DMA
+  uint64_t sram = 0, hbm = 0, rows = 0, row_bytes = 0, stride = 0, bytes = 0;
+  // dma.gather, dma.scatter: the index array and its bound
+  uint64_t idx = 0, limit = 0;
+  uint64_t dst = 0, src = 0;
+  int target = 0;  // core of dma.copy, chip of dma.send
   // VPU
   VpuOperands vpu;
   uint64_t elements = 0;
   int bits = 32;
+  // MXU
+  uint64_t w = 0, out = 0, in = 0, m = 0, k = 0, n = 0, in_stride = 0, out_stride = 0;
+  bool acc = false;
+  DataType type = DataType::FP32, acc_type = DataType::FP32;
   std::vector<SramRange> vpu_ranges;
-  // DMA
-  uint64_t sram = 0, hbm = 0, rows = 0, row_bytes = 0, stride = 0, bytes = 0;
-  uint64_t dst = 0, src = 0;
-  int target = 0;  // core of dma.copy, chip of dma.send
-  // dma.gather, dma.scatter: the index array, its bound, and each row's HBM address once the
-  // transfer starts
-  uint64_t idx = 0, limit = 0;
+  // dma.gather, dma.scatter: each row's HBM address once the transfer starts
   std::vector<uint64_t> row_addresses;
+};
+
+// The operands of sem.signal and sem.wait.
+struct SemaphoreCount {
+  int64_t s = 0, count = 0;
 };
 
 struct Chunk {
@@ -440,6 +448,7 @@ struct Core::Impl {
 
     u.elements = n;
     u.bits = std::max(dtype_bits(o.type), dtype_bits(o.to));
+    if (!ctx.timed) return u;  // the ranges time SRAM bank conflicts; an untimed core has none
     u.vpu_ranges = {{o.a, 1, in_bytes, 0}, {o.d, 1, d_bytes, 0}};
     if (b_count != 0) u.vpu_ranges.push_back({o.b, 1, b_bytes, 0});
     if (select) u.vpu_ranges.push_back({o.m, 1, in_bytes, 0});
@@ -542,15 +551,21 @@ struct Core::Impl {
         ctx.timed ? ticks(static_cast<uint64_t>(config.core.sequencer_issue_cycles)) : 0;
     for (int batch = 0; batch < kMaxScalarBatch; ++batch) {
       const bool at_end = pc >= static_cast<int>(code.size());
-      const Opcode op = at_end ? Opcode::HALT : code[pc].op;
+      const Opcode op = at_end ? Opcode::HALT : opcodes[static_cast<size_t>(pc)];
       if (slot_of(op).unit == Unit::SCALAR && op != Opcode::HALT) {
+        if (replaying) {
+          const int next = after_scalars[static_cast<size_t>(pc)];
+          *stat.instructions += static_cast<uint64_t>(next - pc);
+          pc = next;
+          continue;
+        }
         execute_scalar(code[pc]);
         ++*stat.instructions;
         elapsed += issue_ticks;
         continue;
       }
       if (elapsed > 0) break;  // everything else acts at its own issue tick
-      const Step step = at_end ? halt_step() : execute(code[pc]);
+      const Step step = at_end ? halt_step() : execute(op, code[pc]);
       if (step == Step::BLOCKED) {
         in_issue = false;
         return;
@@ -671,26 +686,31 @@ struct Core::Impl {
 
   void do_halt() {
     halted = true;
+    if (!reused_at.empty()) {
+      if (replaying) regs = regs_at_halt;
+      regs_at_halt = regs;
+      resolved_every_instruction = true;
+    }
     *stat.cycles = ticks_to_cycles(now() - start_tick, clock);
     auto callbacks = halt_callbacks;
     for (auto& callback : callbacks) callback();
   }
 
-  Step execute(const isa::Instruction& inst) {
-    const Slots& sl = slot_of(inst.op);
-    switch (inst.op) {
+  // `op` is inst.op, read from `opcodes`: a reused instruction's own bytes are not read at all.
+  Step execute(Opcode op, const isa::Instruction& inst) {
+    const Slots& sl = slot_of(op);
+    switch (op) {
       case Opcode::HALT:
         return halt_step();
       case Opcode::SEM_SIGNAL: {
-        const int64_t s = semaphore_operand(inst, sl.s, false);
-        signal_semaphore(s, count_immediate(inst, sl.count));
+        const SemaphoreCount sc = semaphore_count(inst);
+        signal_semaphore(sc.s, sc.count);
         return Step::DONE;
       }
       case Opcode::SEM_WAIT: {
-        const int64_t s = semaphore_operand(inst, sl.s, false);
-        const int64_t count = count_immediate(inst, sl.count);
-        if (sems[static_cast<size_t>(s)] < count) return blocked(Block::SEM_WAIT);
-        sems[static_cast<size_t>(s)] -= count;
+        const SemaphoreCount sc = semaphore_count(inst);
+        if (sems[static_cast<size_t>(sc.s)] < sc.count) return blocked(Block::SEM_WAIT);
+        sems[static_cast<size_t>(sc.s)] -= sc.count;
         return Step::DONE;
       }
       case Opcode::SEM_SIGNAL_REMOTE: {
@@ -719,19 +739,35 @@ struct Core::Impl {
       default:
         break;
     }
-    switch (slot_of(inst.op).unit) {
+    switch (sl.unit) {
       case Unit::MXU:
         return push(
-            inst, mxu.queue, [&] { return resolve_mxu(inst); }, [this] { dispatch_mxu(); });
+            inst, mxu.queue, [&] { return resolve_mxu(inst); }, [this] { dispatch_mxu(); },
+            [this](const UnitOp& u) { run_mxu_untimed(u); });
       case Unit::VPU:
         return push(
-            inst, vpu.queue, [&] { return resolve_vpu(inst); }, [this] { dispatch_vpu(); });
+            inst, vpu.queue, [&] { return resolve_vpu(inst); }, [this] { dispatch_vpu(); },
+            [this](const UnitOp& u) { run_vpu_untimed(u); });
       case Unit::DMA:
         return push(
-            inst, dma_queue, [&] { return resolve_dma(inst); }, [this] { dispatch_dma(); });
+            inst, dma_queue, [&] { return resolve_dma(inst); }, [this] { dispatch_dma(); },
+            [this](UnitOp& u) { run_dma_untimed(u); });
       default:
         fail("the sequencer cannot execute this instruction");
     }
+  }
+
+  // The checked operands of sem.signal or sem.wait at pc; a reusing core decodes them once.
+  SemaphoreCount semaphore_count(const isa::Instruction& inst) {
+    if (!reused_at.empty() && reused_at[static_cast<size_t>(pc)] >= 0)
+      return reused_semaphores[static_cast<size_t>(reused_at[static_cast<size_t>(pc)])];
+    const Slots& sl = slot_of(inst.op);
+    const SemaphoreCount sc{semaphore_operand(inst, sl.s, false), count_immediate(inst, sl.count)};
+    if (!reused_at.empty()) {
+      reused_at[static_cast<size_t>(pc)] = static_cast<int32_t>(reused_semaphores.size());
+      reused_semaphores.push_back(sc);
+    }
+    return sc;
   }
 
   int64_t count_immediate(const isa::Instruction& inst, int slot) const {
@@ -740,20 +776,93 @@ struct Core::Impl {
     return count;
   }
 
-  template <typename Resolve, typename Dispatch>
+  // Queues the instruction for its unit and lets the unit run what it can. An untimed unit whose
+  // queue is empty and whose wait semaphore is free runs the instruction at once (`run_untimed`):
+  // what queueing and dispatching it would do, without the queue.
+  template <typename Resolve, typename Dispatch, typename RunUntimed>
   Step push(const isa::Instruction& inst, std::deque<UnitOp>& queue, Resolve resolve,
-            Dispatch dispatch) {
+            Dispatch dispatch, RunUntimed run_untimed) {
     if (queue.size() >= static_cast<size_t>(config.core.queue_depth))
       return blocked(Block::QUEUE_FULL);
-    const Slots& sl = slot_of(inst.op);
-    UnitOp u = resolve();
-    u.op = inst.op;
-    u.pc = pc;
-    u.wait = semaphore_operand(inst, sl.wait, true);
-    u.signal = semaphore_operand(inst, sl.signal, true);
-    queue.push_back(std::move(u));
+    UnitOp* op = reused_op();
+    if (!op) {
+      const Slots& sl = slot_of(inst.op);
+      UnitOp resolved = resolve();
+      resolved.op = inst.op;
+      resolved.pc = pc;
+      resolved.wait = semaphore_operand(inst, sl.wait, true);
+      resolved.signal = semaphore_operand(inst, sl.signal, true);
+      if (reused_at.empty()) {
+        queue.push_back(std::move(resolved));
+        dispatch();
+        return Step::DONE;
+      }
+      reused_at[static_cast<size_t>(pc)] = static_cast<int32_t>(reused.size());
+      op = &reused.emplace_back(std::move(resolved));
+    }
+    if (!ctx.timed && queue.empty() && take(op->wait)) {
+      run_untimed(*op);
+      return Step::DONE;
+    }
+    queue.push_back(*op);
     dispatch();
     return Step::DONE;
+  }
+
+  // The instruction at pc as an earlier run resolved it (null: not resolved yet, or not reusable).
+  // A reused mxu.load still leaves its tile for the matmuls that a later run resolves afresh.
+  UnitOp* reused_op() {
+    if (reused_at.empty()) return nullptr;
+    const int32_t at = reused_at[static_cast<size_t>(pc)];
+    if (at < 0) return nullptr;
+    UnitOp* op = &reused[static_cast<size_t>(at)];
+    // The core's next unit instructions are the next ones resolved: fetch them while this runs.
+    // The vectors at its end are read only by timed runs and indexed transfers.
+    constexpr size_t kFieldBytes = offsetof(UnitOp, vpu_ranges);
+    if (static_cast<size_t>(at) + 2 < reused.size())
+      for (size_t byte = 0; byte < kFieldBytes; byte += 64) {
+        __builtin_prefetch(reinterpret_cast<const char*>(op + 1) + byte);
+        __builtin_prefetch(reinterpret_cast<const char*>(op + 2) + byte);
+      }
+    if (op->op == Opcode::MXU_LOAD) issued_tile = {true, op->k, op->n, op->type};
+    return op;
+  }
+
+  // Resolved unit instructions are reused across runs of an untimed core whose code has no
+  // branch: its registers hold only values its own scalar instructions computed from immediates,
+  // the core's index and the chip's, so every run resolves each instruction to the same operands
+  // (checked once, on the run that resolved it). Registers set from outside (Core::set_reg) end
+  // the reuse until the next load.
+  void prepare_reuse() {
+    reused_at.clear();
+    reused.clear();
+    reused_semaphores.clear();
+    after_scalars.clear();
+    resolved_every_instruction = false;
+    const bool branches = std::any_of(code.begin(), code.end(), [](const isa::Instruction& i) {
+      return i.op == Opcode::BLT || i.op == Opcode::BNE || i.op == Opcode::JMP;
+    });
+    if (ctx.timed || branches) return;
+    reused_at.assign(code.size(), -1);
+    // A remote signal reads its core from a register at issue, so its code runs every scalar.
+    const bool reads_registers_at_issue =
+        std::any_of(code.begin(), code.end(),
+                    [](const isa::Instruction& i) { return i.op == Opcode::SEM_SIGNAL_REMOTE; });
+    if (!reads_registers_at_issue) {
+      after_scalars.resize(code.size());
+      int next = static_cast<int>(code.size());
+      for (int i = next - 1; i >= 0; --i) {
+        const Opcode op = code[static_cast<size_t>(i)].op;
+        if (slot_of(op).unit != Unit::SCALAR || op == Opcode::HALT) next = i;
+        after_scalars[static_cast<size_t>(i)] = next;
+      }
+    }
+    // Room for every unit instruction, so that the ones resolved never move.
+    reused.reserve(static_cast<size_t>(
+        std::count_if(code.begin(), code.end(), [this](const isa::Instruction& i) {
+          const Unit unit = slot_of(i.op).unit;
+          return unit == Unit::MXU || unit == Unit::VPU || unit == Unit::DMA;
+        })));
   }
 
   Step barrier_step() {
@@ -819,43 +928,57 @@ struct Core::Impl {
     while (!mxu.queue.empty() && take(mxu.queue.front().wait)) {
       const UnitOp op = std::move(mxu.queue.front());
       mxu.queue.pop_front();
-      if (op.op == Opcode::MXU_LOAD) {
-        keep_loaded_weights(op);
-        ++*stat.mxu_loads;
-      } else {
-        matmul_data(op, *mxu.weights);
-        ++*stat.mxu_tiles;
-        *stat.mxu_macs += op.m * op.k * op.n;
-      }
-      signal_semaphore(op.signal, 1);
+      run_mxu_untimed(op);
     }
+  }
+
+  // One untimed MXU instruction whose wait semaphore has been taken, with its completion signal.
+  void run_mxu_untimed(const UnitOp& op) {
+    if (op.op == Opcode::MXU_LOAD) {
+      keep_loaded_weights(op);
+      ++*stat.mxu_loads;
+    } else {
+      matmul_data(op, *mxu.weights);
+      ++*stat.mxu_tiles;
+      *stat.mxu_macs += op.m * op.k * op.n;
+    }
+    signal_semaphore(op.signal, 1);
   }
 
   void dispatch_vpu_untimed() {
     while (!vpu.queue.empty() && take(vpu.queue.front().wait)) {
       const UnitOp op = std::move(vpu.queue.front());
       vpu.queue.pop_front();
-      vpu_execute(op.vpu, sram.data());
-      ++*stat.vpu_instructions;
-      *stat.vpu_elements += op.elements;
-      signal_semaphore(op.signal, 1);
+      run_vpu_untimed(op);
     }
+  }
+
+  void run_vpu_untimed(const UnitOp& op) {
+    vpu_execute(op.vpu, sram.data());
+    ++*stat.vpu_instructions;
+    *stat.vpu_elements += op.elements;
+    signal_semaphore(op.signal, 1);
   }
 
   void dispatch_dma_untimed() {
     while (!dma_queue.empty() && take(dma_queue.front().wait)) {
       UnitOp op = std::move(dma_queue.front());
       dma_queue.pop_front();
-      if (is_indexed(op.op)) resolve_indexed_rows(op);
-      if (op.op == Opcode::DMA_SEND) {
-        ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
-      } else {
-        copy_dma_bytes(op);
-      }
-      ++*stat.dma_instructions;
-      count_dma_bytes(op);
-      signal_semaphore(op.signal, 1);
+      run_dma_untimed(op);
     }
+  }
+
+  // Resolves the rows of an indexed transfer into `op` before moving its bytes.
+  void run_dma_untimed(UnitOp& op) {
+    if (is_indexed(op.op)) resolve_indexed_rows(op);
+    if (op.op == Opcode::DMA_SEND) {
+      ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
+    } else {
+      copy_dma_bytes(op);
+    }
+    ++*stat.dma_instructions;
+    count_dma_bytes(op);
+    signal_semaphore(op.signal, 1);
   }
 
   // The array keeps its own copy: later SRAM writes do not change loaded weights.
@@ -1244,9 +1367,7 @@ struct Core::Impl {
   void copy_dma_bytes(const UnitOp& op) {
     switch (op.op) {
       case Opcode::DMA_LOAD:
-        for (uint64_t r = 0; r < op.rows; ++r)
-          ctx.hbm_data->read(op.hbm + r * op.stride, sram.data() + op.sram + r * op.row_bytes,
-                             op.row_bytes);
+        ctx.hbm_data->read_rows(op.hbm, op.rows, op.row_bytes, op.stride, sram.data() + op.sram);
         break;
       case Opcode::DMA_GATHER:
         for (uint64_t r = 0; r < op.rows; ++r)
@@ -1254,9 +1375,7 @@ struct Core::Impl {
                              op.row_bytes);
         break;
       case Opcode::DMA_STORE:
-        for (uint64_t r = 0; r < op.rows; ++r)
-          ctx.hbm_data->write(op.hbm + r * op.stride, sram.data() + op.sram + r * op.row_bytes,
-                              op.row_bytes);
+        ctx.hbm_data->write_rows(op.hbm, op.rows, op.row_bytes, op.stride, sram.data() + op.sram);
         break;
       case Opcode::DMA_SCATTER:
         for (uint64_t r = 0; r < op.rows; ++r)
@@ -1283,6 +1402,8 @@ struct Core::Impl {
   Counters stat{};
 
   std::vector<isa::Instruction> code;
+  // code[i].op: the sequencer reads only these for most instructions, so it stays in cache.
+  std::vector<Opcode> opcodes;
   int pc = 0;
   std::array<int64_t, isa::kNumRegisters> regs{};
   std::array<int64_t, isa::kNumSemaphores> sems{};
@@ -1298,6 +1419,21 @@ struct Core::Impl {
   bool barrier_arrived = false;
   bool barrier_released = false;
   IssuedTile issued_tile;
+  // Per instruction: the index of its resolved form once a run has resolved it, else -1 (see
+  // prepare_reuse); empty when the core does not reuse resolved instructions. A unit
+  // instruction's is in `reused`, a sem.signal's or sem.wait's in `reused_semaphores`, each in the
+  // order they were resolved, which is program order.
+  std::vector<int32_t> reused_at;
+  std::vector<UnitOp> reused;
+  std::vector<SemaphoreCount> reused_semaphores;
+  // A run of a reusing core after one that halted has every unit instruction resolved, and its
+  // scalar instructions only compute the registers those read: it skips them (counting them as
+  // issued), from each to `after_scalars` (the next other instruction; empty: the code needs its
+  // registers at issue), and halts with the registers the resolving run halted with.
+  bool resolved_every_instruction = false;
+  bool replaying = false;
+  std::vector<int32_t> after_scalars;
+  std::array<int64_t, isa::kNumRegisters> regs_at_halt{};
   std::vector<std::function<void()>> halt_callbacks;
 
   MxuUnit mxu;
@@ -1326,6 +1462,9 @@ int Core::index() const { return impl_->index; }
 
 void Core::load(std::vector<isa::Instruction> code) {
   impl_->code = std::move(code);
+  impl_->opcodes.clear();
+  for (const isa::Instruction& inst : impl_->code) impl_->opcodes.push_back(inst.op);
+  impl_->prepare_reuse();
   restart();
 }
 
@@ -1338,6 +1477,7 @@ void Core::restart() {
   s.block = Impl::Block::NONE;
   s.barrier_arrived = false;
   s.issued_tile = {};
+  s.replaying = s.resolved_every_instruction && !s.reused_at.empty() && !s.after_scalars.empty();
 }
 
 void Core::start() {
@@ -1361,6 +1501,9 @@ int64_t Core::reg(int r) const {
 void Core::set_reg(int r, int64_t value) {
   if (r < 0 || r >= isa::kNumRegisters) throw std::out_of_range("register x" + std::to_string(r));
   impl_->set_reg(r, value);
+  // Runs may now resolve other operands.
+  impl_->reused_at.clear();
+  impl_->replaying = false;
 }
 
 int64_t Core::semaphore(int s) const {

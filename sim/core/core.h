@@ -66,7 +66,11 @@ class Core {
   // Loads the code this core runs and restarts it.
   void load(std::vector<isa::Instruction> code);
   // Puts the core back at the start of its code, registers and semaphores zero, not halted; its
-  // SRAM bytes stay. For running a loaded program again on an untimed chip.
+  // SRAM bytes stay. For running a loaded program again on an untimed chip. An untimed core whose
+  // code has no branch runs it again faster, with the same results, counters and final registers:
+  // it reuses the unit instructions an earlier run resolved and, after a run that halted, skips the
+  // scalar instructions that computed their operands (unless the code has sem.signal.remote, which
+  // reads a register at issue). set_reg() ends this reuse until the next load().
   void restart();
   // Schedules the first issue at the current tick. A core with no code is halted at once.
   void start();

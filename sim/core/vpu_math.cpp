@@ -152,10 +152,27 @@ int64_t apply_int(Opcode op, int64_t x, int64_t y) {
   }
 }
 
-std::vector<float> read_float(DataType type, const uint8_t* src, uint64_t n) {
-  std::vector<float> out(n);
+void read_float_into(DataType type, const uint8_t* src, uint64_t n, std::vector<float>& out) {
+  out.resize(n);
   if (n != 0) numerics::to_fp32(type, src, out.data(), n);
+}
+
+std::vector<float> read_float(DataType type, const uint8_t* src, uint64_t n) {
+  std::vector<float> out;
+  read_float_into(type, src, n, out);
   return out;
+}
+
+// The operands and result of a float instruction, widened to FP32. Kept from one instruction to
+// the next: the VPU runs one at a time, and allocating them per instruction cost more than the
+// arithmetic of the small instructions a decode step is made of.
+struct FloatScratch {
+  std::vector<float> a, b, out;
+};
+
+FloatScratch& float_scratch() {
+  thread_local FloatScratch scratch;
+  return scratch;
 }
 
 std::vector<int64_t> read_int(DataType type, const uint8_t* src, uint64_t n) {
@@ -192,9 +209,9 @@ void write_int(DataType type, const std::vector<int64_t>& values, uint8_t* dst) 
 
 // Rows x cols results of an elementwise or broadcast op, computed in T.
 template <typename T, typename Apply>
-std::vector<T> elementwise(const std::vector<T>& a, const std::vector<T>& b, Opcode op,
-                           uint64_t rows, uint64_t cols, Apply apply) {
-  std::vector<T> out(rows * cols);
+void elementwise(const std::vector<T>& a, const std::vector<T>& b, Opcode op, uint64_t rows,
+                 uint64_t cols, Apply apply, std::vector<T>& out) {
+  out.resize(rows * cols);
   const bool binary =
       has_second_operand(op) || is_broadcast_by_column(op) || is_broadcast_by_row(op);
   for (uint64_t r = 0; r < rows; ++r)
@@ -202,12 +219,11 @@ std::vector<T> elementwise(const std::vector<T>& a, const std::vector<T>& b, Opc
       const T x = a[r * cols + col];
       out[r * cols + col] = apply(x, binary ? second(b, op, r, col, cols) : T{});
     }
-  return out;
 }
 
 template <typename T>
-std::vector<T> reduce(const std::vector<T>& a, Opcode op, uint64_t rows, uint64_t cols) {
-  std::vector<T> out(rows);
+void reduce(const std::vector<T>& a, Opcode op, uint64_t rows, uint64_t cols, std::vector<T>& out) {
+  out.resize(rows);
   for (uint64_t r = 0; r < rows; ++r) {
     T acc = op == Opcode::VPU_RSUM ? T{} : a[r * cols];
     for (uint64_t col = 0; col < cols; ++col) {
@@ -222,7 +238,6 @@ std::vector<T> reduce(const std::vector<T>& a, Opcode op, uint64_t rows, uint64_
     }
     out[r] = acc;
   }
-  return out;
 }
 
 uint64_t second_operand_count(const VpuOperands& o) {
@@ -272,9 +287,10 @@ void vpu_execute(const VpuOperands& o, uint8_t* sram) {
     std::memmove(sram + o.d, sram + o.a, n * elem);
     return;
   }
+  FloatScratch& scratch = float_scratch();
   if (o.op == Opcode::VPU_CVT) {
-    const std::vector<float> values = read_float(o.type, sram + o.a, n);
-    if (n != 0) numerics::from_fp32(o.to, values.data(), sram + o.d, n);
+    read_float_into(o.type, sram + o.a, n, scratch.a);
+    if (n != 0) numerics::from_fp32(o.to, scratch.a.data(), sram + o.d, n);
     return;
   }
   if (o.op == Opcode::VPU_SEL) {
@@ -298,23 +314,32 @@ void vpu_execute(const VpuOperands& o, uint8_t* sram) {
   if (dtype_is_integer(o.type)) {
     const std::vector<int64_t> a = read_int(o.type, sram + o.a, n);
     const std::vector<int64_t> b = read_int(o.type, sram + o.b, b_count);
-    write_int(o.type,
-              is_reduce ? reduce(a, o.op, o.rows, o.cols)
-                        : elementwise(a, b, o.op, o.rows, o.cols,
-                                      [&](int64_t x, int64_t y) {
-                                        const int64_t r = apply_int(o.op, x, y);
-                                        return wraps(o.op) ? wrap(o.type, r) : r;
-                                      }),
-              sram + o.d);
+    std::vector<int64_t> out;
+    if (is_reduce) {
+      reduce(a, o.op, o.rows, o.cols, out);
+    } else {
+      elementwise(
+          a, b, o.op, o.rows, o.cols,
+          [&](int64_t x, int64_t y) {
+            const int64_t r = apply_int(o.op, x, y);
+            return wraps(o.op) ? wrap(o.type, r) : r;
+          },
+          out);
+    }
+    write_int(o.type, out, sram + o.d);
     return;
   }
-  const std::vector<float> a = read_float(o.type, sram + o.a, n);
-  const std::vector<float> b = read_float(o.type, sram + o.b, b_count);
-  const std::vector<float> out =
-      is_reduce ? reduce(a, o.op, o.rows, o.cols)
-                : elementwise(a, b, o.op, o.rows, o.cols,
-                              [&](float x, float y) { return apply_float(o.op, x, y, o.c); });
-  if (!out.empty()) numerics::from_fp32(o.type, out.data(), sram + o.d, out.size());
+  read_float_into(o.type, sram + o.a, n, scratch.a);
+  read_float_into(o.type, sram + o.b, b_count, scratch.b);
+  if (is_reduce) {
+    reduce(scratch.a, o.op, o.rows, o.cols, scratch.out);
+  } else {
+    elementwise(
+        scratch.a, scratch.b, o.op, o.rows, o.cols,
+        [&](float x, float y) { return apply_float(o.op, x, y, o.c); }, scratch.out);
+  }
+  if (!scratch.out.empty())
+    numerics::from_fp32(o.type, scratch.out.data(), sram + o.d, scratch.out.size());
 }
 
 }  // namespace seedchip::sim

@@ -18,6 +18,13 @@ class BackingStore {
 
   void read(uint64_t addr, void* dst, uint64_t bytes) const;
   void write(uint64_t addr, const void* src, uint64_t bytes);
+  // Rows of `row_bytes`, `rows` of them `stride` apart from `addr`, read or written as one span:
+  // the same bytes as a read() or write() per row, with one page lookup when the span lies in one
+  // page. Throws std::out_of_range as read() and write() do.
+  void read_rows(uint64_t addr, uint64_t rows, uint64_t row_bytes, uint64_t stride,
+                 uint8_t* dst) const;
+  void write_rows(uint64_t addr, uint64_t rows, uint64_t row_bytes, uint64_t stride,
+                  const uint8_t* src);
   uint64_t capacity() const { return capacity_; }
   uint64_t resident_bytes() const { return pages_.size() * kPageBytes; }
 

@@ -187,6 +187,28 @@ TEST(Simulation, FunctionalOnlyRunsAgainAfterRestart) {
   EXPECT_EQ(simulation.barrier_releases(0).size(), releases);  // this run's only
 }
 
+// Later runs reuse the instructions the first resolved and skip the scalar ones
+// (sim/core/core.cpp): they still compute on each run's data, count every instruction, and halt
+// with the registers.
+TEST(Simulation, FunctionalOnlyRunsAgainOnNewData) {
+  Simulation simulation(two_core_chip(), untimed());
+  simulation.load(isa::assemble(kHandOff, "hand_off.s"));
+  for (int run = 0; run < 3; ++run) {
+    if (run > 0) simulation.restart();
+    std::vector<float> data(64);
+    std::iota(data.begin(), data.end(), static_cast<float>(100 * run));
+    simulation.hbm_data(0).write(0, data.data(), 256);
+    ASSERT_TRUE(simulation.run().completed);
+    std::vector<float> out(64);
+    simulation.hbm_data(0).read(65536, out.data(), 256);
+    for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], 2 * data[i]) << "run " << run;
+    EXPECT_EQ(simulation.core(0, 1).reg(5), 256);
+    EXPECT_EQ(simulation.core(0, 0).reg(6), 4096);
+    // Ten per run: halt is not counted.
+    EXPECT_EQ(simulation.stats().get("chip.core1.sequencer.instructions"), 10.0 * (run + 1));
+  }
+}
+
 TEST(Simulation, ATimedSimulationRunsOnceAndAnUntimedOneHasNoTrace) {
   Simulation timed(two_core_chip(), {});
   EXPECT_THROW(timed.restart(), std::logic_error);
