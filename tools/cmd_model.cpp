@@ -28,6 +28,7 @@ namespace ir = compiler::ir;
 
 struct CompileFlags {
   std::string precision;
+  std::string quantize_weights, quantize_activations;  // empty: not given
   std::vector<std::string> dump_after;
   bool dump_ir = false;
 
@@ -41,9 +42,31 @@ struct CompileFlags {
                    "print the IR after this pass (repeatable; 'all' for every pass)");
     cmd.add_flag("--dump-ir", dump_ir, "print the IR as loaded, before any pass");
   }
+  // compile and run only: the conformance suite checks FP32 references.
+  void add_quantization_to(CLI::App& cmd) {
+    cmd.add_option("--quantize-weights", quantize_weights,
+                   "store constant MatMul/Gemm weights in bf16, fp8 (E4M3) or int8, 8-bit formats "
+                   "with per-output-channel scales (default: the activations' format)")
+        ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
+    cmd.add_option("--quantize-activations", quantize_activations,
+                   "quantized products' activations in bf16, fp8 or int8 (scaled per row on the "
+                   "chip; 8-bit needs the same weight format) (default: bf16)")
+        ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
+  }
   compiler::CompileOptions options() const {
     compiler::CompileOptions o;
     o.matmul_precision = compiler::precision_from_name(precision);
+    if (!quantize_weights.empty() || !quantize_activations.empty()) {
+      namespace passes = compiler::passes;
+      passes::QuantizationOptions q;
+      q.activations = quantize_activations.empty()
+                          ? passes::QuantFormat::kBf16
+                          : passes::quant_format_from_name(quantize_activations);
+      q.weights = quantize_weights.empty() ? q.activations
+                                           : passes::quant_format_from_name(quantize_weights);
+      passes::check_quantization(q);
+      o.quantization = q;
+    }
     o.dump_ir_after = dump_after;
     o.dump = [](std::string_view pass, const ir::Graph& g) {
       std::printf("# IR after %.*s\n%s\n", static_cast<int>(pass.size()), pass.data(),
@@ -81,6 +104,9 @@ void run_compile(const CompileCommand& c) {
     for (const compiler::passes::Pass& p : compiler::passes::all_passes())
       std::printf("%-16.*s %.*s\n", static_cast<int>(p.name.size()), p.name.data(),
                   static_cast<int>(p.description.size()), p.description.data());
+    const compiler::passes::Pass quantize = compiler::passes::quantize_pass({});
+    std::printf("%-16.*s %.*s\n", static_cast<int>(quantize.name.size()), quantize.name.data(),
+                static_cast<int>(quantize.description.size()), quantize.description.data());
     return;
   }
   if (c.model.empty()) throw InputError("compile: a model file is required");
@@ -97,6 +123,17 @@ void run_compile(const CompileCommand& c) {
       static_cast<double>(model.hbm_bytes) / (1 << 20));
   for (const compiler::OpRecord& op : model.ops)
     std::printf("  %-40s %s\n", op.label.c_str(), op.mapping.c_str());
+  if (const auto& q = c.flags.options().quantization) {
+    uint64_t constant_bytes = 0;
+    for (const compiler::TensorSlot& t : model.tensors)
+      if (t.role == compiler::TensorRole::kConstant) constant_bytes += t.bytes;
+    const auto name = [](compiler::passes::QuantFormat f) {
+      return std::string(compiler::passes::quant_format_name(f));
+    };
+    std::printf("quantized: weights %s, activations %s; constants %llu bytes\n",
+                name(q->weights).c_str(), name(q->activations).c_str(),
+                static_cast<unsigned long long>(constant_bytes));
+  }
   if (!c.output.empty()) {
     runtime::save_model(model, c.output);
     std::printf("wrote %s\n", c.output.c_str());
@@ -284,6 +321,7 @@ void register_model(CLI::App& app) {
     cmd->add_option("-o,--output", c->output, "write the compiled program (.scp)");
     cmd->add_flag("--list-passes", c->list_passes, "list the compiler passes and exit");
     c->flags.add_to(*cmd);
+    c->flags.add_quantization_to(*cmd);
     c->chip.add_to(*cmd);
     cmd->callback([c] { run_compile(*c); });
   }
@@ -298,6 +336,7 @@ void register_model(CLI::App& app) {
     cmd->add_option("--stats", c->stats, "write the full stats tree as JSON");
     cmd->add_option("--trace", c->trace, "write a Chrome/Perfetto trace");
     c->flags.add_to(*cmd);
+    c->flags.add_quantization_to(*cmd);
     c->chip.add_to(*cmd);
     cmd->callback([c] { run_run(*c); });
   }

@@ -116,8 +116,15 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   std::map<std::string, ir::ElementType> interface;
   for (ir::ValueId v : graph.inputs) interface[graph.value(v).name] = graph.value(v).type.element;
   for (ir::ValueId v : graph.outputs) interface[graph.value(v).name] = graph.value(v).type.element;
-  passes::run_passes(graph, options.passes.empty() ? passes::default_pipeline() : options.passes,
-                     options.dump_ir_after, options.dump);
+  std::vector<std::string> pipeline =
+      options.passes.empty() ? passes::default_pipeline() : options.passes;
+  std::vector<passes::Pass> bound;
+  if (options.quantization) {
+    // Last: the weights must be folded constants and every type known.
+    bound.push_back(passes::quantize_pass(*options.quantization));
+    pipeline.emplace_back(bound.back().name);
+  }
+  passes::run_passes(graph, pipeline, options.dump_ir_after, options.dump, bound);
   const std::string where = "graph '" + graph.name + "': ";
 
   // Every op must have a lowering; name them all at once.

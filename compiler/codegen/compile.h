@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "arch/chip_loader.h"
 #include "arch/error.h"
 #include "compiler/ir/graph.h"
+#include "compiler/passes/quantize.h"
 #include "isa/isa.h"
 
 namespace seedchip::compiler {
@@ -40,6 +42,9 @@ struct CompileOptions {
   // whose copy is then skipped: only the scattered rows are written), and no node may read the
   // input after it; otherwise InputError naming the tensors (and the node).
   std::map<std::string, std::string> in_place;
+  // Set: the quantize pass (passes/quantize.h) runs after the pipeline, storing constant matrix
+  // product weights in the chosen formats. Unset: products keep f32 weights (matmul_precision).
+  std::optional<passes::QuantizationOptions> quantization;
 };
 
 // An operator the code generator cannot lower (the op, or this use of it). The conformance run
@@ -91,6 +96,9 @@ struct CompiledModel {
   // Output name -> input name whose HBM bytes it is stored over (CompileOptions::in_place): after
   // a run, the input holds the output's value.
   std::map<std::string, std::string> in_place;
+  // Set: the quantize pass (passes/quantize.h) runs after the pipeline, storing constant matrix
+  // product weights in the chosen formats. Unset: products keep f32 weights (matmul_precision).
+  std::optional<passes::QuantizationOptions> quantization;
 };
 
 // Runs the passes, then lowers every node. Throws UnsupportedError for the first node that cannot

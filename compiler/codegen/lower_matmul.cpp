@@ -13,6 +13,7 @@
 // layout applies when K and N are whole tiles; otherwise B is read row-major.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "compiler/codegen/lowering.h"
 #include "compiler/kernels/gemm.h"
@@ -170,7 +171,8 @@ int64_t count_of(const std::vector<int64_t>& dims) {
 
 // One product as `splits` GEMMs over consecutive K slices (plan_k_splits), slice s on cores
 // [s G, (s + 1) G) with G = cores / splits, each writing its partial C to scratch; then the
-// partials are summed on the VPU into `out`. A' and B' are as emit_product lays them out.
+// partials are summed on the VPU into `out` (in the accumulator's format). A' and B' are as
+// emit_product lays them out, or row-major in shape.type (quantized products).
 void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_t a, int64_t b,
                   bool b_in_tiles, int64_t out, bool a_fp32) {
   const int64_t m = shape.m, n = shape.n, k = shape.k / splits;
@@ -186,16 +188,18 @@ void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_
   std::vector<Emitter>& emitters = ctx.program.emitters();
   for (int64_t s = 0; s < splits; ++s) {
     GemmLayout layout;
-    const int64_t a_bytes = a_fp32 ? 4 : 2;
+    const int64_t operand_bytes = dtype_bytes(shape.type);
+    const int64_t a_bytes = a_fp32 ? 4 : operand_bytes;
     layout.a = static_cast<uint64_t>(a + s * k * a_bytes);
     layout.a_row_pitch = static_cast<uint64_t>(shape.k * a_bytes);
     layout.a_fp32 = a_fp32;
     if (tiles) {
-      layout.b = static_cast<uint64_t>(b + s * (k / plan.tile_k) * plan.tile_k * plan.tile_n * 2);
+      layout.b = static_cast<uint64_t>(b + s * (k / plan.tile_k) * plan.tile_k * plan.tile_n *
+                                               operand_bytes);
       layout.b_column_tiles = shape.k / plan.tile_k;
     } else {
-      layout.b = static_cast<uint64_t>(b + s * k * n * 2);
-      layout.b_row_pitch = static_cast<uint64_t>(n * 2);
+      layout.b = static_cast<uint64_t>(b + s * k * n * operand_bytes);
+      layout.b_row_pitch = static_cast<uint64_t>(n * operand_bytes);
     }
     layout.c = static_cast<uint64_t>(partials + s * partial_bytes);
     // The emitters remember the registers they set: the copies' state goes back with the code.
@@ -211,7 +215,9 @@ void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_
     sum.slots.push_back({4, SlotShape::kWide});
     sum.loads.push_back(
         {static_cast<int>(s), TensorView::contiguous(partials + s * partial_bytes, 4, {m * n})});
-    if (s > 0) sum.steps.push_back({Opcode::VPU_ADD, 0, 0, static_cast<int>(s)});
+    if (s > 0)
+      sum.steps.push_back(
+          {Opcode::VPU_ADD, 0, 0, static_cast<int>(s), 0, gemm_accumulator(shape.type)});
   }
   sum.stores = {{0, TensorView::contiguous(out, 4, {m * n})}};
   ctx.emit(sum);
@@ -429,6 +435,153 @@ void lower_gemm(OpContext& ctx) {
   k.stores = {{1, y}};
   ctx.emit(k);
   ctx.mapping += ", then alpha/beta on the VPU";
+}
+
+namespace {
+
+// The format named by a seedchip::QuantizedMatMul attribute (passes/quantize.h).
+DataType quantized_format(OpContext& ctx, const std::string& key) {
+  const std::string name = ctx.attr_string(key, "bf16");
+  const std::optional<DataType> t = dtype_from_name(name);
+  if (!t || (*t != DataType::BF16 && *t != DataType::FP8_E4M3 && *t != DataType::INT8))
+    ctx.unsupported(key + " '" + name + "' (expected bf16, fp8e4m3 or int8)");
+  return *t;
+}
+
+// The largest magnitude of a quantized activation (passes/quantize.h's Q).
+float largest_code(DataType t) { return t == DataType::INT8 ? 127.0f : 448.0f; }
+
+// Each row of `a` (f32 [rows, k]) to `type` at `a_q` ([rows, k] dense). 8-bit formats are
+// scaled per row first: scale = max |row| / Q + 1e-30 goes to `scale` (f32 [rows]) and the row
+// is multiplied by 1 / scale before the saturating conversion.
+void emit_quantize_rows(OpContext& ctx, const TensorView& a, int64_t rows, int64_t k, DataType type,
+                        int64_t a_q, int64_t scale) {
+  StreamKernel q;
+  q.rows = rows;
+  q.width = k;
+  q.loads = {{0, a}};
+  q.slots = {{4, SlotShape::kWide}};
+  if (type == DataType::BF16) {
+    q.slots.push_back({2, SlotShape::kWide});
+    q.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, DataType::FP32, DataType::BF16}};
+    q.stores = {{1, TensorView::contiguous(a_q, 2, {rows, k})}};
+    ctx.emit(q);
+    return;
+  }
+  q.slots.insert(q.slots.end(), {{4, SlotShape::kWide},
+                                 {4, SlotShape::kWide},
+                                 {4, SlotShape::kNarrow},
+                                 {4, SlotShape::kNarrow},
+                                 {4, SlotShape::kNarrow},
+                                 {4, SlotShape::kWide},
+                                 {1, SlotShape::kWide}});
+  q.steps = {{Opcode::VPU_MULS, 1, 0, -1, -1.0f},
+             {Opcode::VPU_MAX, 2, 0, 1},
+             {Opcode::VPU_RMAX, 3, 2},
+             {Opcode::VPU_MULS, 4, 3, -1, 1.0f / largest_code(type)},
+             {Opcode::VPU_ADDS, 4, 4, -1, 1e-30f},
+             {Opcode::VPU_RECIP, 5, 4},
+             {Opcode::VPU_MULC, 6, 0, 5},
+             {Opcode::VPU_CVT, 7, 6, -1, 0, DataType::FP32, type}};
+  q.stores = {{7, TensorView::contiguous(a_q, 1, {rows, k})},
+              {4, TensorView::contiguous(scale, 4, {rows})}};
+  ctx.emit(q);
+}
+
+}  // namespace
+
+// seedchip::QuantizedMatMul(a, w_q[, w_scale]) {weights, activations} (passes/quantize.h): the
+// activations quantized per row, one GEMM in the operand format (INT8 accumulates in INT32,
+// E4M3 and BF16 in FP32), then the accumulator scaled by the row and weight scales.
+void lower_quantized_matmul(OpContext& ctx) {
+  const DataType weights = quantized_format(ctx, "weights");
+  const DataType operand = quantized_format(ctx, "activations");
+  if (operand != DataType::BF16 && operand != weights)
+    ctx.unsupported("activations in " + std::string(dtype_name(operand)) + " with weights in " +
+                    std::string(dtype_name(weights)) + " (the MXU multiplies one format)");
+  const ir::HostTensor* w = ctx.constant(ctx.in(1));
+  if (!w || w->dims.size() != 2) ctx.unsupported("weights that are not a 2-D constant");
+  if (ctx.type(ctx.in(0)).element != ir::ElementType::F32 || ctx.dims(ctx.in(0)).size() < 2)
+    ctx.unsupported("activations that are not f32 of rank 2 or more");
+  const int64_t k = w->dims[0], n = w->dims[1];
+  const int64_t rows = ctx.type(ctx.in(0)).element_count() / k;
+  const TensorView a = ctx.view(ctx.in(0)).reshaped({rows, k});
+  const bool scaled = weights != DataType::BF16;
+  if (scaled != (ctx.in(2) != ir::kNoValue))
+    ctx.unsupported("8-bit weights need a scale input, bf16 weights none");
+  const int64_t operand_bytes = dtype_bytes(operand);
+  const int64_t a_q = ctx.scratch(rows * k * operand_bytes);
+  const int64_t a_scale = operand == DataType::BF16 ? 0 : ctx.scratch(rows * 4);
+  emit_quantize_rows(ctx, a, rows, k, operand, a_q, a_scale);
+  int64_t b = ctx.view(ctx.in(1)).base;
+  if (weights != operand) {
+    // 8-bit weights under bf16 activations: widened to BF16 (exact), unscaled; the weight scale
+    // is applied to the product below.
+    const int64_t widened = ctx.scratch(k * n * 2);
+    StreamKernel widen;
+    widen.rows = k * n;
+    widen.slots = {{1, SlotShape::kWide}, {2, SlotShape::kWide}};
+    widen.loads = {{0, TensorView::contiguous(b, 1, {k * n})}};
+    widen.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, weights, DataType::BF16}};
+    widen.stores = {{1, TensorView::contiguous(widened, 2, {k * n})}};
+    ctx.emit(widen);
+    b = widened;
+  }
+  ctx.sync();
+  const TensorView y = ctx.view(ctx.out(0)).reshaped({rows, n});
+  const DataType accumulator = gemm_accumulator(operand);
+  const int64_t c = scaled ? ctx.scratch(rows * n * 4) : y.base;
+  const GemmShape shape{rows, n, k, operand};
+  const int64_t splits = plan_k_splits(ctx.chip, shape);
+  const std::string product = "GEMM " + std::to_string(rows) + "x" + std::to_string(n) + "x" +
+                              std::to_string(k) + " in " + std::string(dtype_name(operand)) +
+                              " (weights stored in " + std::string(dtype_name(weights)) + ")";
+  if (splits > 1) {
+    emit_split_k(ctx, shape, splits, a_q, b, false, c, false);
+    ctx.mapping = "split-K " + std::to_string(splits) + " x " + product;
+  } else {
+    const GemmPlan plan = plan_gemm(ctx.chip, shape);
+    GemmLayout layout;
+    layout.a = static_cast<uint64_t>(a_q);
+    layout.b = static_cast<uint64_t>(b);
+    layout.c = static_cast<uint64_t>(c);
+    layout.b_row_pitch = static_cast<uint64_t>(n * operand_bytes);
+    emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
+    ctx.mapping = product + " (" + plan.describe() + ")";
+  }
+  if (!scaled) return;
+  ctx.sync();
+  // y = acc x row scale x weight scale (per output channel, or one per tensor).
+  StreamKernel dequant;
+  dequant.rows = rows;
+  dequant.width = n;
+  dequant.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}};
+  dequant.loads = {{0, TensorView::contiguous(c, 4, {rows, n})}};
+  int current = 0;  // the slot holding the result so far; the steps write slot 1
+  if (accumulator != DataType::FP32) {
+    dequant.steps = {{Opcode::VPU_CVT, 1, 0, -1, 0, accumulator, DataType::FP32}};
+    current = 1;
+  }
+  if (operand != DataType::BF16) {
+    dequant.slots.push_back({4, SlotShape::kNarrow});
+    dequant.loads.push_back({2, TensorView::contiguous(a_scale, 4, {rows})});
+    dequant.steps.push_back({Opcode::VPU_MULC, 1, current, 2});
+    current = 1;
+  }
+  const ir::HostTensor* w_scale = ctx.constant(ctx.in(2));
+  if (w_scale && w_scale->element_count() == 1) {
+    float s;
+    std::memcpy(&s, w_scale->bytes.data(), 4);
+    dequant.steps.push_back({Opcode::VPU_MULS, 1, current, -1, s});
+  } else {
+    const auto row = static_cast<int>(dequant.slots.size());
+    dequant.slots.push_back({4, SlotShape::kRow});
+    dequant.loads.push_back({row, ctx.view(ctx.in(2)).reshaped({n})});
+    dequant.steps.push_back({Opcode::VPU_MULB, 1, current, row});
+  }
+  dequant.stores = {{1, y}};
+  ctx.emit(dequant);
+  ctx.mapping += ", activations scaled per row, product scaled on the VPU";
 }
 
 }  // namespace seedchip::compiler

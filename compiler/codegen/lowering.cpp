@@ -208,6 +208,8 @@ const std::vector<OpLowering>& lowering_table() {
       {"seedchip::Silu", lower_unary},
       {"seedchip::RotaryEmbedding", lower_rotary_embedding},
       {"seedchip::SwiGLU", lower_swiglu},
+      // Written by the quantize pass.
+      {"seedchip::QuantizedMatMul", lower_quantized_matmul},
       // Row-wise.
       {"Softmax", lower_softmax},
       {"LogSoftmax", lower_softmax},

@@ -176,6 +176,7 @@ void lower_einsum(OpContext&);
 // lower_matmul.cpp: the MXU.
 void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);
+void lower_quantized_matmul(OpContext&);  // seedchip::QuantizedMatMul (passes/quantize.h)
 // lower_conv.cpp: convolution as im2col views into the MXU, pooling as row reductions.
 void lower_conv(OpContext&);
 void lower_conv_transpose(OpContext&);

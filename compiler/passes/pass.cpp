@@ -42,18 +42,25 @@ std::vector<std::string> default_pipeline() {
 
 void run_passes(ir::Graph& graph, const std::vector<std::string>& names,
                 const std::vector<std::string>& dump_after,
-                const std::function<void(std::string_view, const ir::Graph&)>& dump) {
+                const std::function<void(std::string_view, const ir::Graph&)>& dump,
+                const std::vector<Pass>& bound) {
   const auto wanted = [&](std::string_view name) {
     return std::find(dump_after.begin(), dump_after.end(), "all") != dump_after.end() ||
            std::find(dump_after.begin(), dump_after.end(), name) != dump_after.end();
   };
+  const auto lookup = [&](std::string_view name) -> const Pass* {
+    for (const Pass& p : bound)
+      if (p.name == name) return &p;
+    return find_pass(name);
+  };
   std::string known;
   for (const Pass& p : all_passes()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+  for (const Pass& p : bound) known += (known.empty() ? "" : ", ") + std::string(p.name);
   for (const std::string& d : dump_after)
-    if (d != "all" && !find_pass(d))
+    if (d != "all" && !lookup(d))
       throw InputError("--dump-ir-after: unknown pass '" + d + "' (known: " + known + ")");
   for (const std::string& name : names) {
-    const Pass* pass = find_pass(name);
+    const Pass* pass = lookup(name);
     if (!pass) throw InputError("unknown pass '" + name + "' (known: " + known + ")");
     pass->run(graph);
     ir::verify(graph);

@@ -25,11 +25,13 @@ const std::vector<Pass>& all_passes();
 const Pass* find_pass(std::string_view name);
 
 // Runs the named passes in order, verifying after each; after a pass named in `dump_after` (or
-// every pass when it holds "all"), calls dump(pass name, graph). Unknown names: InputError listing
-// the known ones.
+// every pass when it holds "all"), calls dump(pass name, graph). A name is looked up in `bound`
+// (passes bound to options, such as quantize_pass, outside the table) before the table. Unknown
+// names: InputError listing the known ones.
 void run_passes(ir::Graph& graph, const std::vector<std::string>& names,
                 const std::vector<std::string>& dump_after = {},
-                const std::function<void(std::string_view, const ir::Graph&)>& dump = {});
+                const std::function<void(std::string_view, const ir::Graph&)>& dump = {},
+                const std::vector<Pass>& bound = {});
 
 // The default pipeline: every registered pass in order.
 std::vector<std::string> default_pipeline();

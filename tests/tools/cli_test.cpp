@@ -205,6 +205,27 @@ TEST_F(Cli, CompileThenRunAnOnnxModel) {
   EXPECT_NE(other.text.find("compiled for chip 'seedchip-v1'"), std::string::npos) << other.text;
 }
 
+// The products of test_Linear (Gemm with constant weights) quantized to INT8 x INT8, and a
+// combination the MXU cannot multiply refused before compiling.
+TEST_F(Cli, CompileAndRunQuantizeConstantWeights) {
+  const std::string linear = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Linear/";
+  const Output c = run("compile " + linear +
+                       "model.onnx --quantize-weights int8 --quantize-activations int8 "
+                       "--dump-ir-after quantize");
+  ASSERT_EQ(c.status, 0) << c.text;
+  EXPECT_NE(c.text.find("seedchip::QuantizedMatMul"), std::string::npos) << c.text;
+  EXPECT_NE(c.text.find("in int8 (weights stored in int8)"), std::string::npos) << c.text;
+  EXPECT_NE(c.text.find("quantized: weights int8, activations int8"), std::string::npos) << c.text;
+  const Output r = run("run " + linear + "model.onnx --quantize-weights fp8 --input 0=" + linear +
+                       "test_data_set_0/input_0.pb");
+  ASSERT_EQ(r.status, 0) << r.text;
+  const Output bad =
+      run("compile " + linear + "model.onnx --quantize-weights bf16 --quantize-activations int8");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("the MXU multiplies two operands of one format"), std::string::npos)
+      << bad.text;
+}
+
 TEST_F(Cli, BadModelFilesAreOneLineErrors) {
   const fs::path bad = dir_ / "bad.onnx";
   std::ofstream(bad) << "not a model";
