@@ -301,6 +301,11 @@ ir::Graph build_decode_graph(const LlamaModel& model, const DecodeShape& shape, 
   return g;
 }
 
+ExpertForm cheaper_expert_form(const LlamaConfig& config, int64_t batch) {
+  return 3 * batch * config.experts_per_token < config.n_experts ? ExpertForm::kSparse
+                                                                 : ExpertForm::kDense;
+}
+
 std::map<std::string, std::string> decode_in_place(const LlamaConfig& config) {
   std::map<std::string, std::string> in_place;
   for (int64_t l = 0; l < config.n_layers; ++l) {

@@ -47,6 +47,12 @@ struct DecodeGraphNames {
 // on every token, the unchosen weighted by exact zeros (all n_experts experts' weights read); kept
 // as the baseline the sparse form is measured and checked against.
 enum class ExpertForm { kSparse, kDense };
+// The form that moves fewer expert weight bytes for a step of `batch` tokens: the sparse form
+// copies each (token, expert) pair's matrices before its products read them (read, written and
+// read again: three experts' bytes per pair), the dense one reads every expert once. Sparse when
+// 3 x batch x experts_per_token < n_experts (Qwen3-235B-A22B up to batch 5, Mixtral 8x7B at
+// batch 1 only). tests/runtime/generate_variants_test.cpp measures both forms.
+ExpertForm cheaper_expert_form(const LlamaConfig& config, int64_t batch);
 
 struct DecodeShape {
   int64_t batch = 1;

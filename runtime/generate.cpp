@@ -54,13 +54,14 @@ ChipDecoder::ChipDecoder(const llm::LlamaModel& model, const LoadedChip& chip, i
       options_(decoder),
       kv_(pages_for(decoder, context), decoder.page_rows),
       model_(compiler::compile_graph(
-          llm::build_decode_graph(model, {decoder.batch, context, kv_.pool_rows()},
-                                  decoder.layer_outputs, decoder.experts),
+          llm::build_decode_graph(
+              model, {decoder.batch, context, kv_.pool_rows()}, decoder.layer_outputs,
+              decoder.experts.value_or(llm::cheaper_expert_form(model.config, decoder.batch))),
           chip, in_place(options, model.config))) {
   for (int64_t b = 0; b < options_.batch; ++b) slot_sequence_.push_back(kv_.add_sequence());
-  const ir::HostTensor empty = tensor_of(
-      ir::ElementType::F32, {kv_.pool_rows(), config_.kv_dim()},
-      std::vector<float>(static_cast<size_t>(kv_.pool_rows() * config_.kv_dim()), 0.0f));
+  const ir::HostTensor empty =
+      tensor_of(ir::ElementType::F32, {kv_.pool_rows(), config_.kv_dim()},
+                std::vector<float>(static_cast<size_t>(kv_.pool_rows() * config_.kv_dim()), 0.0f));
   for (int64_t l = 0; l < config_.n_layers; ++l) {
     pools_[DecodeGraphNames::k_pool(l)] = empty;
     pools_[DecodeGraphNames::v_pool(l)] = empty;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,9 +46,9 @@ struct DecoderOptions {
   bool layer_outputs = false;    // StepResult::layer_outputs, for checking against a reference
   int64_t batch = 1;             // sequence slots decoded together
   int64_t page_rows = 16;        // positions per KV page
-  // A mixture of experts' form in the step's graph (llm/llama_graph.h): sparse unless the dense
-  // baseline is asked for.
-  llm::ExpertForm experts = llm::ExpertForm::kSparse;
+  // A mixture of experts' form in the step's graph (llm/llama_graph.h); unset: the one that moves
+  // fewer weight bytes at this batch (llm::cheaper_expert_form).
+  std::optional<llm::ExpertForm> experts = std::nullopt;
 };
 
 // What one slot of the batch decodes in a step.
