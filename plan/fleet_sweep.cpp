@@ -88,15 +88,15 @@ FleetSweep prepare_fleet_sweep(FleetSweepConfig config, const std::string& cost_
     std::string key = spec.chip;
     for (const std::string& o : spec.overrides) key += " " + o;
     key += " x" + std::to_string(spec.chips) + " tp " + std::to_string(spec.tensor_parallel()) +
-           " batch " + std::to_string(spec.max_batch);
+           " ep " + std::to_string(spec.ep) + " batch " + std::to_string(spec.max_batch);
     auto it = s.costs.find(key);
     if (it == s.costs.end()) {
       serve::CostGridOptions grid;
       grid.decode_batch_max = spec.max_batch;
       it = s.costs
                .emplace(key, measure_step_costs(s.model, chip, spec.tensor_parallel(),
-                                                spec.pipeline_stages(), grid, cost_cache_dir, jobs,
-                                                progress))
+                                                spec.pipeline_stages(), spec.ep, grid,
+                                                cost_cache_dir, jobs, progress))
                .first;
     }
     pools.push_back(serve::make_pool(spec, s.model, chip, it->second.cached.get(), engine));
@@ -136,6 +136,7 @@ json fleet_sweep_json(const FleetSweep& sweep, const serve::MergedShards& m) {
                      {"set", p.overrides},
                      {"chips", p.chips},
                      {"tp", p.tensor_parallel()},
+                     {"ep", p.ep},
                      {"instances", p.instances},
                      {"scheduler", p.scheduler},
                      {"max_batch", p.max_batch},

@@ -148,15 +148,15 @@ Capacity find_fleet_capacity(const serve::Workload& w, const std::vector<serve::
 }
 
 StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                             int64_t pp, const serve::CostGridOptions& grid,
+                             int64_t pp, int64_t ep, const serve::CostGridOptions& grid,
                              const std::string& cache_dir, int jobs,
                              const serve::CachedStepCost::Progress& progress) {
   StepCosts s;
-  s.direct = serve::make_direct_cost(model, chip, tp, pp);
+  s.direct = serve::make_direct_cost(model, chip, tp, pp, ep);
   s.cached = std::make_unique<serve::CachedStepCost>(*s.direct, grid);
   std::string path;
   if (!cache_dir.empty()) {
-    const std::string identity = serve::cost_identity(model, chip, tp, *s.direct, pp);
+    const std::string identity = serve::cost_identity(model, chip, tp, *s.direct, pp, ep);
     std::error_code error;
     std::filesystem::create_directories(cache_dir, error);
     if (error)
@@ -178,7 +178,8 @@ StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& ch
 std::string InstanceShape::describe() const {
   std::string text = std::to_string(chips) + " x " + chip;
   for (const std::string& o : overrides) text += " [" + o + "]";
-  if (tensor_parallel() < chips) text += " (" + serve::parallelism(chips, tensor_parallel()) + ")";
+  if (tensor_parallel() < chips || ep > 1)
+    text += " (" + serve::parallelism(chips, tensor_parallel(), ep) + ")";
   const std::string batch = ", batch <= " + std::to_string(max_batch);
   if (!disaggregated()) return text + ", " + scheduler + batch;
   return "disaggregated " + std::to_string(prefill_instances) + " prefill + " +
@@ -224,19 +225,20 @@ InstanceEvaluation evaluate_instance(const EvaluationInputs& in, const InstanceS
   StepCostMemo& costs = memo ? *memo : local;
   const int64_t tp = shape.tensor_parallel(), pp = shape.chips / tp;
   std::string key = shape.chip + "|" + std::to_string(shape.chips) + "|" + std::to_string(tp) +
-                    "|" + std::to_string(shape.max_batch);
+                    "|" + std::to_string(shape.ep) + "|" + std::to_string(shape.max_batch);
   for (const std::string& o : shape.overrides) key += "|" + o;
   auto it = costs.find(key);
   if (it == costs.end())
     it = costs
-             .emplace(key, measure_step_costs(in.model, e.chip, tp, pp, grid, in.cost_cache_dir,
-                                              in.jobs, in.progress))
+             .emplace(key, measure_step_costs(in.model, e.chip, tp, pp, shape.ep, grid,
+                                              in.cost_cache_dir, in.jobs, in.progress))
              .first;
   serve::PoolSpec spec;
   spec.chip = shape.chip;
   spec.overrides = shape.overrides;
   spec.chips = shape.chips;
   spec.tp = tp;
+  spec.ep = shape.ep;
   spec.max_batch = shape.max_batch;
   spec.scheduler = shape.scheduler;
   if (!shape.disaggregated()) {

@@ -82,7 +82,7 @@ struct StepCosts {
   int64_t measured_now = 0;  // steps simulated by this call
 };
 StepCosts measure_step_costs(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                             int64_t pp, const serve::CostGridOptions& grid,
+                             int64_t pp, int64_t ep, const serve::CostGridOptions& grid,
                              const std::string& cache_dir, int jobs,
                              const serve::CachedStepCost::Progress& progress);
 
@@ -103,13 +103,15 @@ struct InstanceShape {
   int64_t max_batch = 256;
   int64_t prefill_instances = 0, decode_instances = 0;  // both 0: not disaggregated
   int64_t tp = 0;  // chips per tensor-parallel group (0: all); chips / tp pipeline stages
+  int64_t ep = 1;  // expert groups among a TP group's chips (mixtures of experts)
   int64_t tensor_parallel() const { return tp > 0 ? tp : chips; }
   bool disaggregated() const { return prefill_instances > 0; }
   // The chips of what the planner multiplies into a fleet: the instance, or the whole unit.
   int64_t unit_chips() const {
     return chips * (disaggregated() ? prefill_instances + decode_instances : 1);
   }
-  // "8 x h200, continuous, batch <= 256", "8 x h200 (TP 4 x PP 2), continuous, batch <= 256", or
+  // "8 x h200, continuous, batch <= 256", "8 x h200 (TP 4 x PP 2), continuous, batch <= 256",
+  // "8 x h200 (TP 8, EP 8), ...", or
   // "disaggregated 1 prefill + 2 decode x (8 x h200), batch <= 256"
   std::string describe() const;
 };

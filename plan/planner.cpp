@@ -162,6 +162,7 @@ PlanConfig load_plan(const std::string& path) {
     const std::string chip = cr.text("chip", true);
     const auto chips = cr.integers("chips", false, 1, 1024);
     const auto tps = cr.integers("tp", false, 1, 1024);
+    const auto eps = cr.integers("ep", false, 1, 1024);
     auto schedulers = cr.texts("scheduler", false);
     auto batches = cr.integers("max_batch", false, 1, 1 << 20);
     const auto overrides = cr.texts("set", false);
@@ -187,25 +188,29 @@ PlanConfig load_plan(const std::string& path) {
     if (units.empty()) units = {{0, 0}};
     if (batches.empty()) batches = {256};
     for (int64_t k : chips.empty() ? std::vector<int64_t>{8} : chips)
-      for (int64_t tp : tps.empty() ? std::vector<int64_t>{k} : tps) {
-        // A TP that does not divide this chip count leaves it out (chips: [4, 8], tp: [8]).
-        if (tp > k || k % tp != 0) continue;
-        for (const auto& [prefill, decode] : units) {
-          // Both sides of a unit batch continuously (as serve-sim's disaggregated fleet), so the
-          // candidate's schedulers apply only to undivided instances.
-          if (prefill > 0) {
-            for (int64_t b : batches)
-              c.shapes.push_back({chip, overrides, k, "continuous", b, prefill, decode, tp});
-            continue;
+      for (int64_t tp : tps.empty() ? std::vector<int64_t>{k} : tps)
+        for (int64_t ep : eps.empty() ? std::vector<int64_t>{1} : eps) {
+          // A TP that does not divide this chip count leaves it out (chips: [4, 8], tp: [8]), as
+          // does an EP that does not divide the TP.
+          if (tp > k || k % tp != 0 || tp % ep != 0) continue;
+          for (const auto& [prefill, decode] : units) {
+            // Both sides of a unit batch continuously (as serve-sim's disaggregated fleet), so
+            // the candidate's schedulers apply only to undivided instances.
+            if (prefill > 0) {
+              for (int64_t b : batches)
+                c.shapes.push_back({chip, overrides, k, "continuous", b, prefill, decode, tp, ep});
+              continue;
+            }
+            for (const std::string& s : schedulers)
+              for (int64_t b : batches)
+                c.shapes.push_back({chip, overrides, k, s, b, 0, 0, tp, ep});
           }
-          for (const std::string& s : schedulers)
-            for (int64_t b : batches) c.shapes.push_back({chip, overrides, k, s, b, 0, 0, tp});
         }
-      }
   }
   if (c.shapes.empty())
     throw InputError(path +
-                     ": key 'candidates': expected at least one shape (a tp divides its chips)");
+                     ": key 'candidates': expected at least one shape (a tp divides its chips, an "
+                     "ep its tp)");
 
   if (r.has("min_spend_share")) {
     YamlMapReader shares = r.child("min_spend_share");

@@ -17,10 +17,12 @@
 //   slo: ttft_s, tpot_s, attainment
 //   budget_yuan_per_year (default 160e9), prices (default configs/prices.yaml; relative paths are
 //   read from the plan's folder)
-//   candidates: a list of {chip, chips: [..], tp: [..], scheduler: [..], max_batch: [..],
-//     set: [key=value], disaggregation: [..]}; each shape is one of every combination of the lists
-//     (tp: chips per tensor-parallel group, default all of them; chips / tp pipeline stages; a tp
-//     that does not divide a chip count is left out for it). disaggregation
+//   candidates: a list of {chip, chips: [..], tp: [..], ep: [..], scheduler: [..], max_batch:
+//     [..], set: [key=value], disaggregation: [..]}; each shape is one of every combination of the
+//     lists (tp: chips per tensor-parallel group, default all of them; chips / tp pipeline stages;
+//     a tp that does not divide a chip count is left out for it; ep: expert groups among a TP
+//     group's chips for a mixture of experts, default 1, left out where it does not divide the
+//     tp). disaggregation
 //     items are none (default: one instance does prefill and decode) or P:D, a unit of P prefill
 //     and D decode instances of `chips` chips each (1 to 64 of each), both sides continuous
 //     whatever `scheduler` says (plan/instance.h, InstanceShape)

@@ -182,6 +182,7 @@ void run_plan_command(const PlanCommand& c) {
                       {"chip", e.shape.chip},
                       {"chips_per_instance", e.shape.chips},
                       {"tp", e.shape.tensor_parallel()},
+                      {"ep", e.shape.ep},
                       {"scheduler", e.shape.scheduler},
                       {"max_batch", e.shape.max_batch},
                       {"prefill_instances", e.shape.prefill_instances},

@@ -28,7 +28,7 @@ struct ServeCommand {
   std::string model, trace, scheduler = "continuous", slo = "ttft=2s,tpot=200ms", json, cost_table,
                             report;
   ChipOptions chip;
-  int64_t chips = 1, tp = 0, limit = 0, consistency_samples = 4;
+  int64_t chips = 1, tp = 0, ep = 1, limit = 0, consistency_samples = 4;
   // A fleet: --instances, --router, --fleet, --slo-class (any of them).
   int64_t instances = 1;
   int64_t prefill_instances = 0;  // --scheduler disaggregated: 0 = half of --instances, rounded up
@@ -284,13 +284,13 @@ struct MeasuredCost {
 };
 
 MeasuredCost measure_cost(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                          int64_t pp, const serve::CostGridOptions& grid, const std::string& table,
-                          int64_t consistency_samples, int jobs) {
+                          int64_t pp, int64_t ep, const serve::CostGridOptions& grid,
+                          const std::string& table, int64_t consistency_samples, int jobs) {
   MeasuredCost m;
-  m.direct = serve::make_direct_cost(model, chip, tp, pp);
+  m.direct = serve::make_direct_cost(model, chip, tp, pp, ep);
   m.cached = std::make_unique<serve::CachedStepCost>(*m.direct, grid);
   serve::CachedStepCost& cost = *m.cached;
-  const std::string identity = serve::cost_identity(model, chip, tp, *m.direct, pp);
+  const std::string identity = serve::cost_identity(model, chip, tp, *m.direct, pp, ep);
   if (!table.empty())
     for (const auto& [shape, step] : serve::load_cost_table(table, identity))
       cost.add_measured(shape, step);
@@ -382,11 +382,15 @@ class Arrivals {
   std::optional<serve::Workload> whole_;
 };
 
-// --tp: a divisor of --chips; the instance pipelines its layers over the chips / tp groups.
+// --tp: a divisor of --chips; the instance pipelines its layers over the chips / tp groups. --ep:
+// a divisor of the TP group (the experts' divisibility is the cost model's to check).
 void check_tp(const ServeCommand& c) {
   if (c.tp < 1 || c.chips % c.tp != 0)
     throw InputError("--tp " + std::to_string(c.tp) + ": expected a divisor of --chips " +
                      std::to_string(c.chips) + " (the instance's chips / TP are pipeline stages)");
+  if (c.ep < 1 || c.tp % c.ep != 0)
+    throw InputError("--ep " + std::to_string(c.ep) + ": expected a divisor of the TP group of " +
+                     std::to_string(c.tp) + " chips");
 }
 
 // Not an engine scheduler: a fleet whose prefill and decode run on separate pools of instances.
@@ -416,7 +420,7 @@ void run_serve(ServeCommand c) {
                "%s on %lld x %s (%s), %s of %s, scheduler %s; KV cache %.1f GB "
                "(%lld pages of %lld tokens)%s\n",
                preset.config.name.c_str(), static_cast<long long>(c.chips),
-               chip.config.name.c_str(), serve::parallelism(c.chips, c.tp).c_str(),
+               chip.config.name.c_str(), serve::parallelism(c.chips, c.tp, c.ep).c_str(),
                arrivals.count_text().c_str(), arrivals.name().c_str(), c.scheduler.c_str(),
                (kv.hbm_bytes - kv.weight_bytes) / 1e9, static_cast<long long>(kv.pages),
                static_cast<long long>(c.engine.page_tokens),
@@ -424,8 +428,8 @@ void run_serve(ServeCommand c) {
 
   // The step costs: the grid measured once (or read from --cost-table), then interpolated.
   c.grid.decode_batch_max = c.engine.max_batch;
-  const MeasuredCost measured = measure_cost(preset.config, chip, c.tp, pp, c.grid, c.cost_table,
-                                             c.consistency_samples, c.jobs);
+  const MeasuredCost measured = measure_cost(preset.config, chip, c.tp, pp, c.ep, c.grid,
+                                             c.cost_table, c.consistency_samples, c.jobs);
   const serve::CachedStepCost& cost = *measured.cached;
 
   InterruptGuard guard([] {});
@@ -451,11 +455,12 @@ void run_serve(ServeCommand c) {
   end_progress();
 
   const bool gpu = chip.config.kind == "gpu";
-  const std::string title =
-      preset.config.name + " on " + std::to_string(c.chips) + " x " + chip.config.name + " (" +
-      serve::parallelism(c.chips, c.tp) + "), " + arrivals.name() + (c.stream ? ", streamed" : "") +
-      ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
-      (c.engine.prefix_caching ? ", prefix caching" : "") + (r.stopped ? " (stopped early)" : "");
+  const std::string title = preset.config.name + " on " + std::to_string(c.chips) + " x " +
+                            chip.config.name + " (" + serve::parallelism(c.chips, c.tp, c.ep) +
+                            "), " + arrivals.name() + (c.stream ? ", streamed" : "") +
+                            ", scheduler " + c.scheduler + (c.offline ? ", offline" : "") +
+                            (c.engine.prefix_caching ? ", prefix caching" : "") +
+                            (r.stopped ? " (stopped early)" : "");
   Report rep(title);
   rep.text("model", preset.config.name);
   rep.text("chip", chip.config.name);
@@ -514,7 +519,10 @@ void run_fleet_command(ServeCommand c) {
   const auto start = std::chrono::steady_clock::now();
   if (!c.fleet.empty() && !c.pool_options.empty())
     throw InputError("--fleet: the pools come from the file; drop " + c.pool_options.front());
-  if (c.tp != 0) check_tp(c);
+  if (c.tp != 0 || c.ep != 1) {
+    if (c.tp == 0) c.tp = c.chips;
+    check_tp(c);
+  }
   const std::string router_name = c.router.empty() ? "round-robin" : c.router;
   std::unique_ptr<serve::Router> router = serve::make_router(router_name);
   if (router_name == "prefix-affinity" && !c.engine.prefix_caching)
@@ -544,6 +552,7 @@ void run_fleet_command(ServeCommand c) {
     s.overrides = c.chip.overrides;
     s.chips = c.chips;
     s.tp = c.tp;
+    s.ep = c.ep;
     s.instances = c.instances;
     s.scheduler = c.scheduler;
     s.max_batch = c.engine.max_batch;
@@ -578,9 +587,9 @@ void run_fleet_command(ServeCommand c) {
   for (const serve::PoolSpec& s : specs) {
     chips.push_back(load_chip(s.chip, s.overrides));
     const auto direct = serve::make_direct_cost(preset.config, chips.back(), s.tensor_parallel(),
-                                                s.pipeline_stages());
+                                                s.pipeline_stages(), s.ep);
     identities.push_back(serve::cost_identity(preset.config, chips.back(), s.tensor_parallel(),
-                                              *direct, s.pipeline_stages()));
+                                              *direct, s.pipeline_stages(), s.ep));
     batch_max[identities.back()] = std::max(batch_max[identities.back()], s.max_batch);
   }
   std::map<std::string, MeasuredCost> costs;
@@ -597,7 +606,7 @@ void run_fleet_command(ServeCommand c) {
       grid.decode_batch_max = batch_max[identities[i]];
       costs.emplace(
           identities[i],
-          measure_cost(preset.config, chip, s.tensor_parallel(), s.pipeline_stages(), grid,
+          measure_cost(preset.config, chip, s.tensor_parallel(), s.pipeline_stages(), s.ep, grid,
                        table_for(c.cost_table, chip.config.name, s.chips, batch_max.size() > 1),
                        c.consistency_samples, c.jobs));
       cost_order.push_back(identities[i]);
@@ -763,6 +772,10 @@ void register_serve(CLI::App& app) {
   c->chip.add_to(*cmd);
   cmd->add_option("--chips", c->chips, "chips of the instance")->default_val(1);
   cmd->add_option("--tp", c->tp, "tensor parallelism (default: --chips)");
+  cmd->add_option("--ep", c->ep,
+                  "expert parallelism within each TP group (mixtures of experts; a divisor of "
+                  "--tp and of the experts)")
+      ->default_val(1);
   std::string traces;
   for (const std::string& n : serve::builtin_traces()) traces += (traces.empty() ? "" : "|") + n;
   cmd->add_option("--trace", c->trace,
@@ -825,19 +838,20 @@ void register_serve(CLI::App& app) {
     router_names += (router_names.empty() ? "" : "; ") + n + ": " + info.description;
   cmd->add_option("--router", c->router,
                   "how a fleet routes each request (default round-robin): " + router_names);
-  cmd->add_option("--fleet", c->fleet,
-                  "YAML file of pools of instances (chip, set, chips, instances, scheduler, "
-                  "max_batch, role: both, or prefill / decode for a disaggregated fleet; see "
-                  "serve/fleet/fleet_config.h), instead of --chip, --set, --chips, --instances, "
-                  "--scheduler and --max-batch");
+  cmd->add_option(
+      "--fleet", c->fleet,
+      "YAML file of pools of instances (chip, set, chips, tp, ep, instances, scheduler, "
+      "max_batch, role: both, or prefill / decode for a disaggregated fleet; see "
+      "serve/fleet/fleet_config.h), instead of --chip, --set, --chips, --instances, "
+      "--scheduler and --max-batch");
   cmd->add_option("--slo-class", c->slo_classes,
                   "a class of requests with its own SLO, NAME:ITEM,... where an ITEM is "
                   "ttft=DURATION, tpot=DURATION (left out: --slo's) or a condition on prompt or "
                   "output tokens (prompt>4096, output<=8); repeat for each class; a request "
                   "belongs to the last class whose conditions it meets");
   cmd->callback([c, cmd] {
-    for (const char* o :
-         {"--chip", "--set", "--chips", "--instances", "--scheduler", "--max-batch", "--tp"})
+    for (const char* o : {"--chip", "--set", "--chips", "--instances", "--scheduler", "--max-batch",
+                          "--tp", "--ep"})
       if (cmd->count(o) > 0) c->pool_options.push_back(o);
     run_serve(*c);
   });

@@ -62,7 +62,9 @@ StepCost lerp(const StepCost& a, const StepCost& b, double f) {
 // 2: one-shot all-reduces and split-K products (sim/link/collectives.h, compiler/kernels/gemm.h).
 // 3: decode products read f32 activations in place, several weight tiles per DMA.
 // 4: GEMM mappings chosen by the cost-model search (compiler/mapping).
-constexpr int kStepPriceVersion = 4;
+// 5: the analytic model's expert parallelism; bias and activation applied in the products'
+//    epilogue (seedchip::FusedMatMul).
+constexpr int kStepPriceVersion = 5;
 
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 14695981039346656037ull;
@@ -89,19 +91,23 @@ StepCost combine(const std::vector<StepCost>& parts, const StepCost& shared) {
 
 namespace {
 
-void check_parallelism(const llm::LlamaConfig& model, int64_t tp, int64_t pp) {
+void check_parallelism(const llm::LlamaConfig& model, int64_t tp, int64_t pp, int64_t ep) {
   if (tp < 1 || pp < 1 || pp > model.n_layers)
     throw InputError("step cost: TP must be at least 1 and PP between 1 and the model's " +
                      std::to_string(model.n_layers) + " layers, got TP " + std::to_string(tp) +
                      ", PP " + std::to_string(pp));
+  if (ep < 1 || tp % ep != 0 || (ep > 1 && (model.n_experts == 0 || model.n_experts % ep != 0)))
+    throw InputError("step cost: EP " + std::to_string(ep) + " must divide TP " +
+                     std::to_string(tp) + " and the model's " + std::to_string(model.n_experts) +
+                     " experts (a dense model takes only EP 1)");
 }
 
 }  // namespace
 
 SimulatedStepCost::SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp,
-                                     int64_t pp)
-    : model_(std::move(model)), chip_(std::move(chip)), tp_(tp), pp_(pp) {
-  check_parallelism(model_, tp_, pp_);
+                                     int64_t pp, int64_t ep)
+    : model_(std::move(model)), chip_(std::move(chip)), tp_(tp), pp_(pp), ep_(ep) {
+  check_parallelism(model_, tp_, pp_, ep_);
 }
 
 StepCost SimulatedStepCost::prefill(int64_t tokens, int64_t context) const {
@@ -109,6 +115,7 @@ StepCost SimulatedStepCost::prefill(int64_t tokens, int64_t context) const {
   runtime::ScaleOptions o;
   o.tp = tp_;
   o.pp = pp_;
+  o.ep = ep_;
   const runtime::StepTiming t =
       runtime::simulate_step(model_, chip_, llm::StepShape{1, tokens, context}, o);
   return {t.seconds, t.energy.total_j()};
@@ -120,6 +127,7 @@ StepCost SimulatedStepCost::decode(int64_t batch, double mean_context) const {
   runtime::ScaleOptions o;
   o.tp = tp_;
   o.pp = pp_;
+  o.ep = ep_;
   // One micro-batch through every stage: pp stage times, the iteration's length with the pipeline
   // full; its work done pp times (once per micro-batch), its static energy once.
   const int64_t micro = (batch + pp_ - 1) / pp_;
@@ -133,14 +141,16 @@ std::string SimulatedStepCost::method() const {
   return "timing simulator (runtime::simulate_step), energy from the power model";
 }
 
-AnalyticStepCost::AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp)
-    : model_(std::move(model)), stage_(model_), chip_(std::move(chip)), tp_(tp), pp_(pp) {
-  check_parallelism(model_, tp_, pp_);
+AnalyticStepCost::AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp,
+                                   int64_t ep)
+    : model_(std::move(model)), stage_(model_), chip_(std::move(chip)), tp_(tp), pp_(pp), ep_(ep) {
+  check_parallelism(model_, tp_, pp_, ep_);
   stage_.n_layers = (model_.n_layers + pp_ - 1) / pp_;
 }
 
 double AnalyticStepCost::prompt_seconds(int64_t length) const {
-  return analytic::cost_step(chip_.config, stage_, {analytic::Phase::kPrefill, {length}}, {tp_})
+  return analytic::cost_step(chip_.config, stage_, {analytic::Phase::kPrefill, {length}},
+                             {tp_, ep_})
       .seconds;
 }
 
@@ -177,7 +187,7 @@ StepCost AnalyticStepCost::decode(int64_t batch, double mean_context) const {
   const analytic::StepShape shape{analytic::Phase::kDecode,
                                   std::vector<int64_t>(static_cast<size_t>(micro), context)};
   return priced(static_cast<double>(pp_) *
-                    analytic::cost_step(chip_.config, stage_, shape, {tp_}).seconds +
+                    analytic::cost_step(chip_.config, stage_, shape, {tp_, ep_}).seconds +
                 handoffs(micro));
 }
 
@@ -187,13 +197,14 @@ std::string AnalyticStepCost::method() const {
 }
 
 std::unique_ptr<StepCostModel> make_direct_cost(const llm::LlamaConfig& model,
-                                                const LoadedChip& chip, int64_t tp, int64_t pp) {
-  if (chip.config.kind == "gpu") return std::make_unique<AnalyticStepCost>(model, chip, tp, pp);
-  return std::make_unique<SimulatedStepCost>(model, chip, tp, pp);
+                                                const LoadedChip& chip, int64_t tp, int64_t pp,
+                                                int64_t ep) {
+  if (chip.config.kind == "gpu") return std::make_unique<AnalyticStepCost>(model, chip, tp, pp, ep);
+  return std::make_unique<SimulatedStepCost>(model, chip, tp, pp, ep);
 }
 
 std::string cost_identity(const llm::LlamaConfig& m, const LoadedChip& chip, int64_t tp,
-                          const StepCostModel& direct, int64_t pp) {
+                          const StepCostModel& direct, int64_t pp, int64_t ep) {
   const std::string shape = std::to_string(m.dim) + "," + std::to_string(m.hidden_dim) + "," +
                             std::to_string(m.n_layers) + "," + std::to_string(m.n_heads) + "," +
                             std::to_string(m.n_kv_heads) + "," + std::to_string(m.vocab_size) +
@@ -205,8 +216,9 @@ std::string cost_identity(const llm::LlamaConfig& m, const LoadedChip& chip, int
   std::snprintf(hash, sizeof hash, "%016llx",
                 static_cast<unsigned long long>(fnv1a(resolved_config_yaml(chip))));
   return m.name + " [" + shape + "] on " + chip.config.name + " (config " + hash + "), TP " +
-         std::to_string(tp) + (pp > 1 ? " x PP " + std::to_string(pp) : "") + ", " +
-         direct.method() + ", prices v" + std::to_string(kStepPriceVersion);
+         std::to_string(tp) + (pp > 1 ? " x PP " + std::to_string(pp) : "") +
+         (ep > 1 ? ", EP " + std::to_string(ep) : "") + ", " + direct.method() + ", prices v" +
+         std::to_string(kStepPriceVersion);
 }
 
 // ---- the cache ----

@@ -15,7 +15,8 @@
 // stage's work for each micro-batch. A prefill chunk is one sequence's: it passes the stages one
 // after another (pp stage times plus the hand-offs), the other stages idle meanwhile — the engine
 // runs one step at a time, so chunks of different sequences do not overlap in the pipeline (an
-// upper bound on prefill time with pp > 1).
+// upper bound on prefill time with pp > 1). A mixture of experts may divide its experts among ep
+// groups of each stage's tp chips (expert parallelism, runtime/llm_timing.h; ep divides tp).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -50,7 +51,8 @@ class StepCostModel {
 
 class SimulatedStepCost : public StepCostModel {
  public:
-  SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1);
+  SimulatedStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1,
+                    int64_t ep = 1);
   StepCost prefill(int64_t tokens, int64_t context) const override;
   // The simulator takes whole contexts: the mean is rounded.
   StepCost decode(int64_t batch, double mean_context) const override;
@@ -59,7 +61,7 @@ class SimulatedStepCost : public StepCostModel {
  private:
   llm::LlamaConfig model_;
   LoadedChip chip_;
-  int64_t tp_, pp_;
+  int64_t tp_, pp_, ep_;
 };
 
 class AnalyticStepCost : public StepCostModel {
@@ -67,7 +69,8 @@ class AnalyticStepCost : public StepCostModel {
   // With pp > 1 a stage is priced as the model cut to its ceil(n_layers / pp) layers (the
   // embedding and classifier counted in every stage: an overestimate of (pp - 1) classifiers), and
   // each hand-off as the activations over one chip's links.
-  AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1);
+  AnalyticStepCost(llm::LlamaConfig model, LoadedChip chip, int64_t tp, int64_t pp = 1,
+                   int64_t ep = 1);
   // The analytic model prices whole prompts; a chunk that continues a prompt costs the chunk alone
   // plus the extra attention of its depth (see the definition).
   StepCost prefill(int64_t tokens, int64_t context) const override;
@@ -80,7 +83,7 @@ class AnalyticStepCost : public StepCostModel {
   StepCost priced(double seconds) const;
   llm::LlamaConfig model_, stage_;  // the whole model; the layers of one stage
   LoadedChip chip_;
-  int64_t tp_, pp_;
+  int64_t tp_, pp_, ep_;
 };
 
 // Parts run in one engine step (several prompts' chunks, a decode batch) share what every step
@@ -92,14 +95,15 @@ StepCost combine(const std::vector<StepCost>& parts, const StepCost& shared);
 
 // The direct model for a chip: analytic for `kind: gpu` presets, the timing simulator otherwise.
 std::unique_ptr<StepCostModel> make_direct_cost(const llm::LlamaConfig& model,
-                                                const LoadedChip& chip, int64_t tp, int64_t pp = 1);
+                                                const LoadedChip& chip, int64_t tp, int64_t pp = 1,
+                                                int64_t ep = 1);
 
 // A text that changes whenever a measured step could: the model's shape, the chip's resolved
-// configuration (hashed), the tensor and pipeline parallelism (pp only when above 1, so that tables
-// saved before pipelines keep their key), the method and the version of the step prices (bumped
-// when the chip models change). Keys saved cost tables.
+// configuration (hashed), the tensor, pipeline and expert parallelism (pp and ep only when above 1,
+// so that tables saved before them keep their key), the method and the version of the step prices
+// (bumped when the chip models change). Keys saved cost tables.
 std::string cost_identity(const llm::LlamaConfig& model, const LoadedChip& chip, int64_t tp,
-                          const StepCostModel& direct, int64_t pp = 1);
+                          const StepCostModel& direct, int64_t pp = 1, int64_t ep = 1);
 
 // The grid a CachedStepCost measures. Decode: batch sizes log-spaced from 1 to decode_batch_max,
 // each at two contexts (a decode step is affine in the context: attention reads it, nothing else

@@ -37,6 +37,7 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path) {
     s.overrides = p.texts("set", false);
     s.chips = p.integer("chips", false, s.chips, 1, 1024);
     s.tp = p.integer("tp", false, s.chips, 1, 1024);
+    s.ep = p.integer("ep", false, s.ep, 1, 1024);
     s.instances = p.integer("instances", false, s.instances, 1, 1 << 20);
     s.scheduler = p.text("scheduler", false, s.scheduler);
     s.max_batch = p.integer("max_batch", false, s.max_batch, 1, 1 << 20);
@@ -45,6 +46,8 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path) {
     const YAML::Node node = root["pools"][i];
     if (s.chips % s.tp != 0)
       p.fail("tp", node["tp"], "a divisor of chips (" + std::to_string(s.chips) + ")");
+    if (s.tp % s.ep != 0)
+      p.fail("ep", node["ep"], "a divisor of tp (" + std::to_string(s.tp) + ")");
     if (role != "both" && role != "prefill" && role != "decode")
       p.fail("role", node["role"], "both, prefill or decode");
     s.role = role == "prefill"  ? PoolRole::kPrefill
@@ -70,18 +73,19 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path) {
   return pools;
 }
 
-std::string parallelism(int64_t chips, int64_t tp) {
-  return "TP " + std::to_string(tp) + (chips > tp ? " x PP " + std::to_string(chips / tp) : "");
+std::string parallelism(int64_t chips, int64_t tp, int64_t ep) {
+  return "TP " + std::to_string(tp) + (chips > tp ? " x PP " + std::to_string(chips / tp) : "") +
+         (ep > 1 ? ", EP " + std::to_string(ep) : "");
 }
 
 Pool make_pool(const PoolSpec& spec, const llm::LlamaConfig& model, const LoadedChip& chip,
                const StepCostModel* cost, const EngineOptions& engine) {
   const KvBudget kv = kv_pages_for(model, chip.config, spec.chips, engine.page_tokens);
   Pool p;
-  p.name =
-      chip.config.name + " x" + std::to_string(spec.chips) +
-      (spec.pipeline_stages() > 1 ? " (" + parallelism(spec.chips, spec.tensor_parallel()) + ")"
-                                  : "");
+  p.name = chip.config.name + " x" + std::to_string(spec.chips) +
+           (spec.pipeline_stages() > 1 || spec.ep > 1
+                ? " (" + parallelism(spec.chips, spec.tensor_parallel(), spec.ep) + ")"
+                : "");
   p.cost = cost;
   p.scheduler = spec.scheduler;
   p.engine = engine;

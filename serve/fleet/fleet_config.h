@@ -9,6 +9,8 @@
 //       chips: 8              # chips per instance (default 8)
 //       tp: 4                 # chips per tensor-parallel group, a divisor of chips (default all);
 //                             # the instance pipelines its layers over chips / tp such groups
+//       ep: 2                 # expert groups among a stage's tp chips (mixtures of experts; a
+//                             # divisor of tp and of the experts; default 1: none)
 //       instances: 4          # identical instances (default 1)
 //       scheduler: chunked    # serve::schedulers() (default continuous)
 //       max_batch: 256        # sequences running at once per instance (default 256)
@@ -45,14 +47,15 @@ struct PoolSpec {
   std::vector<std::string> overrides;  // "key=value"
   int64_t chips = 8, instances = 1, max_batch = 256;
   int64_t tp = 0;  // chips per tensor-parallel group; 0: all of them
+  int64_t ep = 1;  // expert groups among a group's tp chips (serve/cost/cost.h)
   std::string scheduler = "continuous";
   PoolRole role = PoolRole::kBoth;
   int64_t tensor_parallel() const { return tp > 0 ? tp : chips; }
   int64_t pipeline_stages() const { return chips / tensor_parallel(); }
 };
 
-// "TP 8" or "TP 4 x PP 2" for `chips` chips in groups of `tp`.
-std::string parallelism(int64_t chips, int64_t tp);
+// "TP 8", "TP 4 x PP 2" or "TP 8, EP 4" for `chips` chips in groups of `tp`, experts `ep` ways.
+std::string parallelism(int64_t chips, int64_t tp, int64_t ep = 1);
 
 // The pools of a fleet file (at least one).
 std::vector<PoolSpec> load_fleet_file(const std::string& path);
@@ -64,7 +67,7 @@ std::vector<PoolSpec> load_fleet_file(const std::string& path);
 // idles at power.idle_w x spec.chips; its longest sequence is the model's. For the KV transfers of
 // a disaggregated fleet the pool carries the KV bytes per position and the bandwidth of all its
 // chips' links (spec.chips x links.count x links.gbytes_per_s), whatever its role. Named "CHIP xK",
-// with "(TP t x PP p)" after it for a pipelined instance.
+// with "(TP t x PP p)" after it for a pipelined instance (", EP e" with expert parallelism).
 // InputError (kv_pages_for's) when the weights do not fit spec.chips chips.
 Pool make_pool(const PoolSpec& spec, const llm::LlamaConfig& model, const LoadedChip& chip,
                const StepCostModel* cost, const EngineOptions& engine);

@@ -42,7 +42,7 @@ double bf16_flops_per_s(const ChipPeaks& peaks) {
 }
 
 void check_input(const ChipConfig& chip, const ChipPeaks& peaks, const llm::LlamaConfig& m,
-                 const StepShape& shape, int64_t tp) {
+                 const StepShape& shape, int64_t tp, int64_t ep) {
   if (shape.lengths.empty()) throw InputError("analytic step: the batch has no sequences");
   for (int64_t length : shape.lengths)
     if (length < 1)
@@ -62,6 +62,15 @@ void check_input(const ChipConfig& chip, const ChipPeaks& peaks, const llm::Llam
         "analytic step: tensor parallelism {} must divide the heads ({}) and the FFN width ({}), "
         "and divide or be a multiple of the KV heads ({})",
         tp, m.n_heads, m.hidden_dim, m.n_kv_heads));
+  if (ep < 1 || tp % ep != 0 || (ep > 1 && (m.n_experts == 0 || m.n_experts % ep != 0)))
+    throw InputError(fmt::format(
+        "analytic step: expert parallelism {} must divide the tensor parallelism ({}) and the "
+        "experts ({}; a dense model takes only 1)",
+        ep, tp, m.n_experts));
+  if (m.n_experts > 0 && (m.hidden_dim % (tp / ep)) != 0)
+    throw InputError(fmt::format(
+        "analytic step: the expert FFN width {} does not split over {} chips per expert group",
+        m.hidden_dim, tp / ep));
   if (bf16_flops_per_s(peaks) <= 0)
     throw InputError(fmt::format("analytic step: chip '{}' has no BF16 matrix unit", chip.name));
   if (peaks.hbm_gbytes_per_s <= 0)
@@ -96,6 +105,10 @@ class StepBuilder {
     kernels_.push_back({name, c, count, m, flops, bytes, 0, Bound::kMemory});
   }
 
+  void collective(const std::string& name, Collective kind, int64_t count, double bytes) {
+    kernels_.push_back({name, OpClass::kAllReduce, count, 0, 0, bytes, 0, Bound::kLink, kind});
+  }
+
   std::vector<KernelCost> take() { return std::move(kernels_); }
 
  private:
@@ -116,10 +129,13 @@ double kernel_seconds(const ChipRates& rates, const EfficiencyConfig& efficiency
   double seconds = 0;
   Bound set_by = Bound::kLink;
   if (k.op_class == OpClass::kAllReduce) {
-    const double steps = 2.0 * static_cast<double>(tensor - 1);
-    seconds = steps / static_cast<double>(tensor) * k.bytes /
-                  (rates.link_bytes_per_s * efficiency.allreduce_link) +
-              steps * (rates.link_latency_s + efficiency.allreduce_step_ns * 1e-9);
+    // Ring all-reduce: 2(K-1) steps of 1/K of the payload; ring all-gather: K-1 of them;
+    // one-shot all-to-all: (K-1)/K of the buffer sent at once, one latency.
+    const double chips = static_cast<double>(tensor);
+    const double transfers = k.collective == Collective::kAllReduce ? 2 * (chips - 1) : chips - 1;
+    const double latencies = k.collective == Collective::kAllToAll ? 1 : transfers;
+    seconds = transfers / chips * k.bytes / (rates.link_bytes_per_s * efficiency.allreduce_link) +
+              latencies * (rates.link_latency_s + efficiency.allreduce_step_ns * 1e-9);
   } else {
     const Efficiencies eff = efficiencies(efficiency);
     const int i = static_cast<int>(k.op_class);
@@ -172,9 +188,9 @@ const char* bound_name(Bound bound) {
 
 std::vector<KernelCost> step_kernels(const ChipConfig& chip, const llm::LlamaConfig& m,
                                      const StepShape& shape, const Parallelism& parallelism) {
-  const int64_t tp = parallelism.tensor;
+  const int64_t tp = parallelism.tensor, ep = parallelism.expert;
   const ChipPeaks peaks = chip_peaks(chip);
-  check_input(chip, peaks, m, shape, tp);
+  check_input(chip, peaks, m, shape, tp, ep);
   const bool prefill = shape.phase == Phase::kPrefill;
   const int64_t sequences = static_cast<int64_t>(shape.lengths.size());
   int64_t tokens = sequences;  // rows every GEMM of the step multiplies
@@ -223,29 +239,44 @@ std::vector<KernelCost> step_kernels(const ChipConfig& chip, const llm::LlamaCon
   step.add("residual_add", OpClass::kElementwise, 2 * layers, 0, 0, kBytesPerValue * 3 * t * dd);
   step.add("ffn_norm", OpClass::kElementwise, layers, 0, 0, kBytesPerValue * 2 * t * dd);
 
-  const int64_t up_width = (m.gated_ffn ? 2 : 1) * hidden;  // gate and up fused in one GEMM
-  double ffn_rows = t;                                      // token x expert pairs through the FFN
+  // A chip's share of each expert: the FFN width over its group's tp / ep chips.
+  const int64_t expert_hidden = m.n_experts > 0 ? m.hidden_dim / (tp / ep) : hidden;
+  const int64_t up_width = (m.gated_ffn ? 2 : 1) * expert_hidden;  // gate and up in one GEMM
+  double ffn_rows = t;  // token x expert pairs through this chip's FFN
   if (m.n_experts > 0) {
     const double experts = static_cast<double>(m.n_experts);
     const double k = static_cast<double>(m.experts_per_token);
-    // Expected distinct experts touched when every token picks k of E uniformly.
-    const double active = experts * (1 - std::pow(1 - k / experts, t));
-    ffn_rows = t * k;
+    const double e_ep = static_cast<double>(ep);
+    // Expected distinct experts of this chip's group touched when every token picks k of E
+    // uniformly; with ep > 1 at least the ceil(k / ep) that one token reaches (the chip timed is
+    // one the step's tokens reach, which the step waits for).
+    double active = experts / e_ep * (1 - std::pow(1 - k / experts, t));
+    if (ep > 1) active = std::max(active, std::ceil(k / e_ep));
+    ffn_rows = t * k / e_ep;
     const auto per_expert = static_cast<int64_t>(std::ceil(ffn_rows / active));
     step.gemm("router", layers, tokens, m.n_experts, d);
+    if (ep > 1)
+      step.collective("dispatch", Collective::kAllToAll, layers, kBytesPerValue * ffn_rows * dd);
     step.gemm_weights("ffn_up", layers, per_expert, up_width, d,
                       active * static_cast<double>(up_width) * dd, static_cast<int64_t>(ffn_rows));
-    step.add("ffn_activation", OpClass::kElementwise, layers, 0, 0,
-             kBytesPerValue * (m.gated_ffn ? 3 : 2) * ffn_rows * static_cast<double>(hidden));
-    step.gemm_weights("ffn_down", layers, per_expert, d, hidden,
-                      active * dd * static_cast<double>(hidden), static_cast<int64_t>(ffn_rows));
+    step.add(
+        "ffn_activation", OpClass::kElementwise, layers, 0, 0,
+        kBytesPerValue * (m.gated_ffn ? 3 : 2) * ffn_rows * static_cast<double>(expert_hidden));
+    step.gemm_weights("ffn_down", layers, per_expert, d, expert_hidden,
+                      active * dd * static_cast<double>(expert_hidden),
+                      static_cast<int64_t>(ffn_rows));
+    if (ep > 1)
+      step.collective("combine", Collective::kAllToAll, layers, kBytesPerValue * ffn_rows * dd);
   } else {
     step.gemm("ffn_up", layers, tokens, up_width, d);
     step.add("ffn_activation", OpClass::kElementwise, layers, 0, 0,
              kBytesPerValue * (m.gated_ffn ? 3 : 2) * ffn_rows * static_cast<double>(hidden));
     step.gemm("ffn_down", layers, tokens, d, hidden);
   }
-  if (tp > 1) step.add("allreduce", OpClass::kAllReduce, layers, 0, 0, kBytesPerValue * t * dd);
+  if (ep > 1)
+    step.collective("allgather", Collective::kAllGather, layers, kBytesPerValue * t * dd);
+  else if (tp > 1)
+    step.add("allreduce", OpClass::kAllReduce, layers, 0, 0, kBytesPerValue * t * dd);
 
   // The classifier runs on the last position of each sequence only, its vocabulary split over the
   // chips; gathering the logits (sequences x vocab values) is below 0.1% of a step at these

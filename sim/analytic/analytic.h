@@ -20,6 +20,16 @@
 // weight GEMM turns compute-bound) and "large" otherwise. A mixture of experts reads only the
 // experts a step's tokens are routed to (the expected number of distinct experts under uniform
 // routing) and multiplies each token by experts_per_token of them.
+//
+// Expert parallelism (Parallelism::expert = EP > 1, as runtime/llm_timing.h simulates it): the
+// experts are divided among EP groups of TP / EP chips, each expert split tensor-parallel over
+// its group; a chip multiplies the M x k / EP (token, expert) pairs routed to its group over the
+// local experts they are expected to touch (at least ceil(k / EP)). Its links carry a dispatch
+// and a combine all-to-all of M x k x dim / EP BF16 values per chip, each taking
+//   (TP-1)/TP x P / (link bandwidth x efficiency.allreduce.link)
+//     + links.latency_ns + efficiency.allreduce.step_ns      (one-shot: every share sent at once),
+// and an all-gather of the M x dim BF16 feed-forward output (ring: half an all-reduce's steps and
+// bytes) in place of the feed-forward all-reduce.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -57,7 +67,11 @@ struct StepShape {
 
 struct Parallelism {
   int64_t tensor = 1;  // chips sharing every layer; divides the heads and the FFN width
+  int64_t expert = 1;  // expert groups among those chips (mixtures of experts); divides tensor
 };
+
+// The link collective of a kAllReduce-class kernel.
+enum class Collective { kAllReduce, kAllGather, kAllToAll };
 
 // One kind of kernel of the step, on one chip: `count` identical kernels.
 struct KernelCost {
@@ -66,9 +80,10 @@ struct KernelCost {
   int64_t count = 0;
   int64_t m = 0;       // GEMMs: rows (tokens) of the activation operand; 0 for other kernels
   double flops = 0;    // per kernel
-  double bytes = 0;    // per kernel: HBM bytes; all-reduce: payload bytes per chip
+  double bytes = 0;    // per kernel: HBM bytes; collectives: payload bytes per chip
   double seconds = 0;  // per kernel
   Bound bound = Bound::kMemory;
+  Collective collective = Collective::kAllReduce;  // kAllReduce class only
 };
 
 struct ClassCost {
@@ -96,14 +111,15 @@ struct ChipRates {
 ChipRates chip_rates(const ChipConfig& chip);
 
 // Seconds one kernel takes (the formula above) and what set them; the kernel's own seconds and
-// bound are ignored. `tensor` is the step's tensor parallelism (the all-reduce ring size).
+// bound are ignored. `tensor` is the step's tensor parallelism (the collectives' chip count).
 double kernel_seconds(const ChipRates& rates, const EfficiencyConfig& efficiency,
                       const KernelCost& kernel, int64_t tensor, Bound* bound = nullptr);
 
 // The kernels of a step with their work (count, m, flops, bytes) but no time, and the same priced.
 // Throws InputError for an empty batch, a length below 1, a model without shape, a tensor degree
 // that does not divide the heads, the KV heads (or is not a multiple of them) and the FFN width,
-// or a chip without a BF16 matrix unit, HBM or (for tensor > 1) chip links.
+// an expert degree that does not divide the tensor degree and the experts (or is above 1 for a
+// dense model), or a chip without a BF16 matrix unit, HBM or (for tensor > 1) chip links.
 std::vector<KernelCost> step_kernels(const ChipConfig& chip, const llm::LlamaConfig& model,
                                      const StepShape& shape, const Parallelism& parallelism);
 StepCost cost_step(const ChipConfig& chip, const llm::LlamaConfig& model, const StepShape& shape,

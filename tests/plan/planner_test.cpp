@@ -181,6 +181,26 @@ TEST(Planner, TensorParallelKeyAddsPipelinedShapes) {
             std::string::npos);
 }
 
+TEST(Planner, ExpertParallelKeyAddsShapesWithTheirOwnCosts) {
+  const PlanConfig c =
+      load_plan(write_plan("plan_ep.yaml",
+                           "model: mixtral-8x7b\ntrace: azure-conv\nrequests: 300\n"
+                           "demand: {peak_tokens_per_s: 2e6, tokens_per_day: 86.4e9}\n"
+                           "candidates:\n  - chip: h200\n    chips: [8]\n    ep: [1, 8, 3]\n"));
+  // ep 3 does not divide TP 8: two shapes.
+  std::vector<std::string> shapes;
+  for (const InstanceShape& s : c.shapes) shapes.push_back(s.describe());
+  EXPECT_EQ(shapes, (std::vector<std::string>{"8 x h200, continuous, batch <= 256",
+                                              "8 x h200 (TP 8, EP 8), continuous, batch <= 256"}));
+  EvaluationInputs in = inputs_for(c);
+  StepCostMemo memo;
+  const Prices prices = load_prices(default_prices_path());
+  const InstanceEvaluation ep1 = evaluate_instance(in, c.shapes[0], prices, &memo);
+  const InstanceEvaluation ep8 = evaluate_instance(in, c.shapes[1], prices, &memo);
+  EXPECT_EQ(memo.size(), 2u);
+  EXPECT_NE(ep8.capacity.best.tokens_per_s, ep1.capacity.best.tokens_per_s);
+}
+
 TEST(Planner, BadDisaggregationNamesTheLineAndKey) {
   // The h100-sxm candidate is the second; its new key is on line 11 of the file.
   for (const std::string value : {"[none, 1:0]", "[2]", "[a:1]", "[65:1]", "1-1", "[1:1:1]"}) {

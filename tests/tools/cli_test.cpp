@@ -436,6 +436,23 @@ TEST_F(Cli, ServeSimPipelinesAnInstanceWhenTpIsBelowItsChips) {
       << bad.text;
 }
 
+TEST_F(Cli, ServeSimShardsExpertsWithEp) {
+  const std::string base =
+      "serve-sim --model mixtral-8x7b --chip h200 --chips 8 --trace azure-conv --limit 300 ";
+  const Output out = run(base + "--ep 8");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("on 8 x h200 (TP 8, EP 8)"), std::string::npos) << out.text;
+  const Output bad = run(base + "--ep 3");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.text.find("--ep 3: expected a divisor of the TP group of 8 chips"),
+            std::string::npos)
+      << bad.text;
+  const Output dense = run(
+      "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace azure-conv --limit 30 --ep 2");
+  EXPECT_EQ(dense.status, 2);
+  EXPECT_NE(dense.text.find("a dense model takes only EP 1"), std::string::npos) << dense.text;
+}
+
 TEST_F(Cli, StreamedTraceMatchesTheLoadedOne) {
   const std::string base =
       "serve-sim --model llama-3.1-70b --chip h200 --chips 8 --trace mooncake --limit 2000 "

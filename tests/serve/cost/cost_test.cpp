@@ -162,6 +162,26 @@ TEST(CostCache, PipelineStagesOnBothModels) {
   EXPECT_THROW(SimulatedStepCost(small_model(), v1, 1, 5), InputError);  // more stages than layers
 }
 
+// Expert parallelism reaches both chip models: the analytic one for GPUs (sim/analytic) and the
+// timing simulator, and the identity of a saved table.
+TEST(CostCache, ExpertParallelismOnBothModels) {
+  const llm::LlamaConfig mixtral = llm::load_model_preset("mixtral-8x7b").config;
+  const LoadedChip h200 = load_chip("h200");
+  const auto ep1 = make_direct_cost(mixtral, h200, 8),
+             ep8 = make_direct_cost(mixtral, h200, 8, 1, 8);
+  // At batch 1 a token's experts are read whole on the chips that hold them, instead of an eighth
+  // of each on every chip, and the all-to-alls are paid: EP is slower.
+  EXPECT_GT(ep8->decode(1, 1000).seconds, ep1->decode(1, 1000).seconds);
+  EXPECT_NE(cost_identity(mixtral, h200, 8, *ep8, 1, 8).find("TP 8, EP 8,"), std::string::npos);
+  EXPECT_EQ(cost_identity(mixtral, h200, 8, *ep1).find("EP"), std::string::npos);
+  EXPECT_THROW(make_direct_cost(mixtral, h200, 8, 1, 3), InputError);
+  EXPECT_THROW(make_direct_cost(llm::load_model_preset("llama-3.1-70b").config, h200, 8, 1, 2),
+               InputError);
+  const LoadedChip v1 = load_chip("seedchip-v1");
+  const SimulatedStepCost sim1(mixtral, v1, 8), sim8(mixtral, v1, 8, 1, 8);
+  EXPECT_NE(sim8.decode(64, 256).seconds, sim1.decode(64, 256).seconds);
+}
+
 TEST(CostCache, SavedTablesAreReadBackForTheSameIdentityOnly) {
   const LinearCost direct;
   CachedStepCost cache(direct, {});

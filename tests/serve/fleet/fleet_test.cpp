@@ -398,9 +398,12 @@ TEST_F(FleetFile, ReadsPools) {
       "    instances: 3\n"
       "    scheduler: chunked\n"
       "    max_batch: 64\n"
-      "  - {chip: h200, set: [power.tdp_w=600], role: decode}\n");
+      "  - {chip: h200, set: [power.tdp_w=600], role: decode, ep: 4}\n");
   const std::vector<PoolSpec> pools = load_fleet_file(f);
   ASSERT_EQ(pools.size(), 2u);
+  EXPECT_EQ(pools[0].ep, 1);
+  EXPECT_EQ(pools[1].ep, 4);
+  EXPECT_EQ(parallelism(pools[1].chips, pools[1].tensor_parallel(), pools[1].ep), "TP 8, EP 4");
   EXPECT_EQ(pools[0].chip, "seedchip-v1");
   EXPECT_EQ(pools[0].chips, 4);
   EXPECT_EQ(pools[0].tensor_parallel(), 2);
@@ -445,6 +448,9 @@ TEST_F(FleetFile, BadFilesNameFileLineAndKey) {
   const std::string tp = write("pools:\n  - chip: h200\n    chips: 4\n    tp: 3\n");
   EXPECT_EQ(error_of([&] { load_fleet_file(tp); }),
             tp + ":4: key 'pools[0].tp': expected a divisor of chips (4), got '3'");
+  const std::string ep = write("pools:\n  - chip: h200\n    chips: 8\n    ep: 3\n");
+  EXPECT_EQ(error_of([&] { load_fleet_file(ep); }),
+            ep + ":4: key 'pools[0].ep': expected a divisor of tp (8), got '3'");
   const std::string role = write("pools:\n  - chip: h200\n    role: encode\n");
   EXPECT_EQ(error_of([&] { load_fleet_file(role); }),
             role + ":3: key 'pools[0].role': expected both, prefill or decode, got 'encode'");

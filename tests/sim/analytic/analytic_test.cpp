@@ -132,6 +132,42 @@ TEST(Analytic, MixtureOfExpertsReadsOnlyActiveExperts) {
               1e-6 * up256.bytes);
 }
 
+TEST(Analytic, ExpertParallelismShardsExpertsAndAddsAllToAlls) {
+  const llm::LlamaConfig mixtral = llm::load_model_preset("mixtral-8x7b").config;
+  const ChipConfig chip = load_chip("seedchip-v1").config;
+  const double link = 8 * 100e9, latency = 500e-9, dim = 4096, hidden = 14336;
+  // TP 8, EP 8: every chip holds one whole expert. 64 sequences route 128 (token, expert) pairs,
+  // 16 to each chip.
+  const StepCost ep8 = cost_step(chip, mixtral, decode(64, 64), {8, 8});
+  const KernelCost dispatch = kernel(ep8, "dispatch"), combine = kernel(ep8, "combine");
+  EXPECT_EQ(dispatch.count, mixtral.n_layers);
+  EXPECT_DOUBLE_EQ(dispatch.bytes, 2.0 * 16 * dim);
+  EXPECT_DOUBLE_EQ(combine.bytes, dispatch.bytes);
+  // One-shot: 7/8 of the buffer leaves at once, one latency.
+  EXPECT_DOUBLE_EQ(dispatch.seconds, 7.0 / 8 * dispatch.bytes / link + latency);
+  // The feed-forward output is gathered (a ring of 7 steps) instead of all-reduced.
+  const KernelCost gather = kernel(ep8, "allgather");
+  EXPECT_DOUBLE_EQ(gather.bytes, 2.0 * 64 * dim);
+  EXPECT_DOUBLE_EQ(gather.seconds, 7.0 / 8 * gather.bytes / link + 7 * latency);
+  EXPECT_EQ(kernel(ep8, "allreduce").count, mixtral.n_layers);  // attention's only
+  // The chip's one expert at full width: 16 rows through 2 x 14336 gate/up columns.
+  const KernelCost up8 = kernel(ep8, "ffn_up");
+  EXPECT_DOUBLE_EQ(up8.flops, 2.0 * 16 * 2 * hidden * dim);
+  // EP 1 splits every expert 8 ways instead: all 128 pairs, each 1/8 of the width.
+  const StepCost ep1 = cost_step(chip, mixtral, decode(64, 64), {8, 1});
+  EXPECT_DOUBLE_EQ(kernel(ep1, "ffn_up").flops, 2.0 * 128 * 2 * hidden / 8 * dim);
+  for (const KernelCost& k : ep1.kernels) EXPECT_NE(k.name, "dispatch");
+  // At batch 1 the token reaches one chip's expert whole: 4x the weight bytes of EP 1's two
+  // eighths of two experts.
+  const KernelCost one_ep8 = kernel(cost_step(chip, mixtral, decode(64), {8, 8}), "ffn_up");
+  const KernelCost one_ep1 = kernel(cost_step(chip, mixtral, decode(64), {8, 1}), "ffn_up");
+  EXPECT_NEAR(one_ep8.bytes / one_ep1.bytes, 4.0, 0.01);
+  // EP must divide TP and the experts, and needs experts.
+  EXPECT_THROW(cost_step(chip, mixtral, decode(8), {8, 3}), InputError);
+  EXPECT_THROW(cost_step(chip, mixtral, decode(8), {2, 4}), InputError);
+  EXPECT_THROW(cost_step(chip, small_model(), decode(8), {4, 2}), InputError);
+}
+
 TEST(Analytic, EfficiencyAndKernelFloorScaleTime) {
   llm::LlamaConfig llama = llm::load_model_preset("llama-2-70b").config;
   ChipConfig chip = load_chip("h200").config;
