@@ -7,6 +7,7 @@
 #include "arch/chip_loader.h"
 #include "compiler/codegen/lowering.h"
 #include "compiler/passes/pass.h"
+#include "compiler/passes/unroll_loops.h"
 
 namespace seedchip::compiler {
 
@@ -120,9 +121,11 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
       options.passes.empty() ? passes::default_pipeline() : options.passes;
   std::vector<passes::Pass> bound;
   if (options.quantization) {
-    // Last: the weights must be folded constants and every type known.
+    // After folding (the weights must be folded constants and every type known), before fusion:
+    // a product that fused with its epilogue would no longer be a MatMul to quantize.
     bound.push_back(passes::quantize_pass(*options.quantization));
-    pipeline.emplace_back(bound.back().name);
+    const auto fuse = std::find(pipeline.begin(), pipeline.end(), "fuse");
+    pipeline.insert(fuse, std::string(bound.back().name));
   }
   passes::run_passes(graph, pipeline, options.dump_ir_after, options.dump, bound);
   const std::string where = "graph '" + graph.name + "': ";
@@ -130,16 +133,20 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   // Every op must have a lowering; name them all at once.
   std::set<std::string> missing;
   std::string first_missing;
+  std::string loop_blocker;  // why the first Loop left was not unrolled
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const ir::Node& n = graph.nodes[i];
     if (find_lowering(n)) continue;
     const std::string op = n.domain.empty() ? n.op : n.domain + "::" + n.op;
     if (missing.insert(op).second && first_missing.empty()) first_missing = op;
+    if (op == "Loop" && loop_blocker.empty()) loop_blocker = passes::unroll_blocker(graph, i);
   }
   if (!missing.empty()) {
     std::string list;
     for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
-    throw UnsupportedError(first_missing, where + "no lowering for " + list);
+    throw UnsupportedError(first_missing,
+                           where + "no lowering for " + list +
+                               (loop_blocker.empty() ? "" : " (" + loop_blocker + ")"));
   }
 
   std::vector<bool> used(graph.values.size(), false);

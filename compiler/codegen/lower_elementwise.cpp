@@ -3,6 +3,7 @@
 // reciprocal, leaky ReLU from relu and a scale, ...); each recipe is exact in the sense that it
 // is the textbook formula evaluated in the tensor's format, rearranged where the textbook form
 // cancels (sinh, asinh, acosh and atanh near 0 or 1, acos near 1).
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -101,10 +102,7 @@ class VpuProgram {
     const bool wide = e == ir::ElementType::I64 || e == ir::ElementType::U64;
     if (!wide && e != ir::ElementType::I32 && e != ir::ElementType::U32)
       ctx_.unsupported("integer operands are read as i32, u32, i64 or u64");
-    TensorView low = ctx_.view(v);
-    low.element_bytes = 4;
-    if (wide)
-      for (int64_t& s : low.strides) s *= 2;
+    const TensorView low = wide ? word_view(v, 0) : ctx_.view(v);
     const auto unsigned_word = [&](const TensorView& word) {
       const int x = load_as(word, DataType::INT32);
       return select(binary(Opcode::VPU_CMPLT, x, constant(0)), scalar(Opcode::VPU_ADDS, x, 0x1p32f),
@@ -112,8 +110,7 @@ class VpuProgram {
     };
     if (!wide)
       return e == ir::ElementType::I32 ? load_as(low, DataType::INT32) : unsigned_word(low);
-    TensorView high = low;
-    high.base += 4;
+    const TensorView high = word_view(v, 1);
     if (e == ir::ElementType::U64)
       return binary(Opcode::VPU_ADD, scalar(Opcode::VPU_MULS, unsigned_word(high), 0x1p32f),
                     unsigned_word(low));
@@ -125,6 +122,17 @@ class VpuProgram {
         binary(Opcode::VPU_ADD, scalar(Opcode::VPU_MULS, hi, 0x1p32f), unsigned_word(low));
     return select(binary(Opcode::VPU_CMPEQ, hi, sign), lo, beyond);
   }
+  // The low (word 0) or high (word 1) 32-bit words of a 64-bit integer tensor, little-endian.
+  TensorView word_view(ir::ValueId v, int word) {
+    TensorView view = ctx_.view(v);
+    view.element_bytes = 4;
+    view.base += 4 * word;
+    for (int64_t& s : view.strides) s *= 2;
+    return view;
+  }
+  // The format of the steps added from now on. FP32 and INT32 slots are both 4 bytes, so one
+  // program computes in both, converting between them with vpu.cvt.
+  void compute_in(DataType type) { type_ = type; }
   int one_minus(int x) { return scalar(Opcode::VPU_ADDS, scalar(Opcode::VPU_MULS, x, -1), 1); }
   int one_plus(int x) { return scalar(Opcode::VPU_ADDS, x, 1); }
   // 1 / (1 + exp(-x))
@@ -260,12 +268,10 @@ void lower_pow_integer_exponent(OpContext& ctx) {
   ctx.mapping = "VPU stream (integer exponent)";
 }
 
-// Pow of i32 tensors by square-and-multiply over the exponent's 31 magnitude bits, wrapping as
+// a^n for i32 slots by square-and-multiply over the exponent's 31 magnitude bits, wrapping as
 // ONNX's integers do. A negative exponent gives the truncated quotient 1 / a^|n|: a^|n| where
 // |a| = 1, else 0 (0 for a = 0 too, where the quotient is undefined).
-void lower_integer_pow(OpContext& ctx) {
-  VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
-  const int a = p.load(ctx.in(0)), n = p.load(ctx.in(1));
+int integer_power(VpuProgram& p, int a, int n) {
   const int zero = p.constant(0), one = p.constant(1), two = p.constant(2);
   const int magnitude_a = p.binary(Opcode::VPU_MAX, a, p.binary(Opcode::VPU_SUBW, zero, a));
   int q = p.binary(Opcode::VPU_MAX, n, p.binary(Opcode::VPU_SUBW, zero, n));
@@ -278,10 +284,261 @@ void lower_integer_pow(OpContext& ctx) {
     q = next;
   }
   const int unit = p.binary(Opcode::VPU_CMPEQ, magnitude_a, one);
-  y = p.select(p.binary(Opcode::VPU_CMPLT, n, zero), p.select(unit, y, zero), y);
-  p.store(y, ctx.out(0));
+  return p.select(p.binary(Opcode::VPU_CMPLT, n, zero), p.select(unit, y, zero), y);
+}
+
+// 64-bit two's complement integers, exactly, on the VPU's 32-bit integer instructions (the
+// program computes in INT32). A value is two slots, its low and high words (bit patterns: the
+// low word of 2^32 - 1 reads as -1). Sums carry by an unsigned comparison of the words; products
+// go through eight byte slots (0..255), whose schoolbook partial sums (at most eight products of
+// 255 x 255 plus a carry per byte position) never leave the INT32 range, as 16-bit halves would.
+struct Words {
+  int lo = -1, hi = -1;
+};
+using Bytes = std::array<int, 8>;
+
+class WideIntegers {
+ public:
+  explicit WideIntegers(VpuProgram& p)
+      : p_(p),
+        zero_(p.constant(0)),
+        one_(p.constant(1)),
+        two_(p.constant(2)),
+        byte_(p.constant(256)),
+        sign_bit_(p.constant(-0x1p31f)) {}
+
+  Words load(ir::ValueId v) { return {p_.load(p_.word_view(v, 0)), p_.load(p_.word_view(v, 1))}; }
+  void store(const Words& w, ir::ValueId v) {
+    p_.store(w.lo, p_.word_view(v, 0));
+    p_.store(w.hi, p_.word_view(v, 1));
+  }
+  // An i32 slot sign-extended to 64 bits.
+  Words extend(int x) { return {x, p_.binary(Opcode::VPU_SUBW, zero_, negative(x))}; }
+
+  int zero() const { return zero_; }
+  int one() const { return one_; }
+  // 1 where x < 0, else 0 (for words, where the high word is).
+  int negative(int x) { return p_.binary(Opcode::VPU_CMPLT, x, zero_); }
+  // Masks are 0/1 slots: a product is their conjunction.
+  int both(int m, int n) { return p_.binary(Opcode::VPU_MULW, m, n); }
+  int equal(const Words& a, const Words& b) {
+    return both(p_.binary(Opcode::VPU_CMPEQ, a.lo, b.lo), p_.binary(Opcode::VPU_CMPEQ, a.hi, b.hi));
+  }
+
+  Words add(const Words& a, const Words& b) {
+    const int lo = p_.binary(Opcode::VPU_ADDW, a.lo, b.lo);
+    const int carry = below_unsigned(lo, a.lo);
+    return {lo, p_.binary(Opcode::VPU_ADDW, p_.binary(Opcode::VPU_ADDW, a.hi, b.hi), carry)};
+  }
+  Words subtract(const Words& a, const Words& b) {
+    const int borrow = below_unsigned(a.lo, b.lo);
+    const int hi = p_.binary(Opcode::VPU_SUBW, p_.binary(Opcode::VPU_SUBW, a.hi, b.hi), borrow);
+    return {p_.binary(Opcode::VPU_SUBW, a.lo, b.lo), hi};
+  }
+  Words negate(const Words& a) { return subtract({zero_, zero_}, a); }
+  Words select(int mask, const Words& a, const Words& b) {
+    return {p_.select(mask, a.lo, b.lo), p_.select(mask, a.hi, b.hi)};
+  }
+
+  // The bytes of a value, least significant first.
+  Bytes bytes(const Words& w) {
+    Bytes b{};
+    const auto word_bytes = [&](int x, size_t first) {
+      // Floor division by 256 (the VPU's truncates toward zero) leaves bytes in [0, 256).
+      for (size_t i = 0; i < 3; ++i) {
+        const int q = p_.binary(Opcode::VPU_DIV, x, byte_);
+        const int r = p_.binary(Opcode::VPU_SUBW, x, p_.binary(Opcode::VPU_MULW, q, byte_));
+        const int below = negative(r);
+        b[first + i] = p_.binary(Opcode::VPU_ADDW, r, p_.binary(Opcode::VPU_MULW, below, byte_));
+        x = p_.binary(Opcode::VPU_SUBW, q, below);
+      }
+      // x is the top byte as a signed value in [-128, 128).
+      b[first + 3] =
+          p_.binary(Opcode::VPU_ADDW, x, p_.binary(Opcode::VPU_MULW, negative(x), byte_));
+    };
+    word_bytes(w.lo, 0);
+    word_bytes(w.hi, 4);
+    return b;
+  }
+  // The words of bytes in [0, 256): 256-ary Horner, whose last step wraps to the word's bits.
+  Words words(const Bytes& b) {
+    const auto word = [&](size_t first) {
+      int x = b[first + 3];
+      for (size_t i = 3; i-- > 0;)
+        x = p_.binary(Opcode::VPU_ADDW, p_.binary(Opcode::VPU_MULW, x, byte_), b[first + i]);
+      return x;
+    };
+    return {word(0), word(4)};
+  }
+  Bytes bytes_of_one() const { return {one_, zero_, zero_, zero_, zero_, zero_, zero_, zero_}; }
+
+  // a x b mod 2^64: the byte positions below 8 of the schoolbook product, carried.
+  Bytes multiply(const Bytes& a, const Bytes& b) {
+    Bytes out{};
+    int carry = -1;
+    for (size_t k = 0; k < 8; ++k) {
+      int sum = carry;
+      for (size_t i = 0; i <= k; ++i) {
+        const int product = p_.binary(Opcode::VPU_MULW, a[i], b[k - i]);
+        sum = sum < 0 ? product : p_.binary(Opcode::VPU_ADDW, sum, product);
+      }
+      carry = p_.binary(Opcode::VPU_DIV, sum, byte_);  // sum >= 0: truncation is floor
+      out[k] = p_.binary(Opcode::VPU_SUBW, sum, p_.binary(Opcode::VPU_MULW, carry, byte_));
+    }
+    return out;
+  }
+  Bytes select(int mask, const Bytes& a, const Bytes& b) {
+    Bytes out{};
+    for (size_t i = 0; i < 8; ++i) out[i] = p_.select(mask, a[i], b[i]);
+    return out;
+  }
+
+  // The low `count` bits of a non-negative value, least significant first, as 0/1 slots.
+  std::vector<int> bits(const Words& w, size_t count) {
+    const Bytes b = bytes(w);
+    std::vector<int> out;
+    for (size_t i = 0; i < 8 && out.size() < count; ++i) {
+      int x = b[i];
+      for (int j = 0; j < 8 && out.size() < count; ++j) {
+        const int half = p_.binary(Opcode::VPU_DIV, x, two_);
+        out.push_back(p_.binary(Opcode::VPU_SUBW, x, p_.binary(Opcode::VPU_MULW, half, two_)));
+        x = half;
+      }
+    }
+    return out;
+  }
+
+  // a^n mod 2^64 by square-and-multiply over the low `bits` bits of |n|; for a negative n the
+  // truncated quotient 1 / a^|n|, as for i32 (a^|n| where |a| = 1, else 0).
+  Words power(const Words& a, const Words& n, size_t exponent_bits) {
+    const int negative_n = negative(n.hi);
+    const std::vector<int> bit = bits(select(negative_n, negate(n), n), exponent_bits);
+    Bytes y = bytes_of_one(), square = bytes(a);
+    for (size_t i = 0; i < bit.size(); ++i) {
+      y = select(bit[i], multiply(y, square), y);
+      if (i + 1 < bit.size()) square = multiply(square, square);
+    }
+    const Words result = words(y);
+    const int minus_one = p_.constant(-1);
+    const int unit =
+        p_.binary(Opcode::VPU_ADDW, equal(a, {one_, zero_}), equal(a, {minus_one, minus_one}));
+    const int vanishes = both(negative_n, p_.binary(Opcode::VPU_SUBW, one_, unit));
+    return select(vanishes, {zero_, zero_}, result);
+  }
+
+ private:
+  // 1 where x < y as unsigned words: flipping the sign bits makes the signed order the unsigned.
+  int below_unsigned(int x, int y) {
+    return p_.binary(Opcode::VPU_CMPLT, p_.binary(Opcode::VPU_ADDW, x, sign_bit_),
+                     p_.binary(Opcode::VPU_ADDW, y, sign_bit_));
+  }
+
+  VpuProgram& p_;
+  int zero_, one_, two_, byte_, sign_bit_;
+};
+
+// Pow of i32 tensors.
+void lower_integer_pow(OpContext& ctx) {
+  VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
+  p.store(integer_power(p, p.load(ctx.in(0)), p.load(ctx.in(1))), ctx.out(0));
   p.emit();
   ctx.mapping = "VPU stream (square-and-multiply over the exponent's bits)";
+}
+
+// Pow with an i64 base or exponent (the other i32 or i64), in 64-bit words. An i32 result is the
+// low word: a^n mod 2^32 is (a^n mod 2^64) mod 2^32.
+void lower_wide_integer_pow(OpContext& ctx) {
+  VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
+  WideIntegers w(p);
+  const bool wide_base = ctx.type(ctx.in(0)).element == ir::ElementType::I64;
+  const bool wide_exponent = ctx.type(ctx.in(1)).element == ir::ElementType::I64;
+  const Words a = wide_base ? w.load(ctx.in(0)) : w.extend(p.load(ctx.in(0)));
+  const Words n = wide_exponent ? w.load(ctx.in(1)) : w.extend(p.load(ctx.in(1)));
+  // |n| of an i32 has 32 bits; of an i64, 64 (|-2^63| included).
+  const Words y = w.power(a, n, wide_exponent ? 64 : 32);
+  if (wide_base)
+    w.store(y, ctx.out(0));
+  else
+    p.store(y.lo, ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (64-bit square-and-multiply in 32-bit words)";
+}
+
+// Pow of an i32 or i64 base to an f32 exponent, whose result ONNX gives in the base's type:
+// the real power truncated toward zero. An integral exponent below 2^31 in magnitude takes the
+// exact integer path (square-and-multiply, wrapping, 1 / a^|n| truncated for a negative one);
+// another is exp(b ln|a|) in FP32, truncated. That power carries the rounding of exp and log, a
+// relative error of about |b ln a| 2^-24: one within 2^-18 of an integer is taken as the integer,
+// so that 9^1.5 is 27 as in ONNX's double-precision reference, not 26. Beyond the result type's
+// range ONNX leaves the value undefined.
+void lower_integer_pow_float_exponent(OpContext& ctx) {
+  if (ctx.type(ctx.in(1)).element != ir::ElementType::F32)
+    ctx.unsupported("an integer base takes an i32, i64 or f32 exponent");
+  const bool wide = ctx.type(ctx.in(0)).element == ir::ElementType::I64;
+  VpuProgram p(ctx, DataType::FP32, ctx.dims(ctx.out(0)));
+  const int b = p.load(ctx.in(1)), a = p.integer_as_float(ctx.in(0));
+  const int real =
+      p.unary(Opcode::VPU_EXP, p.binary(Opcode::VPU_MUL, b, p.unary(Opcode::VPU_LOG, p.abs(a))));
+  const int nearest = p.unary(Opcode::VPU_ROUND, real);
+  const int tolerance = p.scalar(
+      Opcode::VPU_MULS, p.binary(Opcode::VPU_MAX, p.abs(nearest), p.constant(1)), 0x1p-18f);
+  const int snapped =
+      p.binary(Opcode::VPU_CMPLE, p.abs(p.binary(Opcode::VPU_SUB, real, nearest)), tolerance);
+  const int truncated = p.select(snapped, nearest, p.trunc(real));
+  const int integral =
+      p.binary(Opcode::VPU_MUL, p.binary(Opcode::VPU_CMPEQ, p.unary(Opcode::VPU_FLOOR, b), b),
+               p.binary(Opcode::VPU_CMPLT, p.abs(b), p.constant(0x1p31f)));
+  const int exponent =
+      p.convert(p.select(integral, b, p.constant(0)), DataType::FP32, DataType::INT32);
+  const int use_integer = p.convert(integral, DataType::FP32, DataType::INT32);
+  if (!wide) {
+    const int from_real = p.convert(truncated, DataType::FP32, DataType::INT32);
+    p.compute_in(DataType::INT32);
+    const int exact = integer_power(p, p.load(ctx.in(0)), exponent);
+    p.store(p.select(use_integer, exact, from_real), ctx.out(0));
+    p.emit();
+    ctx.mapping = "VPU stream (integer base, f32 exponent)";
+    return;
+  }
+  // The truncated power as 64-bit words: its magnitude split exactly in FP32 into the high word
+  // and the low word's two 16-bit halves, each converted exactly, then negated where negative.
+  const int magnitude = p.abs(truncated);
+  const int high = p.unary(Opcode::VPU_FLOOR, p.scalar(Opcode::VPU_MULS, magnitude, 0x1p-32f));
+  const int low = p.binary(Opcode::VPU_SUB, magnitude, p.scalar(Opcode::VPU_MULS, high, 0x1p32f));
+  const int upper = p.unary(Opcode::VPU_FLOOR, p.scalar(Opcode::VPU_MULS, low, 0x1p-16f));
+  const int lower = p.binary(Opcode::VPU_SUB, low, p.scalar(Opcode::VPU_MULS, upper, 0x1p16f));
+  const int sign = p.binary(Opcode::VPU_CMPLT, truncated, p.constant(0));
+  const auto to_int = [&](int x) { return p.convert(x, DataType::FP32, DataType::INT32); };
+  const int high_word = to_int(high), upper_half = to_int(upper), lower_half = to_int(lower);
+  const int negative = to_int(sign);
+  p.compute_in(DataType::INT32);
+  WideIntegers w(p);
+  const Words unsigned_real{
+      p.binary(Opcode::VPU_ADDW, p.binary(Opcode::VPU_MULW, upper_half, p.constant(0x1p16f)),
+               lower_half),
+      high_word};
+  const Words from_real = w.select(negative, w.negate(unsigned_real), unsigned_real);
+  const Words exact = w.power(w.load(ctx.in(0)), w.extend(exponent), 32);
+  w.store(w.select(use_integer, exact, from_real), ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (i64 base, f32 exponent, in 32-bit words)";
+}
+
+// Add, Sub and Mul of i64 tensors, wrapping, in 32-bit words.
+void lower_wide_integer_arithmetic(OpContext& ctx) {
+  for (size_t i = 0; i < 2; ++i)
+    if (ctx.type(ctx.in(i)).element != ir::ElementType::I64)
+      ctx.unsupported("operands of mixed element types");
+  VpuProgram p(ctx, DataType::INT32, ctx.dims(ctx.out(0)));
+  WideIntegers w(p);
+  const Words a = w.load(ctx.in(0)), b = w.load(ctx.in(1));
+  const std::string& op = ctx.node.op;
+  w.store(op == "Add"   ? w.add(a, b)
+          : op == "Sub" ? w.subtract(a, b)
+                        : w.words(w.multiply(w.bytes(a), w.bytes(b))),
+          ctx.out(0));
+  p.emit();
+  ctx.mapping = "VPU stream (64-bit wrapping arithmetic in 32-bit words)";
 }
 
 bool is_integer_arithmetic(OpContext& ctx) {
@@ -289,6 +546,12 @@ bool is_integer_arithmetic(OpContext& ctx) {
   const ir::ElementType e = ctx.type(ctx.out(0)).element;
   return (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") &&
          (e == ir::ElementType::I32 || e == ir::ElementType::I8 || e == ir::ElementType::U8);
+}
+
+bool is_wide_integer_arithmetic(OpContext& ctx) {
+  const std::string& op = ctx.node.op;
+  return (op == "Add" || op == "Sub" || op == "Mul") &&
+         ctx.type(ctx.out(0)).element == ir::ElementType::I64;
 }
 
 }  // namespace
@@ -401,11 +664,18 @@ void lower_binary(OpContext& ctx) {
     ctx.unsupported(
         "Mod with fmod=0 (the integer remainder with the divisor's sign) is not lowered");
   if (is_integer_arithmetic(ctx)) return lower_integer_arithmetic(ctx);
+  if (is_wide_integer_arithmetic(ctx)) return lower_wide_integer_arithmetic(ctx);
   if (op == "Pow") {
     const ir::ElementType base = ctx.type(ctx.in(0)).element;
     const ir::ElementType exponent = ctx.type(ctx.in(1)).element;
+    const bool integer_exponent =
+        exponent == ir::ElementType::I32 || exponent == ir::ElementType::I64;
     if (base == ir::ElementType::I32 && exponent == ir::ElementType::I32)
       return lower_integer_pow(ctx);
+    if ((base == ir::ElementType::I64 || base == ir::ElementType::I32) && integer_exponent)
+      return lower_wide_integer_pow(ctx);
+    if (base == ir::ElementType::I32 || base == ir::ElementType::I64)
+      return lower_integer_pow_float_exponent(ctx);
     if (vpu_type(base) && (exponent == ir::ElementType::I32 || exponent == ir::ElementType::U32 ||
                            exponent == ir::ElementType::I64 || exponent == ir::ElementType::U64))
       return lower_pow_integer_exponent(ctx);

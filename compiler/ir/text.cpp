@@ -353,7 +353,8 @@ void print_body(const Graph& g, const PrintOptions& options, size_t indent, std:
 
 // ---------------------------------------------------------------------------------------------
 // Parser: a hand-written lexer with one token of lookahead and a recursive-descent grammar whose
-// only nesting (a tensor within a tensors list) is fixed, so no input can exhaust the stack.
+// only unbounded nesting, graphs within graph attributes, stops at kMaxNesting, so no input can
+// exhaust the stack.
 
 enum class Tok { Ident, Number, String, Name, Punct, Newline, End };
 
@@ -407,15 +408,7 @@ class Parser {
       if (!graph_.opset.emplace(domain.text, version).second)
         fail(domain, "opset " + quote(domain.text) + " is given twice");
     }
-    expect_punct("{");
-    expect_end_of_line();
-    while (!at_punct("}")) {
-      if (peek().kind == Tok::End)
-        fail(peek(), "expected '}' to end the graph, found end of input");
-      if (peek().kind != Tok::Newline) statement();
-      expect_end_of_line();
-    }
-    next();
+    body();
     while (peek().kind == Tok::Newline) next();
     if (peek().kind != Tok::End)
       fail(peek(), "unexpected " + describe(peek()) + " after the graph's closing '}'");
@@ -428,6 +421,37 @@ class Parser {
     Token name;
     TensorType type;
   };
+
+  // `{`, the statements of the current graph, `}`.
+  void body() {
+    expect_punct("{");
+    expect_end_of_line();
+    while (!at_punct("}")) {
+      if (peek().kind == Tok::End)
+        fail(peek(), "expected '}' to end the graph, found end of input");
+      if (peek().kind != Tok::Newline) statement();
+      expect_end_of_line();
+    }
+    next();
+  }
+
+  // A graph attribute after its `graph` keyword: the graphs around it stay readable by name, and
+  // it takes the top-level graph's opset, as print() writes neither name nor opset for it.
+  GraphPtr nested_graph(const Token& keyword) {
+    if (enclosing_.size() >= kMaxNesting)
+      fail(keyword, "graphs nested deeper than " + std::to_string(kMaxNesting));
+    auto sub = std::make_shared<Graph>();
+    sub->opset = graph_.opset;
+    std::vector<size_t> lines;
+    enclosing_.push_back({current_, lines_});
+    current_ = sub.get();
+    lines_ = &lines;
+    body();
+    current_ = enclosing_.back().graph;
+    lines_ = enclosing_.back().lines;
+    enclosing_.pop_back();
+    return sub;
+  }
 
   [[noreturn]] void fail_at(size_t line, size_t column, const std::string& what) const {
     throw InputError(source_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
@@ -804,8 +828,8 @@ class Parser {
              "an empty list needs its kind: ints [], floats [], strings [], tensors [] or "
              "graphs []");
       if (first.kind == Tok::Ident && first.text == "graph")
-        fail(first, "graph attributes cannot be parsed");
-      if (is_number(first))
+        kind = ListKind::Graphs;
+      else if (is_number(first))
         kind = is_integer_text(first.text) ? ListKind::Ints : ListKind::Floats;
       else if (first.kind == Tok::String)
         kind = ListKind::Strings;
@@ -826,8 +850,12 @@ class Parser {
         expect_keyword("tensor");
         return tensor_literal();
       });
-    if (!accept_punct("]")) fail(peek(), "graph attributes cannot be parsed");
-    return std::vector<GraphPtr>{};
+    return elements<GraphPtr>([&] {
+      const Token keyword = next();
+      if (keyword.kind != Tok::Ident || keyword.text != "graph")
+        fail(keyword, "expected 'graph', found " + describe(keyword));
+      return nested_graph(keyword);
+    });
   }
 
   AttributeValue attribute_value() {
@@ -840,7 +868,7 @@ class Parser {
     if (t.kind == Tok::Punct && t.text == "[") return list(t, std::nullopt);
     if (t.kind == Tok::Ident) {
       if (t.text == "tensor") return tensor_literal();
-      if (t.text == "graph") fail(t, "graph attributes cannot be parsed");
+      if (t.text == "graph") return nested_graph(t);
       static const std::map<std::string, ListKind, std::less<>> kKinds = {
           {"ints", ListKind::Ints},
           {"floats", ListKind::Floats},
@@ -877,20 +905,27 @@ class Parser {
   }
 
   ValueId define(const Decl& d, HostTensorPtr constant) {
-    const ValueId first = graph_.find(d.name.text);
+    const ValueId first = current_->find(d.name.text);
     if (first != kNoValue)
       fail(d.name, name_text(d.name.text) + " is defined twice (first on line " +
-                       std::to_string(defined_on_line_.at(static_cast<size_t>(first))) + ")");
-    defined_on_line_.push_back(d.name.line);
-    return graph_.add_value(d.name.text, d.type, std::move(constant));
+                       std::to_string(lines_->at(static_cast<size_t>(first))) + ")");
+    lines_->push_back(d.name.line);
+    return current_->add_value(d.name.text, d.type, std::move(constant));
   }
 
   ValueId use(const Token& name) {
     if (name.kind != Tok::Name)
       fail(name, "expected a value name such as %x, found " + describe(name));
-    const ValueId id = graph_.find(name.text);
-    if (id == kNoValue) fail(name, "undefined value " + name_text(name.text));
-    return id;
+    const ValueId id = current_->find(name.text);
+    if (id != kNoValue) return id;
+    // A nested graph reads a name of a graph around it as a value of its own without a type or
+    // a producer, as the ONNX frontend loads it.
+    for (const Scope& scope : enclosing_)
+      if (scope.graph->find(name.text) != kNoValue) {
+        lines_->push_back(name.line);
+        return current_->add_value(name.text, {});
+      }
+    fail(name, "undefined value " + name_text(name.text));
   }
 
   Token operator_name() {
@@ -939,7 +974,7 @@ class Parser {
     // Outputs are defined only now so that a node cannot read what it writes.
     for (const std::optional<Decl>& out : outputs)
       node.outputs.push_back(out ? define(*out, nullptr) : kNoValue);
-    graph_.nodes.push_back(std::move(node));
+    current_->nodes.push_back(std::move(node));
   }
 
   void statement() {
@@ -954,10 +989,10 @@ class Parser {
         expect_punct("=");
       HostTensorPtr constant = has_data ? data(d.type) : nullptr;
       const ValueId id = define(d, std::move(constant));
-      if (input) graph_.inputs.push_back(id);
+      if (input) current_->inputs.push_back(id);
     } else if (t.kind == Tok::Ident && t.text == "output") {
       next();
-      graph_.outputs.push_back(use(next()));
+      current_->outputs.push_back(use(next()));
     } else if (t.kind == Tok::Name || (t.kind == Tok::Ident && t.text == "_") ||
                (t.kind == Tok::Punct && t.text == "(")) {
       node();
@@ -971,7 +1006,16 @@ class Parser {
   size_t pos_ = 0, line_ = 1, line_start_ = 0;
   std::optional<Token> peeked_;
   Graph graph_;
-  std::vector<size_t> defined_on_line_;  // by value id
+  std::vector<size_t> defined_on_line_;  // by value id of graph_
+  // The graph whose statements are being read (graph_ or a nested graph) and its lines by value
+  // id; the graphs around it, outermost first.
+  struct Scope {
+    Graph* graph;
+    std::vector<size_t>* lines;
+  };
+  Graph* current_ = &graph_;
+  std::vector<size_t>* lines_ = &defined_on_line_;
+  std::vector<Scope> enclosing_;
 };
 
 }  // namespace

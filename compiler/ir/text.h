@@ -38,7 +38,8 @@
 // that of the first element, or with the kind spelled out: `ints []`, `floats [1, 2.5]`,
 // `strings []`; tensor `tensor f32[2] [1, 2]`; tensors `tensors [tensor f32[1] [1], ...]`; graph
 // `graph {` + the nested graph's statements, indented + `}` and graphs `graphs [graph {...}, ...]`.
-// parse() rejects graph attributes other than an empty `graphs []`.
+// A nested graph may read names of the graphs around it (a Loop body reading an outer tensor); it
+// prints without a name or opset and parses with the top-level graph's opset.
 //
 // Tensor data: every element in row-major order between brackets. Floats (f16 and bf16 through
 // their value) print in the shortest form that reads back to the same bits; NaNs read back as the

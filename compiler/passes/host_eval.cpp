@@ -545,6 +545,15 @@ struct CeilOp {
     return std::ceil(a);
   }
 };
+struct ReluOp {
+  template <class T>
+  static T apply(T a) {
+    if constexpr (std::is_unsigned_v<T>)
+      return a;
+    else
+      return a < T(0) ? T(0) : a;  // NaN stays NaN, as max(x, 0) keeps it
+  }
+};
 struct SqrtOp {
   template <class T>
   static T apply(T a) {
@@ -1606,6 +1615,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"ReduceMin", single<reduce<MinReduce>>},
       {"ReduceProd", single<reduce<ProdReduce>>},
       {"ReduceSum", single<reduce<SumReduce>>},
+      {"Relu", single<unary_op<NumberTypes, ReluOp>>},
       {"Reshape", single<reshape>},
       {"Shape", single<shape>},
       {"Size", single<size>},

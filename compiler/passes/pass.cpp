@@ -7,6 +7,7 @@
 #include "compiler/passes/fold_constants.h"
 #include "compiler/passes/fuse.h"
 #include "compiler/passes/infer_shapes.h"
+#include "compiler/passes/unroll_loops.h"
 
 namespace seedchip::compiler::passes {
 
@@ -20,9 +21,18 @@ const std::vector<Pass>& all_passes() {
        [](ir::Graph& g) {
          while (fold_constants(g)) infer_shapes(g);
        }},
+      // After folding, which makes trip counts constant; the unrolled bodies fold in turn, which
+      // may make the trip count of a later Loop constant for the next round.
+      {"unroll-loops", "replace each Loop of constant trip count by copies of its body, and fold",
+       [](ir::Graph& g) {
+         while (unroll_loops(g)) {
+           infer_shapes(g);
+           while (fold_constants(g)) infer_shapes(g);
+         }
+       }},
       // After folding, so that what the host computes keeps its f64 precision.
       {"demote-f64", "store and compute f64 tensors as f32 (the chip has no FP64)", demote_f64},
-      {"fuse", "replace RMSNorm and SiLU patterns by one node each (domain seedchip)",
+      {"fuse", "replace patterns that one kernel runs by one node each (domain seedchip; fuse.h)",
        [](ir::Graph& g) { fuse(g); }},
   };
   return passes;

@@ -5,7 +5,9 @@
 // with the values a run provides, and the program is compiled for them (a run with other values
 // needs another compilation). Only inputs of an integer type whose every use is such an operand
 // qualify, and inputs of any type that select an op's mode (Dropout's ratio and training_mode) or
-// fix a shape through floats (Resize's roi and scales, Range's operands): a tensor the chip computes with is never
+// fix a shape through floats (Resize's roi and scales, Range's operands), and inputs of any type
+// that a Loop's trip count or condition, or Range's operands, are computed from (the function
+// bodies of Range and the window operators): a tensor the chip computes with is otherwise never
 // turned into a constant.
 #include <map>
 #include <string>

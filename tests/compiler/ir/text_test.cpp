@@ -360,7 +360,7 @@ TEST(Text, LargeConstantsAreElided) {
   EXPECT_EQ(print(parse(print(g, kInline)), kInline), print(g, kInline));
 }
 
-TEST(Text, GraphAttributesPrintNestedAndAreRejectedByTheParser) {
+TEST(Text, GraphAttributesPrintNestedAndParseBack) {
   const auto branch = [](const std::string& constant, const std::string& result, uint8_t v) {
     auto g = std::make_shared<Graph>();
     const ValueId c = add_constant(*g, constant, tensor(ElementType::U8, {}, {v}));
@@ -400,9 +400,44 @@ TEST(Text, GraphAttributesPrintNestedAndAreRejectedByTheParser) {
   output %out
 }
 )");
-  EXPECT_EQ(parse_error(text), "<ir>:3:43: graph attributes cannot be parsed");
-  EXPECT_EQ(parse_error(in_graph("  () = If() {b = graph {\n  }}\n")),
-            "<ir>:2:18: graph attributes cannot be parsed");
+  const Graph back = parse(text);
+  EXPECT_EQ(print(back), text);
+  const GraphPtr* then_branch = back.nodes.at(0).attribute<GraphPtr>("then_branch");
+  ASSERT_NE(then_branch, nullptr);
+  EXPECT_EQ((*then_branch)->opset, g.opset);  // the top level's, which print() leaves out
+  EXPECT_EQ(parse_error(in_graph("  () = If() {b = graph {\n  }}\n")), "(no error)");
+}
+
+TEST(Text, NestedGraphsReadOuterNamesOnly) {
+  // %d is the outer graph's: the body holds it as a value without type or producer.
+  const std::string text = R"(graph "g" opset ""=13 {
+  input %d: f32[2]
+  input %m: i64[]
+  %y = Loop(%m, _) {body = graph {
+    input %i: i64[]
+    input %c: bool[]
+    %c2: bool[] = Identity(%c)
+    %s: f32[2] = Add(%d, %d)
+    output %c2
+    output %s
+  }}
+  output %y
+}
+)";
+  const Graph g = parse(text);
+  EXPECT_EQ(print(g), text);
+  const Graph& body = **g.nodes.at(0).attribute<GraphPtr>("body");
+  const ValueId d = body.find("d");
+  ASSERT_NE(d, kNoValue);
+  EXPECT_EQ(body.value(d).type, TensorType{});
+  EXPECT_EQ(body.nodes.at(1).inputs, (std::vector<ValueId>{d, d}));
+  // Names the body defines are not visible outside it.
+  EXPECT_EQ(
+      parse_error(in_graph("  input %x: f32[2]\n  () = If() {b = graph {\n    %z = Relu(%x)\n  "
+                           "}}\n  %w = Relu(%z)\n")),
+      "<ir>:6:13: undefined value %z");
+  EXPECT_EQ(parse_error(in_graph("  () = If() {b = graph {\n    %z = Relu(%q)\n  }}\n")),
+            "<ir>:3:15: undefined value %q");
 }
 
 TEST(Text, ErrorsNameTheSourceLineAndColumn) {
