@@ -90,7 +90,8 @@ std::string matmul_graph(int64_t batch, int64_t m, int64_t k, int64_t n, bool we
 }
 
 // Scores, softmax and the weighted sum of `heads` query rows per K/V head over `context` cached
-// positions, for `batch` sequences: the attention of the step graphs, unfused.
+// positions, for `batch` sequences: the attention of the step graphs (which the fuse pass makes one
+// seedchip::Attention).
 std::string attention_graph(int64_t batch, int64_t rows, int64_t context, int64_t hd) {
   return fmt::format(R"(graph "g" opset ""=13 {{
   input %q: f32[{0},{1},{3}]
@@ -137,13 +138,14 @@ std::vector<Case> cases() {
          static_cast<double>(batch) * (8.0 * rows * hd + 4.0 * context * hd), std::move(why)});
   };
   attention("attention prefill", 8, 1024, 1024,
-            "not fused: the scores (f32, 32 MiB here) go to HBM and back through the scale, the "
-            "softmax and the rounding of the probabilities to bf16, each an operator with its own "
-            "round trip and barrier; and 8 products (fewer than the cores) run one after another, "
-            "each over all cores");
+            "one flash-attention kernel (the fuse pass): the scores stay in SRAM, but each block "
+            "of 128 positions takes seven VPU passes (scale, row max, subtract, exp, row sum, "
+            "rescale of the accumulator, rounding P to bf16; 16 cores x 128 lanes) in series with "
+            "its two MXU products, so the VPU, not the MXU, sets the time");
   attention("attention decode", 64, 8, 1024,
-            "each product is small (8 rows): one per core, latency of its DMA and MXU pipeline "
-            "not hidden; the scores make two more HBM round trips (scale, softmax)");
+            "one flash-attention kernel, 4 sequences per core, each walking its 1024 positions in "
+            "8 blocks: with 8 query rows per block, each block's K/V DMA, MXU pipeline fill and "
+            "short VPU steps are latency that the 512 KiB of K/V per sequence does not hide");
   c.push_back({"elementwise / norm", "Add of two f32[4096, 4096]", R"(graph "g" opset ""=13 {
   input %a: f32[4096,4096]
   input %b: f32[4096,4096]

@@ -103,12 +103,15 @@ std::vector<uint8_t> f32_bytes(float v) {
 }
 
 // The products of each group, `a_of(g)` ([N x O..., C/g x K...]) times `b_of(g)`
-// ([C/g x K..., M/g]), written into y ([N, M, O...]) with the bias added.
+// ([C/g x K..., M/g]), written into y ([N, M, O...]) with the bias added and the activation of a
+// seedchip::FusedConv applied.
 template <class AOf, class BOf>
 void grouped_products(OpContext& ctx, const TensorView& y, int64_t group, int64_t rows, int64_t k,
                       AOf a_of, BOf b_of) {
   const int64_t n = y.dims[0], mg = y.dims[1] / group;
   const size_t spatial = y.dims.size() - 2;
+  // A seedchip::FusedConv's activation runs in the pass that adds the bias (or copies).
+  const std::vector<GemmEpilogue::Step> activation = activation_steps(ctx);
   std::vector<int64_t> results;
   for (int64_t g = 0; g < group; ++g) {
     results.push_back(ctx.scratch(rows * mg * 4));
@@ -125,21 +128,29 @@ void grouped_products(OpContext& ctx, const TensorView& y, int64_t group, int64_
     const TensorView result =
         TensorView::contiguous(results[static_cast<size_t>(g)], 4, result_dims).permuted(to_output);
     const TensorView out = y.sliced(1, g * mg, mg, 1);
-    if (ctx.in(2) == ir::kNoValue) {
+    const bool with_bias = ctx.in(2) != ir::kNoValue;
+    if (!with_bias && activation.empty()) {
       emit_copy(ctx, result, out);
       continue;
     }
-    const TensorView bias_vec = ctx.view(ctx.in(2));
-    TensorView bias{bias_vec.base + g * mg * 4, 4, out.dims,
-                    std::vector<int64_t>(out.dims.size(), 0)};
-    bias.strides[1] = 1;
-    StreamKernel add;
-    add.rows = out.element_count();
-    add.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}, {4, SlotShape::kWide}};
-    add.loads = {{0, result}, {1, bias}};
-    add.steps = {{Opcode::VPU_ADD, 2, 0, 1}};
-    add.stores = {{2, out}};
-    ctx.emit(add);
+    StreamKernel pass;
+    pass.rows = out.element_count();
+    pass.slots = {{4, SlotShape::kWide}, {4, SlotShape::kWide}, {4, SlotShape::kWide}};
+    pass.loads = {{0, result}};
+    int last = 0;
+    if (with_bias) {
+      const TensorView bias_vec = ctx.view(ctx.in(2));
+      TensorView bias{bias_vec.base + g * mg * 4, 4, out.dims,
+                      std::vector<int64_t>(out.dims.size(), 0)};
+      bias.strides[1] = 1;
+      pass.loads.push_back({1, bias});
+      pass.steps = {{Opcode::VPU_ADD, 2, 0, 1}};
+      last = 2;
+    }
+    for (const GemmEpilogue::Step& a : activation)
+      pass.steps.push_back({a.op, last, last, -1, a.c});
+    pass.stores = {{last, out}};
+    ctx.emit(pass);
   }
 }
 
@@ -182,7 +193,9 @@ void lower_conv(OpContext& ctx) {
       ctx, y, group, n * positions, cg * taps,
       [&](int64_t g) { return all.sliced(1, g * cg, cg, 1).permuted(im2col); },
       [&](int64_t g) { return w.sliced(0, g * mg, mg, 1).permuted(weights_t); });
-  ctx.mapping = "im2col view, " + ctx.mapping + ", bias and layout on the VPU";
+  ctx.mapping = "im2col view, " + ctx.mapping + ", bias" +
+                (ctx.attr_string("activation", "none") != "none" ? ", activation" : "") +
+                " and layout on the VPU";
 }
 
 namespace {

@@ -29,22 +29,6 @@ using isa::Opcode;
 // fraction of the weight bytes the core streams.
 constexpr int64_t kAFp32WeightRatio = 8;
 
-struct Pair {
-  int a, b;
-};
-
-std::vector<Pair> pairs_for(MatmulPrecision p) {
-  switch (p) {
-    case MatmulPrecision::kBf16:
-      return {{0, 0}};
-    case MatmulPrecision::kBf16x3:
-      return {{0, 0}, {0, 1}, {1, 0}};
-    case MatmulPrecision::kBf16x6:
-      return {{0, 0}, {0, 1}, {1, 0}, {0, 2}, {1, 1}, {2, 0}};
-  }
-  return {};
-}
-
 int parts_for(MatmulPrecision p) {
   return p == MatmulPrecision::kBf16 ? 1 : p == MatmulPrecision::kBf16x3 ? 2 : 3;
 }
@@ -54,7 +38,7 @@ int parts_for(MatmulPrecision p) {
 // [batches x rows, pairs, cols]: each row holds its pairs side by side along K. B' is
 // [batches, pairs, rows, cols]: the pairs stacked along K.
 void emit_split(OpContext& ctx, const TensorView& src, int64_t batches, int64_t rows, int64_t cols,
-                int64_t dst, int parts, const std::vector<Pair>& pairs, bool for_a) {
+                int64_t dst, int parts, const std::vector<PartPair>& pairs, bool for_a) {
   StreamKernel k;
   k.rows = src.element_count();
   k.slots = {{4, SlotShape::kWide}};
@@ -99,7 +83,7 @@ struct ConstantOperand {
 // (round to nearest even, subtract in FP32), so that weights are not re-split on every run.
 int64_t split_on_host(OpContext& ctx, const TensorView& src, const ConstantOperand& b,
                       int64_t batches, int64_t rows, int64_t cols, int parts,
-                      const std::vector<Pair>& pairs) {
+                      const std::vector<PartPair>& pairs) {
   const int64_t count = src.element_count();
   const auto available = static_cast<int64_t>(b.data->bytes.size() / 4);
   std::vector<std::vector<uint16_t>> part(static_cast<size_t>(parts),
@@ -174,7 +158,7 @@ int64_t count_of(const std::vector<int64_t>& dims) {
 // partials are summed on the VPU into `out` (in the accumulator's format). A' and B' are as
 // emit_product lays them out, or row-major in shape.type (quantized products).
 void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_t a, int64_t b,
-                  bool b_in_tiles, int64_t out, bool a_fp32) {
+                  bool b_in_tiles, int64_t out, bool a_fp32, const GemmEpilogue* epilogue) {
   const int64_t m = shape.m, n = shape.n, k = shape.k / splits;
   const int64_t group = ctx.chip.core_count() / splits;
   ChipConfig group_chip = ctx.chip;
@@ -209,17 +193,31 @@ void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_
     std::copy(cores.begin(), cores.end(), first);
   }
   ctx.sync();
+  // The sum runs the epilogue on its way out: the bias as a row of the rows of C.
+  const bool bias = epilogue && epilogue->bias;
   StreamKernel sum;
-  sum.rows = m * n;
+  sum.rows = bias ? m : m * n;
+  sum.width = bias ? n : 1;
+  const std::vector<int64_t> dims = bias ? std::vector<int64_t>{m, n} : std::vector<int64_t>{m * n};
   for (int64_t s = 0; s < splits; ++s) {
     sum.slots.push_back({4, SlotShape::kWide});
     sum.loads.push_back(
-        {static_cast<int>(s), TensorView::contiguous(partials + s * partial_bytes, 4, {m * n})});
+        {static_cast<int>(s), TensorView::contiguous(partials + s * partial_bytes, 4, dims)});
     if (s > 0)
       sum.steps.push_back(
           {Opcode::VPU_ADD, 0, 0, static_cast<int>(s), 0, gemm_accumulator(shape.type)});
   }
-  sum.stores = {{0, TensorView::contiguous(out, 4, {m * n})}};
+  if (bias) {
+    sum.slots.push_back({4, SlotShape::kRow});
+    const int row = static_cast<int>(sum.slots.size()) - 1;
+    sum.loads.push_back(
+        {row, TensorView::contiguous(static_cast<int64_t>(*epilogue->bias), 4, {n})});
+    sum.steps.push_back({Opcode::VPU_ADDB, 0, 0, row});
+  }
+  if (epilogue)
+    for (const GemmEpilogue::Step& a : epilogue->activation)
+      sum.steps.push_back({a.op, 0, 0, -1, a.c});
+  sum.stores = {{0, TensorView::contiguous(out, 4, dims)}};
   ctx.emit(sum);
 }
 
@@ -227,17 +225,18 @@ void emit_split_k(OpContext& ctx, const GemmShape& shape, int64_t splits, int64_
 // row-major order are their batches of m x k and k x n matrices.
 void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int64_t out,
                   const ProductShape& s, const ConstantOperand& b_constant = {},
-                  bool b_is_bf16 = false, bool b_in_tiles = false) {
+                  bool b_is_bf16 = false, bool b_in_tiles = false,
+                  const GemmEpilogue* epilogue = nullptr) {
   const int64_t batches = count_of(s.batch_out), count_a = count_of(s.batch_a),
                 count_b = count_of(s.batch_b);
   const int64_t m = s.m, k = s.k, n = s.n;
   if (m == 0 || n == 0 || batches == 0) return;
   if (k == 0) ctx.unsupported("a matrix product with K = 0");
   const MatmulPrecision precision = ctx.options.matmul_precision;
-  const std::vector<Pair> pairs = pairs_for(precision);
+  const std::vector<PartPair> pairs = part_pairs(precision);
   const auto npairs = static_cast<int64_t>(pairs.size());
   const int64_t kk = npairs * k;
-  const GemmShape shape{m, n, kk, DataType::BF16};
+  const GemmShape shape{m, n, kk, DataType::BF16, epilogue != nullptr};
   const int64_t cores = ctx.chip.core_count();
   const bool one_per_core = batches >= cores && cores > 1;
   const int64_t splits =
@@ -250,7 +249,8 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
     ChipConfig group_chip = ctx.chip;
     group_chip.core.mesh_x = cores / splits;
     group_chip.core.mesh_y = 1;
-    const GemmShape slice{m, n, kk / splits, DataType::BF16};
+    // Split-K slices leave the epilogue to the sum of their partials.
+    const GemmShape slice{m, n, kk / splits, DataType::BF16, epilogue != nullptr && splits == 1};
     const ChipConfig& chip = splits > 1 ? group_chip : ctx.chip;
     const GemmPlan plan = plan_gemm(chip, slice);
     // Only where A is small beside the weights a core streams: each core then reads its rows of
@@ -278,7 +278,7 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
   // run side by side instead of one after another across all cores.
   if (batches == 1 && !one_per_core) {
     if (splits > 1) {
-      emit_split_k(ctx, shape, splits, a_split, b_split, b_in_tiles, out, a_fp32);
+      emit_split_k(ctx, shape, splits, a_split, b_split, b_in_tiles, out, a_fp32, epilogue);
       ctx.mapping += (ctx.mapping.empty() ? "" : "; ") + std::string("split-K ") +
                      std::to_string(splits) + " x GEMM " + std::to_string(m) + "x" +
                      std::to_string(n) + "x" + std::to_string(k / splits) + " in " +
@@ -304,10 +304,10 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
       // The emitter remembers the registers it set: its copy's state goes back with the code.
       Emitter& own = ctx.program.emitters()[static_cast<size_t>(q % cores)];
       std::vector<Emitter> core{own};
-      emit_gemm(one_core, shape, plan, layout, core);
+      emit_gemm(one_core, shape, plan, layout, core, epilogue);
       own = core.front();
     } else {
-      emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters());
+      emit_gemm(ctx.chip, shape, plan, layout, ctx.program.emitters(), epilogue);
     }
   }
   ctx.mapping +=
@@ -322,8 +322,8 @@ void emit_product(OpContext& ctx, const TensorView& a, const TensorView& b, int6
 // out (f32 view [batch..., M, N]) = A (f32 view [batchA..., M, K]) x B (f32 view [batchB..., K,
 // N]).
 void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const TensorView& out,
-                 const ConstantOperand& b_constant, bool b_is_bf16 = false,
-                 bool b_in_tiles = false) {
+                 const ConstantOperand& b_constant, bool b_is_bf16 = false, bool b_in_tiles = false,
+                 const GemmEpilogue* epilogue = nullptr) {
   const size_t ra = a.dims.size(), rb = b.dims.size();
   ProductShape s;
   s.m = a.dims[ra - 2];
@@ -332,7 +332,7 @@ void emit_matmul(OpContext& ctx, const TensorView& a, const TensorView& b, const
   s.batch_a.assign(a.dims.begin(), a.dims.end() - 2);
   s.batch_b.assign(b.dims.begin(), b.dims.end() - 2);
   s.batch_out.assign(out.dims.begin(), out.dims.end() - 2);
-  emit_product(ctx, a, b, out.base, s, b_constant, b_is_bf16, b_in_tiles);
+  emit_product(ctx, a, b, out.base, s, b_constant, b_is_bf16, b_in_tiles, epilogue);
 }
 
 // Input 1 as a ConstantOperand when it is a constant, so its split happens at compile time.
@@ -364,6 +364,18 @@ bool bf16_b(OpContext& ctx, const TensorView& b) {
 
 }  // namespace
 
+std::vector<PartPair> part_pairs(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::kBf16:
+      return {{0, 0}};
+    case MatmulPrecision::kBf16x3:
+      return {{0, 0}, {0, 1}, {1, 0}};
+    case MatmulPrecision::kBf16x6:
+      return {{0, 0}, {0, 1}, {1, 0}, {0, 2}, {1, 1}, {2, 0}};
+  }
+  return {};
+}
+
 void emit_matmul_2d(OpContext& ctx, const TensorView& a, int64_t m, int64_t k, const TensorView& b,
                     int64_t n, int64_t c) {
   emit_matmul_batched(ctx, a, b, 1, m, k, n, c);
@@ -379,9 +391,13 @@ void emit_matmul_batched(OpContext& ctx, const TensorView& a, const TensorView& 
   emit_product(ctx, a, b, c, s);
 }
 
-void lower_matmul(OpContext& ctx) {
+namespace {
+
+// MatMul, or seedchip::FusedMatMul with its B transposed by `transB` and its epilogue.
+void lower_product(OpContext& ctx, const GemmEpilogue* epilogue) {
   require_f32(ctx, true);
   TensorView a = ctx.view(ctx.in(0)), b = ctx.view(ctx.in(1));
+  if (ctx.attr_int("transB", 0)) b = b.permuted({1, 0});
   if (a.dims.size() == 1) a = a.reshaped({1, a.dims[0]});
   if (b.dims.size() == 1) b = b.reshaped({b.dims[0], 1});
   const bool b_is_bf16 = bf16_b(ctx, b);
@@ -405,7 +421,38 @@ void lower_matmul(OpContext& ctx) {
   out_dims.push_back(a.dims[ra - 2]);
   out_dims.push_back(b.dims[rb - 1]);
   emit_matmul(ctx, a, b, ctx.view(ctx.out(0)).reshaped(out_dims),
-              b_is_bf16 ? ConstantOperand{} : constant_b(ctx), b_is_bf16, b_layout == "mxu_tiles");
+              b_is_bf16 ? ConstantOperand{} : constant_b(ctx), b_is_bf16, b_layout == "mxu_tiles",
+              epilogue);
+  if (epilogue) ctx.mapping += ", bias and activation on C in SRAM";
+}
+
+}  // namespace
+
+void lower_matmul(OpContext& ctx) { lower_product(ctx, nullptr); }
+
+std::vector<GemmEpilogue::Step> activation_steps(OpContext& ctx) {
+  const std::string name = ctx.attr_string("activation", "none");
+  if (name == "none") return {};
+  if (name == "relu") return {{Opcode::VPU_RELU}};
+  if (name == "tanh") return {{Opcode::VPU_TANH}};
+  if (name == "sigmoid")  // as lower_unary's Sigmoid: 1 / (1 + exp(-x))
+    return {{Opcode::VPU_MULS, -1}, {Opcode::VPU_EXP}, {Opcode::VPU_ADDS, 1}, {Opcode::VPU_RECIP}};
+  ctx.unsupported("activation '" + name + "' (expected none, relu, tanh or sigmoid)");
+}
+
+void lower_fused_matmul(OpContext& ctx) {
+  GemmEpilogue epilogue;
+  epilogue.activation = activation_steps(ctx);
+  if (ctx.inputs() > 2 && ctx.in(2) != ir::kNoValue) {
+    const TensorView bias = ctx.view(ctx.in(2));
+    const std::vector<int64_t>& out = ctx.dims(ctx.out(0));
+    if (ctx.type(ctx.in(2)).element != ir::ElementType::F32 || !bias.is_contiguous() ||
+        out.empty() || bias.element_count() != out.back() ||
+        ctx.dims(ctx.in(2)).back() != out.back())
+      ctx.unsupported("a bias that is not a dense f32 row of the product's columns");
+    epilogue.bias = static_cast<uint64_t>(bias.base);
+  }
+  lower_product(ctx, &epilogue);
 }
 
 void lower_gemm(OpContext& ctx) {
@@ -537,7 +584,7 @@ void lower_quantized_matmul(OpContext& ctx) {
                               std::to_string(k) + " in " + std::string(dtype_name(operand)) +
                               " (weights stored in " + std::string(dtype_name(weights)) + ")";
   if (splits > 1) {
-    emit_split_k(ctx, shape, splits, a_q, b, false, c, false);
+    emit_split_k(ctx, shape, splits, a_q, b, false, c, false, nullptr);
     ctx.mapping = "split-K " + std::to_string(splits) + " x " + product;
   } else {
     const GemmPlan plan = plan_gemm(ctx.chip, shape);

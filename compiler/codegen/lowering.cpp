@@ -210,6 +210,7 @@ const std::vector<OpLowering>& lowering_table() {
       {"seedchip::SwiGLU", lower_swiglu},
       // Written by the quantize pass.
       {"seedchip::QuantizedMatMul", lower_quantized_matmul},
+      {"seedchip::Attention", lower_attention},
       // Row-wise.
       {"Softmax", lower_softmax},
       {"LogSoftmax", lower_softmax},
@@ -247,7 +248,9 @@ const std::vector<OpLowering>& lowering_table() {
       // MXU.
       {"MatMul", lower_matmul},
       {"Gemm", lower_gemm},
+      {"seedchip::FusedMatMul", lower_fused_matmul},
       {"Conv", lower_conv},
+      {"seedchip::FusedConv", lower_conv},
       {"ConvTranspose", lower_conv_transpose},
       {"MaxPool", lower_pool},
       {"AveragePool", lower_pool},

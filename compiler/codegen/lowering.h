@@ -16,6 +16,7 @@
 #include "compiler/codegen/program_builder.h"
 #include "compiler/codegen/view.h"
 #include "compiler/ir/graph.h"
+#include "compiler/kernels/gemm.h"
 
 namespace seedchip::compiler {
 
@@ -174,9 +175,21 @@ void lower_cumsum(OpContext&);
 // lower_einsum.cpp: Einsum as views, row sums and batched MXU products.
 void lower_einsum(OpContext&);
 // lower_matmul.cpp: the MXU.
+// The BF16 parts of FP32 operands that a product in `precision` multiplies: pairs (part of A, part
+// of B), laid side by side along K (part 0 is bf16(x), part 1 bf16 of the remainder, ...).
+struct PartPair {
+  int a, b;
+};
+std::vector<PartPair> part_pairs(MatmulPrecision precision);
 void lower_matmul(OpContext&);
 void lower_gemm(OpContext&);
+void lower_fused_matmul(OpContext&);
+// The in-place VPU steps of a fused node's "activation" attribute (none, relu, tanh, sigmoid),
+// each the instruction the operator's own lowering runs; unsupported() for any other.
+std::vector<GemmEpilogue::Step> activation_steps(OpContext&);
 void lower_quantized_matmul(OpContext&);  // seedchip::QuantizedMatMul (passes/quantize.h)
+// lower_attention.cpp: seedchip::Attention (passes/fuse.h) as one flash-attention kernel.
+void lower_attention(OpContext&);
 // lower_conv.cpp: convolution as im2col views into the MXU, pooling as row reductions.
 void lower_conv(OpContext&);
 void lower_conv_transpose(OpContext&);

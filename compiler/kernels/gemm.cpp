@@ -1,6 +1,7 @@
 #include "compiler/kernels/gemm.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -32,9 +33,24 @@ constexpr int64_t kSemAFree = kSemAFull + kASlots;  // + A slot
 constexpr int64_t kSemCDone = kSemAFree + kASlots;
 constexpr int64_t kSemCFree = kSemCDone + 1;
 static_assert(kSemCFree < isa::kNumSemaphores);
+// An epilogue's plan leaves the last weight slot unused (gemm_max_b_slots); its pair orders the
+// epilogue: the bias row's load -> the first addition, and each tile's epilogue -> its store.
+constexpr int64_t kSemBiasLoaded = kSemBFull + kBSlots - 1;
+constexpr int64_t kSemCReady = kSemBFree + kBSlots - 1;
 constexpr int64_t kNone = isa::kNoSemaphore;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+// One epilogue step on `n` FP32 values at SRAM `at`, in place.
+void emit_in_place(Emitter& e, const GemmEpilogue::Step& s, uint64_t at, int64_t n, int64_t wait,
+                   int64_t signal) {
+  const auto fp32 = static_cast<int64_t>(DataType::FP32);
+  if (s.op == Opcode::VPU_MULS || s.op == Opcode::VPU_ADDS)
+    e.emit(s.op, {e.reg(0, at), e.reg(1, at), e.reg(2, n),
+                  static_cast<int64_t>(std::bit_cast<uint32_t>(s.c)), fp32, wait, signal});
+  else
+    e.emit(s.op, {e.reg(0, at), e.reg(1, at), e.reg(2, n), fp32, wait, signal});
+}
 
 using SramMap = GemmSramMap;
 SramMap sram_map(const GemmPlan& p, DataType type) { return gemm_sram_map(p, type); }
@@ -95,10 +111,13 @@ bool gemm_a_fp32_fits(const ChipConfig& chip, const GemmShape& shape, const Gemm
 }
 
 void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
-               const GemmLayout& layout, std::vector<Emitter>& cores) {
+               const GemmLayout& layout, std::vector<Emitter>& cores,
+               const GemmEpilogue* epilogue) {
   const int64_t in = dtype_bytes(shape.type);
   const DataType acc_type = gemm_accumulator(shape.type);
   const int64_t acc = dtype_bytes(acc_type);
+  if (epilogue && (!plan.epilogue || plan.b_slots >= kBSlots || acc_type != DataType::FP32))
+    throw std::logic_error("emit_gemm: an epilogue needs an FP32 accumulator and a plan for it");
   SramMap sram = sram_map(plan, shape.type);
   const bool a_fp32 = layout.a_fp32;
   if (a_fp32 && !gemm_a_fp32_fits(chip, shape, plan))
@@ -126,6 +145,15 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
     for (int64_t j = 0; j < plan.b_slots; ++j) e.emit(Opcode::SEM_SIGNAL, {kSemBFree + j, 1});
     if (!a_fp32)
       for (int64_t p = 0; p < plan.a_slots; ++p) e.emit(Opcode::SEM_SIGNAL, {kSemAFree + p, 1});
+    // The block's bias values, loaded once; a copy onto itself waits for them, so that the VPU,
+    // which runs in order, holds every later addition behind the load.
+    if (epilogue && epilogue->bias) {
+      const int64_t bytes = (n1 - n0) * 4;
+      e.dma(Opcode::DMA_LOAD, sram.bias, *epilogue->bias + n0 * 4, 1, bytes, bytes, kNone,
+            kSemBiasLoaded);
+      e.emit(Opcode::VPU_MOV, {e.reg(0, sram.bias), e.reg(1, sram.bias), e.reg(2, n1 - n0),
+                               static_cast<int64_t>(DataType::FP32), kSemBiasLoaded, kNone});
+    }
 
     struct Chunk {
       int64_t m, n, k, mlen, nlen, klen;
@@ -183,8 +211,31 @@ void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& p
       // does not hold those weight loads back in the in-order DMA queue.
       auto store_column = [&](int64_t nt) {
         const int64_t nlen = std::min(plan.tile_n, c.nlen - nt * plan.tile_n);
-        e.dma(Opcode::DMA_STORE, layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc,
-              sram.c + nt * c_block, c.mlen, nlen * acc, shape.n * acc, kSemCDone, kSemCFree);
+        const uint64_t tile = sram.c + nt * c_block;
+        int64_t ready = kSemCDone;
+        if (epilogue) {
+          // In place on the tile (mlen rows of nlen values); the last step frees the store.
+          const size_t steps = epilogue->activation.size() + (epilogue->bias ? 1 : 0);
+          size_t step = 0;
+          const auto wait_signal = [&]() -> std::pair<int64_t, int64_t> {
+            ++step;
+            return {step == 1 ? kSemCDone : kNone, step == steps ? kSemCReady : kNone};
+          };
+          if (epilogue->bias) {
+            const auto [wait, signal] = wait_signal();
+            e.emit(Opcode::VPU_ADDB,
+                   {e.reg(0, tile), e.reg(1, tile),
+                    e.reg(2, sram.bias + (c.n - n0 + nt * plan.tile_n) * 4), e.reg(3, c.mlen),
+                    e.reg(4, nlen), static_cast<int64_t>(DataType::FP32), wait, signal});
+          }
+          for (const GemmEpilogue::Step& a : epilogue->activation) {
+            const auto [wait, signal] = wait_signal();
+            emit_in_place(e, a, tile, c.mlen * nlen, wait, signal);
+          }
+          if (steps > 0) ready = kSemCReady;
+        }
+        e.dma(Opcode::DMA_STORE, layout.c + (c.m * shape.n + c.n + nt * plan.tile_n) * acc, tile,
+              c.mlen, nlen * acc, shape.n * acc, ready, kSemCFree);
       };
       // Column by column (all K tiles of one tile column, then the next) in the chunk that
       // completes the accumulator, so it can store each column while later columns still

@@ -12,6 +12,7 @@
 // nt*T..+T, row-major, tiles ordered nt-major), as a compiler lays out weights; C row-major in
 // the accumulator type.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,14 +44,32 @@ int64_t plan_k_splits(const ChipConfig& chip, const GemmShape& shape);
 // beside the plan's accumulator and weight buffers in SRAM.
 bool gemm_a_fp32_fits(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
 
+// What C passes through in SRAM between its last product and its store, column tile by column
+// tile while later tiles still compute: C = activation(C + bias), with bias a row of shape.n FP32
+// values in HBM (each core loads its block's share once) and the activation a sequence of the
+// VPU's one-operand instructions applied in place. FP32 accumulators only; the plan must be one
+// for a shape with epilogue = true, whose spare semaphores and SRAM bias row the epilogue uses.
+// Each step is the instruction a separate operator's lowering would run on the same values, so
+// the results are those of the unfused operators, bit for bit.
+struct GemmEpilogue {
+  struct Step {
+    isa::Opcode op = isa::Opcode::VPU_RELU;  // one operand; vpu.muls / vpu.adds take `c`
+    float c = 0;
+  };
+  std::optional<uint64_t> bias;  // HBM byte address of the bias row
+  std::vector<Step> activation;
+};
+
 // The whole GEMM as a program: emit_gemm at plan.layout, then halt.
 isa::Program generate_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan);
 
 // Appends the GEMM's code, with operands at `layout`, to cores[c] for every core that gets a block
 // of C (the others get nothing). Uses every semaphore and leaves each at zero, with all its
-// transfers complete, so kernels can follow one another on the same cores.
+// transfers complete, so kernels can follow one another on the same cores. `epilogue`, when given,
+// needs plan.epilogue.
 void emit_gemm(const ChipConfig& chip, const GemmShape& shape, const GemmPlan& plan,
-               const GemmLayout& layout, std::vector<Emitter>& cores);
+               const GemmLayout& layout, std::vector<Emitter>& cores,
+               const GemmEpilogue* epilogue = nullptr);
 
 // Host-side packing of B (k x n row-major) into the tiled HBM layout, and the HBM offset of a
 // tile; used to place real weights for functional runs.

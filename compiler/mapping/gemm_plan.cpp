@@ -20,7 +20,8 @@ GemmSramMap gemm_sram_map(const GemmPlan& p, DataType type) {
   s.a_slot = align_up(p.chunk_m * p.chunk_k * in, kGemmSramAlign);
   s.b_slot = p.tiles_per_slot * align_up(p.tile_k * p.tile_n * in, kGemmSramAlign);
   s.c = 0;
-  s.a = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kGemmSramAlign);
+  s.bias = align_up(p.chunk_m * ceil_div(p.chunk_n, p.tile_n) * p.tile_n * acc, kGemmSramAlign);
+  s.a = s.bias + (p.epilogue ? align_up(p.block_n * 4, kGemmSramAlign) : 0);
   s.b = s.a + p.a_slots * s.a_slot;
   s.end = s.b + p.b_slots * s.b_slot;
   return s;
@@ -32,7 +33,8 @@ std::string GemmPlan::describe() const {
     << " per core, chunk " << chunk_m << "x" << chunk_n << "x" << chunk_k << ", weight tile "
     << tile_k << "x" << tile_n << ", " << a_slots << " A buffers, " << b_slots << " weight buffers"
     << (tiles_per_slot > 1 ? " of " + std::to_string(tiles_per_slot) + " tiles" : std::string())
-    << ", " << sram_bytes_used / 1024 << " KiB SRAM per core";
+    << (epilogue ? ", epilogue in SRAM" : "") << ", " << sram_bytes_used / 1024
+    << " KiB SRAM per core";
   if (candidates_ranked > 0) {
     char estimate[96];
     std::snprintf(estimate, sizeof estimate, "; cost model %.0f cycles, best of %lld candidates",

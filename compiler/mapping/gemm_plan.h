@@ -13,6 +13,10 @@ namespace seedchip::compiler {
 struct GemmShape {
   int64_t m = 0, n = 0, k = 0;
   DataType type = DataType::BF16;  // operand format; accumulation is INT32 for INT8, else FP32
+  // C passes through an epilogue in SRAM before it is stored (GemmEpilogue in
+  // compiler/kernels/gemm.h). Its plans keep one weight buffer fewer, whose two semaphores the
+  // epilogue takes, and a row of block_n FP32 bias values in SRAM.
+  bool epilogue = false;
 };
 
 DataType gemm_accumulator(DataType type);
@@ -43,6 +47,7 @@ struct GemmPlan {
   int64_t tile_k = 0, tile_n = 0;  // one weight tile
   int64_t a_slots = 0, b_slots = 0;
   int64_t tiles_per_slot = 1;  // consecutive K tiles of one column loaded by one DMA (packed B)
+  bool epilogue = false;       // planned for a shape with an epilogue (GemmShape::epilogue)
   uint64_t sram_bytes_used = 0;
   GemmLayout layout;
   // Filled by the search (compiler/mapping/search.h): the cost model's estimate of the busiest
@@ -56,12 +61,17 @@ struct GemmPlan {
 // weight slot, and two for the accumulator stores (2 x 12 + 2 x 3 + 2 = 32).
 constexpr int64_t kGemmMaxASlots = 3;
 constexpr int64_t kGemmMaxBSlots = 12;
+// The most weight buffers a plan for `shape` may use: an epilogue takes the last slot's pair.
+constexpr int64_t gemm_max_b_slots(const GemmShape& shape) {
+  return shape.epilogue ? kGemmMaxBSlots - 1 : kGemmMaxBSlots;
+}
 
 // Where the kernel puts its buffers in a core's SRAM: the accumulator (chunk_m x chunk_n in the
-// accumulator type, tile-major) at c, the ring of A chunks at a, the ring of weight buffers at b;
-// end = the bytes used. Shared by the kernel and the mapping space, so both agree on what fits.
+// accumulator type, tile-major) at c, an epilogue plan's bias row (block_n FP32 values) at bias,
+// the ring of A chunks at a, the ring of weight buffers at b; end = the bytes used. Shared by the
+// kernel and the mapping space, so both agree on what fits.
 struct GemmSramMap {
-  uint64_t c = 0, a = 0, b = 0, a_slot = 0, b_slot = 0, end = 0;
+  uint64_t c = 0, bias = 0, a = 0, b = 0, a_slot = 0, b_slot = 0, end = 0;
 };
 GemmSramMap gemm_sram_map(const GemmPlan& plan, DataType type);
 // SRAM buffers start on this boundary (a whole number of SRAM bank rows on every preset).

@@ -48,9 +48,9 @@ int64_t for_each_gemm_candidate(const ChipConfig& chip, const GemmShape& shape,
       for (int64_t ck : chunk_ks)
         for (int64_t cm : chunk_halvings(base.block_m, 1))
           for (int64_t a_slots = kGemmMaxASlots; a_slots >= 1; --a_slots)
-            for (int64_t b_slots : {12, 8, 4, 2, 1})
+            for (int64_t b_slots : {kGemmMaxBSlots, int64_t{8}, int64_t{4}, int64_t{2}, int64_t{1}})
               for (int64_t tps : {1, 2, 4}) {
-                if (b_slots > kGemmMaxBSlots) continue;
+                b_slots = std::min(b_slots, gemm_max_b_slots(shape));
                 // More tiles per DMA than a chunk's column holds would emit the same code.
                 if (tps > 1 && tps > std::min(ceil_div(ck, tile_k), k_tiles)) continue;
                 GemmPlan p = base;
@@ -60,6 +60,7 @@ int64_t for_each_gemm_candidate(const ChipConfig& chip, const GemmShape& shape,
                 p.a_slots = a_slots;
                 p.b_slots = b_slots;
                 p.tiles_per_slot = tps;
+                p.epilogue = shape.epilogue;
                 const GemmSramMap s = gemm_sram_map(p, shape.type);
                 if (s.end > sram) continue;
                 p.sram_bytes_used = s.end;

@@ -58,7 +58,8 @@ GemmPlan heuristic_gemm_plan(const ChipConfig& chip, const GemmShape& shape) {
   plan.block_m = ceil_div(shape.m, plan.grid_m);
   plan.block_n = ceil_div(ceil_div(shape.n, plan.grid_n), plan.tile_n) * plan.tile_n;
   plan.a_slots = kGemmMaxASlots;
-  plan.b_slots = kGemmMaxBSlots;
+  plan.b_slots = gemm_max_b_slots(shape);
+  plan.epilogue = shape.epilogue;
   const int64_t tiles_per_core =
       ceil_div(plan.block_n, plan.tile_n) * ceil_div(shape.k, plan.tile_k);
   plan.tiles_per_slot = plan.block_m <= plan.tile_k && tiles_per_core >= 64 ? 2 : 1;

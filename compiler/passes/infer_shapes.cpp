@@ -602,6 +602,38 @@ void matmul(NodeInference& n) {
   n.set(0, f32_times_bf16 ? ElementType::F32 : n.common_element({0, 1}), matmul_dims(n, 0, 1));
 }
 
+// seedchip::Attention(Q, K, V, mask inputs) (passes/fuse.h): softmax(Q K) V, K stored
+// [..., head_dim, context], V read through v_perm when given; f32 [batch..., rows, V's head_dim]
+// with the batch dims broadcast.
+void attention(NodeInference& n) {
+  n.need(3);
+  if (n.element(0) != ElementType::F32) n.fail("Q must be f32: " + n.describe(0));
+  const std::optional<Dims> scores = matmul_dims(n, 0, 1);
+  std::optional<Dims> out;
+  if (scores && n.dims(2)) {
+    Dims v = *n.dims(2);
+    if (const auto* perm = n.attr<std::vector<int64_t>>("v_perm", "ints")) {
+      if (perm->size() != v.size()) n.fail("v_perm does not match V's rank: " + n.describe(2));
+      Dims permuted;
+      for (int64_t axis : *perm) {
+        if (axis < 0 || axis >= static_cast<int64_t>(v.size())) n.fail("v_perm is out of range");
+        permuted.push_back(v[static_cast<size_t>(axis)]);
+      }
+      v = permuted;
+    }
+    if (v.size() < 2 || scores->size() < 2) n.fail("K and V must have rank >= 2");
+    const int64_t context = scores->back(), rows = v[v.size() - 2];
+    if (context >= 0 && rows >= 0 && context != rows)
+      n.fail("K's context " + str(context) + " vs V's " + str(rows) + ": " + n.describe(1) + ", " +
+             n.describe(2));
+    Dims batch = *n.broadcast({{"scores", Dims(scores->begin(), scores->end() - 2)},
+                               {n.name(2), Dims(v.begin(), v.end() - 2)}});
+    batch.insert(batch.end(), {(*scores)[scores->size() - 2], v.back()});
+    out = batch;
+  }
+  n.set(0, ElementType::F32, out);
+}
+
 void matmul_integer(NodeInference& n) {
   n.need(2);
   n.set(0, ElementType::I32, matmul_dims(n, 0, 1));
@@ -2106,11 +2138,20 @@ void Inference::record(ValueId id, const std::optional<Ints>& c, const HostTenso
   contents_[i] = std::move(exact);
 }
 
+// Operators of SeedChip's own domain that the passes create (graph builders that emit others give
+// their output types).
+const std::map<std::string, Rule, std::less<>>& seedchip_rules() {
+  static const std::map<std::string, Rule, std::less<>> table = {{"Attention", {attention}}};
+  return table;
+}
+
 void Inference::run(size_t index) {
   const ir::Node& node = graph_.nodes[index];
-  if (!node.domain.empty() && node.domain != "ai.onnx") return;
-  const auto rule = rules().find(node.op);
-  if (rule == rules().end()) return;
+  const bool onnx = node.domain.empty() || node.domain == "ai.onnx";
+  if (!onnx && node.domain != "seedchip") return;
+  const auto& table = onnx ? rules() : seedchip_rules();
+  const auto rule = table.find(node.op);
+  if (rule == table.end()) return;
   NodeInference n(*this, graph_, node, node.label(index));
   rule->second.infer(n);
   if (rule->second.contents && !n.out.empty()) rule->second.contents(n);
