@@ -63,7 +63,7 @@ StepCost lerp(const StepCost& a, const StepCost& b, double f) {
 // 3: decode products read f32 activations in place, several weight tiles per DMA.
 // 4: GEMM mappings chosen by the cost-model search (compiler/mapping).
 // 5: the analytic model's expert parallelism; bias and activation applied in the products'
-//    epilogue (seedchip::FusedMatMul).
+//    epilogue (seedchip::FusedMatMul); attention as one kernel (seedchip::Attention).
 constexpr int kStepPriceVersion = 5;
 
 uint64_t fnv1a(const std::string& text) {
