@@ -370,7 +370,7 @@ class HbmController {
     if (p.request.on_complete) {
       const Tick tick = clock_.ticks(done);
       events_.schedule(
-          tick, [callback = std::move(p.request.on_complete), tick] { callback(tick); },
+          tick, [callback = std::move(p.request.on_complete), tick]() mutable { callback(tick); },
           EventPriority::kCompletion);
     }
   }
@@ -426,6 +426,10 @@ struct HbmSystem::Impl {
   std::vector<std::unique_ptr<HbmController>> controllers;
   std::vector<std::function<void()>> listeners;
   double* last_cycle = nullptr;
+  // The last address decoded: a DMA engine asks for a chunk's stack, then its channel, then
+  // submits it, three decodes of one address.
+  mutable uint64_t decoded_addr = kNever;
+  mutable HbmAddress decoded;
 
   Impl(const HbmConfig& c, EventQueue& e, const ClockDomain& k)
       : config(c),
@@ -433,6 +437,14 @@ struct HbmSystem::Impl {
         clock(k),
         mapping(make_hbm_address_mapping(c)),
         scheduler(make_hbm_scheduler(c.scheduler)) {}
+
+  const HbmAddress& decode(uint64_t addr) const {
+    if (addr != decoded_addr) {
+      decoded = mapping->decode(addr);
+      decoded_addr = addr;
+    }
+    return decoded;
+  }
 
   size_t controller_index(const HbmAddress& a) const {
     return (static_cast<size_t>(a.stack) * static_cast<size_t>(config.channels) +
@@ -561,8 +573,8 @@ uint64_t HbmSystem::contiguous_bytes(uint64_t addr) const {
   return impl_->mapping->contiguous_bytes(addr);
 }
 
-int HbmSystem::stack_of(uint64_t addr) const { return impl_->mapping->decode(addr).stack; }
-int HbmSystem::channel_of(uint64_t addr) const { return impl_->mapping->decode(addr).channel; }
+int HbmSystem::stack_of(uint64_t addr) const { return impl_->decode(addr).stack; }
+int HbmSystem::channel_of(uint64_t addr) const { return impl_->decode(addr).channel; }
 
 bool HbmSystem::try_submit(HbmRequest request) {
   if (request.addr >= capacity_bytes() || request.bytes > capacity_bytes() - request.addr)
@@ -574,7 +586,7 @@ bool HbmSystem::try_submit(HbmRequest request) {
                            " bytes at address " + std::to_string(request.addr) +
                            " is empty or leaves its row (see HbmSystem::contiguous_bytes)");
   Pending pending;
-  pending.where = impl_->mapping->decode(request.addr);
+  pending.where = impl_->decode(request.addr);
   const uint64_t access = static_cast<uint64_t>(impl_->config.access_bytes);
   pending.bursts =
       static_cast<uint32_t>((request.addr % access + request.bytes + access - 1) / access);

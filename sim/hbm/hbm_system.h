@@ -24,9 +24,10 @@ struct HbmRequest {
   uint32_t bytes = 0;
   bool is_write = false;
   // Called, from an event, at the tick the last data beat has crossed the pseudo-channel bus.
-  std::function<void(Tick)> on_complete;
+  Completion on_complete;
 };
 
+// Not safe to use from several threads at once, const members included (they share a cache).
 class HbmSystem {
  public:
   // Stats go under `stat_prefix` (e.g. "chip.hbm": chip.hbm.stack0.ch3.pc1.row_hits ...); trace

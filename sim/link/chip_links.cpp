@@ -264,8 +264,7 @@ double ChipLinks::busiest_channel_seconds(const std::vector<Transfer>& transfers
   return seconds;
 }
 
-void ChipLinks::transfer(int src_chip, int dst_chip, uint64_t bytes,
-                         std::function<void(Tick)> done) {
+void ChipLinks::transfer(int src_chip, int dst_chip, uint64_t bytes, Completion done) {
   Impl& system = *impl_;
   const std::vector<int>& route = system.route(src_chip, dst_chip);
   const uint64_t packets = (bytes + system.packet_bytes - 1) / system.packet_bytes;

@@ -4,7 +4,6 @@
 // their summed bandwidth; transfers cross channels cut-through in packets, so concurrent transfers
 // share a channel's bandwidth, and each hop adds links.latency_ns.
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -58,7 +57,7 @@ class ChipLinks {
 
   // Moves `bytes` from src to dst starting now; calls `done(arrival_tick)` from an event when the
   // last byte has arrived. src == dst completes at the current tick.
-  void transfer(int src_chip, int dst_chip, uint64_t bytes, std::function<void(Tick)> done);
+  void transfer(int src_chip, int dst_chip, uint64_t bytes, Completion done);
 
  private:
   struct Impl;

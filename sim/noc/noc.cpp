@@ -1,9 +1,9 @@
 #include "sim/noc/noc.h"
 
 #include <algorithm>
-
 #include <cstdlib>
 #include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 #include "arch/error.h"
@@ -33,6 +33,18 @@ struct Noc::Impl {
   }
 
   int node_count() const { return mesh_x * mesh_y; }
+
+  // The links from src to dst, computed and published on first use: every HBM chunk and remote
+  // signal is a transfer, and walking the route allocated each time.
+  const std::vector<int>& cached_route(int src_node, int dst_node) {
+    const int64_t pair = static_cast<int64_t>(src_node) * node_count() + dst_node;
+    auto [it, added] = routes.try_emplace(pair);
+    if (added) {
+      it->second = routing.route(mesh_x, src_node, dst_node);
+      for (int id : it->second) publish_link(id);
+    }
+    return it->second;
+  }
 
   void check_node(int node, const char* what) const {
     if (node < 0 || node >= node_count())
@@ -75,6 +87,7 @@ struct Noc::Impl {
   const MeshRouting& routing;
   std::vector<PacketLink> links;
   std::vector<bool> link_published;
+  std::unordered_map<int64_t, std::vector<int>> routes;  // src * node_count() + dst
   uint64_t& packets;
   uint64_t& bytes;
   uint64_t& byte_hops;
@@ -128,19 +141,21 @@ std::vector<int> Noc::route(int src_node, int dst_node) const {
   return impl_->routing.route(impl_->mesh_x, src_node, dst_node);
 }
 
-void Noc::transfer(int src_node, int dst_node, uint64_t bytes, std::function<void(Tick)> done) {
+void Noc::transfer(int src_node, int dst_node, uint64_t bytes, Completion done) {
   Impl& noc = *impl_;
-  const std::vector<int> links = route(src_node, dst_node);
+  noc.check_node(src_node, "source");
+  noc.check_node(dst_node, "destination");
+  const std::vector<int>& links = noc.cached_route(src_node, dst_node);
   const auto packet_bytes = static_cast<uint64_t>(noc.config.packet_bytes);
   const uint64_t packets = links.empty() ? 0 : (bytes + packet_bytes - 1) / packet_bytes;
-  std::vector<RouteHop> hops;
-  hops.reserve(links.size());
+  auto flow = std::make_unique<PacketFlow>();
+  flow->route.reserve(links.size());
   const Tick full_ticks = noc.packet_ticks(packet_bytes);
   const Tick last_ticks = packets == 0 ? 0 : noc.packet_ticks(bytes - (packets - 1) * packet_bytes);
-  for (int id : links) {
-    noc.publish_link(id);
-    hops.push_back(RouteHop{&noc.links[id], full_ticks, last_ticks});
-  }
+  for (int id : links) flow->route.push_back(RouteHop{&noc.links[id], full_ticks, last_ticks});
+  flow->remaining = bytes;
+  flow->packet_bytes = packet_bytes;
+  flow->done = std::move(done);
   noc.packets += packets;
   if (!links.empty()) noc.bytes += bytes;
   noc.byte_hops += bytes * links.size();
@@ -148,13 +163,12 @@ void Noc::transfer(int src_node, int dst_node, uint64_t bytes, std::function<voi
   // Routers act on clock edges; a transfer asked for between edges starts at the next one.
   const Tick start = noc.clock.next_edge(noc.events.now());
   if (links.empty() || start == noc.events.now()) {
-    send_packets(noc.events, std::move(hops), bytes, packet_bytes, std::move(done));
+    send_packets(noc.events, std::move(flow));
     return;
   }
-  noc.events.schedule(
-      start, [&noc, hops = std::move(hops), bytes, packet_bytes, done = std::move(done)]() mutable {
-        send_packets(noc.events, std::move(hops), bytes, packet_bytes, std::move(done));
-      });
+  noc.events.schedule(start, [&noc, flow = std::move(flow)]() mutable {
+    send_packets(noc.events, std::move(flow));
+  });
 }
 
 }  // namespace seedchip::sim

@@ -4,7 +4,6 @@
 // link serves packets one at a time in arrival order, so flows that share a link share its
 // bandwidth. HBM channels attach to routers on the mesh edge (see node_of_hbm_channel).
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +35,7 @@ class Noc {
 
   // Moves `bytes` from src to dst starting now; calls `done(arrival_tick)` from an event when the
   // last byte has arrived. src == dst completes after zero hops at the current tick.
-  void transfer(int src_node, int dst_node, uint64_t bytes, std::function<void(Tick)> done);
+  void transfer(int src_node, int dst_node, uint64_t bytes, Completion done);
 
  private:
   struct Impl;

@@ -5,9 +5,7 @@
 // libraries use it without depending on each other.
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -23,35 +21,42 @@ class LinkCalendar {
  public:
   // Reserves `duration` ticks starting no earlier than `earliest` (>= now); returns the start.
   Tick reserve(Tick earliest, Tick duration, Tick now) {
-    while (!busy_.empty() && busy_.begin()->second <= now) busy_.erase(busy_.begin());
+    auto live = busy_.begin();
+    while (live != busy_.end() && live->end <= now) ++live;
+    busy_.erase(busy_.begin(), live);
     Tick start = earliest;
-    auto next = busy_.upper_bound(start);
-    if (next != busy_.begin()) start = std::max(start, std::prev(next)->second);
-    for (; next != busy_.end() && next->first < start + duration; ++next)
-      start = std::max(start, next->second);
+    auto next = std::upper_bound(busy_.begin(), busy_.end(), start,
+                                 [](Tick t, const Interval& i) { return t < i.start; });
+    if (next != busy_.begin()) start = std::max(start, std::prev(next)->end);
+    for (; next != busy_.end() && next->start < start + duration; ++next)
+      start = std::max(start, next->end);
     insert_merged(start, start + duration);
     return start;
   }
 
  private:
+  struct Interval {
+    Tick start, end;
+  };
+
   // Touching intervals are merged, so a link streaming back to back holds one entry.
   void insert_merged(Tick start, Tick end) {
-    auto after = busy_.lower_bound(start);
-    if (after != busy_.end() && after->first == end) {
-      end = after->second;
-      after = busy_.erase(after);
+    const auto after = std::lower_bound(busy_.begin(), busy_.end(), start,
+                                        [](const Interval& i, Tick t) { return i.start < t; });
+    const bool joins_after = after != busy_.end() && after->start == end;
+    if (after != busy_.begin() && std::prev(after)->end == start) {
+      std::prev(after)->end = joins_after ? after->end : end;
+      if (joins_after) busy_.erase(after);
+    } else if (joins_after) {
+      after->start = start;
+    } else {
+      busy_.insert(after, Interval{start, end});
     }
-    if (after != busy_.begin()) {
-      auto before = std::prev(after);
-      if (before->second == start) {
-        before->second = end;
-        return;
-      }
-    }
-    busy_.emplace(start, end);
   }
 
-  std::map<Tick, Tick> busy_;  // start -> end, disjoint
+  // Disjoint, by start. A vector: a link holds a few reservations (the packets in flight through
+  // it), and a tree's node per reservation cost more than moving them.
+  std::vector<Interval> busy_;
 };
 
 // A directed link as the engine sees it, with the totals its owner publishes as stats.
@@ -69,16 +74,18 @@ struct RouteHop {
   Tick last_packet_ticks;
 };
 
-namespace packet_route_detail {
-
-struct Flow {
+// A transfer in flight. Exactly one event at a time refers to it (its next packet's injection or
+// its arrival), so that event owns it and no reference count is kept per packet.
+struct PacketFlow {
   std::vector<RouteHop> route;
-  uint64_t remaining;
-  uint64_t packet_bytes;
-  std::function<void(Tick)> done;
+  uint64_t remaining = 0;  // bytes not yet injected
+  uint64_t packet_bytes = 0;
+  Completion done;
 };
 
-inline void inject_packet(const std::shared_ptr<Flow>& flow, EventQueue& events) {
+namespace packet_route_detail {
+
+inline void inject_packet(std::unique_ptr<PacketFlow> flow, EventQueue& events) {
   const Tick now = events.now();
   const uint64_t packet = std::min(flow->remaining, flow->packet_bytes);
   flow->remaining -= packet;
@@ -104,35 +111,43 @@ inline void inject_packet(const std::shared_ptr<Flow>& flow, EventQueue& events)
     latency_before += hop.link->latency;
   }
   if (last) {
+    const Tick arrival = tail + flow->route.back().link->latency;
     events.schedule(
-        tail + flow->route.back().link->latency, [flow, &events] { flow->done(events.now()); },
+        arrival, [flow = std::move(flow), arrival]() mutable { flow->done(arrival); },
         EventPriority::kCompletion);
   } else {
-    events.schedule(next_injection, [flow, &events] { inject_packet(flow, events); });
+    events.schedule(next_injection, [flow = std::move(flow), &events]() mutable {
+      inject_packet(std::move(flow), events);
+    });
   }
 }
 
 }  // namespace packet_route_detail
 
-// Sends `bytes` along `route` starting at events.now() and calls `done(arrival)` from an event at
-// the tick the last byte reaches the end of the route (an empty route or transfer pays only the
-// latencies). A flow injects its next packet at the earliest tick at which, unhindered, it reaches
-// no link of the route before its previous packet has left it: the pace that routers with
-// one-packet buffers and credit backpressure allow, so a flow never runs ahead of a shared link.
-// `route` gives each link's ticks for a packet of `packet_bytes` and for the final remainder.
-inline void send_packets(EventQueue& events, std::vector<RouteHop> route, uint64_t bytes,
-                         uint64_t packet_bytes, std::function<void(Tick)> done) {
-  if (route.empty() || bytes == 0) {
+// Sends `flow->remaining` bytes along `flow->route` starting at events.now() and calls
+// `flow->done(arrival)` from an event at the tick the last byte reaches the end of the route (an
+// empty route or transfer pays only the latencies). A flow injects its next packet at the earliest
+// tick at which, unhindered, it reaches no link of the route before its previous packet has left
+// it: the pace that routers with one-packet buffers and credit backpressure allow, so a flow never
+// runs ahead of a shared link. `route` gives each link's ticks for a packet of `packet_bytes` and
+// for the final remainder.
+inline void send_packets(EventQueue& events, std::unique_ptr<PacketFlow> flow) {
+  if (flow->route.empty() || flow->remaining == 0) {
     Tick route_latency = 0;
-    for (const RouteHop& hop : route) route_latency += hop.link->latency;
+    for (const RouteHop& hop : flow->route) route_latency += hop.link->latency;
+    const Tick arrival = events.now() + route_latency;
     events.schedule(
-        events.now() + route_latency, [done = std::move(done), &events] { done(events.now()); },
+        arrival, [done = std::move(flow->done), arrival]() mutable { done(arrival); },
         EventPriority::kCompletion);
     return;
   }
-  auto flow = std::make_shared<packet_route_detail::Flow>(
-      packet_route_detail::Flow{std::move(route), bytes, packet_bytes, std::move(done)});
-  packet_route_detail::inject_packet(flow, events);
+  packet_route_detail::inject_packet(std::move(flow), events);
+}
+
+inline void send_packets(EventQueue& events, std::vector<RouteHop> route, uint64_t bytes,
+                         uint64_t packet_bytes, Completion done) {
+  send_packets(events, std::make_unique<PacketFlow>(
+                           PacketFlow{std::move(route), bytes, packet_bytes, std::move(done)}));
 }
 
 }  // namespace seedchip::sim
