@@ -48,6 +48,7 @@ class Matcher {
   const ir::Node& node(int i) const { return g_.nodes[static_cast<size_t>(i)]; }
   // The node that is the only reader of `v` (not a graph output), or -1.
   int sole_reader(ValueId v) const {
+    if (v == ir::kNoValue) return -1;
     return readers_[static_cast<size_t>(v)] == 1 ? last_reader_[static_cast<size_t>(v)] : -1;
   }
   void claim(const std::vector<int>& nodes) { claimed_.insert(nodes.begin(), nodes.end()); }
@@ -229,7 +230,8 @@ int only_product(const Matcher& m, ValueId v) {
 // its last node; a product or Add whose only reader is an activation is left for that node.
 std::optional<Fusion> match_fused_matmul(const Matcher& m, int out_index) {
   const ir::Node& out = m.node(out_index);
-  const ValueId y = out.outputs.at(0);
+  if (out.outputs.empty() || out.outputs[0] == ir::kNoValue) return std::nullopt;
+  const ValueId y = out.outputs[0];
   const char* activation = epilogue_activation(out);
   if (!activation) {
     const int reader = m.sole_reader(y);
