@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <sstream>
 
@@ -30,13 +29,10 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
 }
 
 ir::HostTensor tensor(std::vector<int64_t> dims, uint32_t seed) {
-  ir::HostTensor t;
-  t.element = ir::ElementType::F32;
-  t.dims = std::move(dims);
-  const std::vector<float> v = random_values(static_cast<size_t>(t.element_count()), seed);
-  t.bytes.resize(v.size() * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return ir::host_tensor(ir::ElementType::F32, std::move(dims),
+                         random_values(static_cast<size_t>(n), seed));
 }
 
 // "const %name: f32[dims] = [...]" with random values: weights the compiler splits on the host.
