@@ -102,7 +102,11 @@ void emit_step(Emitter& e, const StreamKernel& k, const VpuStep& s, const Layout
 void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKernel& k) {
   if (k.rows == 0 || k.width == 0) return;
   const int64_t cores = program.cores();
-  const int64_t share = (k.rows + cores - 1) / cores;
+  // A core's VPU takes `lanes` elements per pass and each chunk pays the DMA latency once, so
+  // spreading fewer elements than that over more cores, or more chunks, saves no cycles and only
+  // multiplies instructions: a core gets at least one pass of rows, then all cores share the rest.
+  const int64_t pass_rows = std::max<int64_t>(1, (chip.vpu.lanes + k.width - 1) / k.width);
+  const int64_t share = std::max((k.rows + cores - 1) / cores, std::min(pass_rows, k.rows));
   // Bytes per row, and the fixed part (kRow slots), for the double-buffered sets. Slots are
   // aligned, so the growth is measured over many rows (one more row may not move the total), and
   // the chunk is then checked against the SRAM itself.
@@ -116,7 +120,8 @@ void emit_stream(const ChipConfig& chip, ProgramBuilder& program, const StreamKe
                      " buffers (" + std::to_string(one) +
                      " bytes) does not fit sram.bytes=" + std::to_string(chip.sram.bytes));
   // Chunks fill the SRAM but leave each core several, so that loads and compute overlap.
-  int64_t chunk = std::max<int64_t>(1, std::min({share, fit, share / 4 + 1}));
+  int64_t chunk =
+      std::max<int64_t>(std::min({share, fit, pass_rows}), std::min({share, fit, share / 4 + 1}));
   while (chunk > 1 && Layout(k, chunk).total() > chip.sram.bytes)
     chunk -= std::max<int64_t>(1, chunk / 16);
   const Layout layout(k, chunk);

@@ -64,7 +64,8 @@ StepCost lerp(const StepCost& a, const StepCost& b, double f) {
 // 4: GEMM mappings chosen by the cost-model search (compiler/mapping).
 // 5: the analytic model's expert parallelism; bias and activation applied in the products'
 //    epilogue (seedchip::FusedMatMul); attention as one kernel (seedchip::Attention).
-constexpr int kStepPriceVersion = 5;
+// 6: streaming kernels give each core at least one VPU pass of work (compiler/codegen/elementwise).
+constexpr int kStepPriceVersion = 6;
 
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 14695981039346656037ull;

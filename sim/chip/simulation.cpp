@@ -23,6 +23,13 @@ struct Chip {
   int index = 0;
 };
 
+// What an untimed run did, in order: a unit instruction of a core took effect, or a barrier opened.
+struct ScheduleEntry {
+  int32_t chip = 0;
+  int32_t core = -1;  // -1: the chip's barrier opened
+  int32_t resolved = 0;
+};
+
 }  // namespace
 
 struct Simulation::Impl {
@@ -34,6 +41,11 @@ struct Simulation::Impl {
   std::unique_ptr<TraceWriter> trace;
   std::vector<std::unique_ptr<Chip>> chips;
   std::unique_ptr<ChipLinks> links;  // only on multi-chip systems
+  // The recorded run of the loaded program (untimed, every core reusing), which later runs replay
+  // instead of simulating it again; `recording` while a run writes it.
+  std::vector<ScheduleEntry> schedule;
+  bool schedule_complete = false;
+  bool recording = false;
 
   Impl(const ChipConfig& c, const SimulationOptions& o)
       : config(c),
@@ -130,6 +142,46 @@ struct Simulation::Impl {
     return chip;
   }
 
+  bool every_core_replayable() const {
+    for (const auto& chip : chips)
+      for (const auto& core : chip->cores)
+        if (!core->replayable()) return false;
+    return true;
+  }
+
+  void set_recording(bool on) {
+    recording = on;
+    for (auto& chip : chips) {
+      if (!on) {
+        chip->context.record_unit = nullptr;
+        continue;
+      }
+      chip->context.record_unit = [this, index = chip->index](int core, int32_t resolved) {
+        schedule.push_back({index, core, resolved});
+      };
+    }
+  }
+
+  // The recorded run again: each unit instruction's effect and each barrier's opening in the
+  // recorded order, without the sequencers, queues, semaphores and events that produced it.
+  RunResult replay() {
+    for (const ScheduleEntry& entry : schedule) {
+      Chip& chip = *chips[static_cast<size_t>(entry.chip)];
+      if (entry.core >= 0) {
+        chip.cores[static_cast<size_t>(entry.core)]->replay_unit(entry.resolved);
+        continue;
+      }
+      chip.barrier_releases.push_back(events.now());
+      if (options.on_barrier) options.on_barrier(entry.chip);
+    }
+    for (auto& chip : chips)
+      for (auto& core : chip->cores) core->finish_replay();
+    RunResult result;
+    result.completed = true;
+    result.ticks = events.now();
+    return result;
+  }
+
   // A barrier opens when every core that runs code and has not halted has arrived.
   void release_barrier_if_complete(Chip& chip) {
     size_t running = 0;
@@ -139,6 +191,7 @@ struct Simulation::Impl {
     auto waiters = std::move(chip.barrier_waiters);
     chip.barrier_waiters.clear();
     chip.barrier_releases.push_back(events.now());
+    if (recording) schedule.push_back({chip.index, -1, 0});
     if (options.on_barrier) options.on_barrier(chip.index);
     for (auto& release : waiters) events.schedule(events.now(), std::move(release));
   }
@@ -168,6 +221,8 @@ const std::vector<Tick>& Simulation::barrier_releases(int chip) const {
 
 void Simulation::load(const isa::Program& program) {
   const int cores = core_count();
+  impl_->schedule.clear();
+  impl_->schedule_complete = false;
   for (auto& chip : impl_->chips) {
     std::vector<const isa::Section*> owner(cores, nullptr);
     for (const auto& section : program.sections) {
@@ -207,6 +262,17 @@ void Simulation::restart() {
 void Simulation::request_stop() { impl_->events.request_stop(); }
 
 RunResult Simulation::run(std::function<void(double)> progress) {
+  // An untimed run of a program whose every core reuses its resolved instructions is the same run
+  // each time: the second is recorded, later ones replay it (Core::replayable).
+  const bool repeats = !impl_->options.timing && impl_->every_core_replayable();
+  if (repeats && impl_->schedule_complete) return impl_->replay();
+  impl_->schedule.clear();
+  impl_->schedule_complete = false;
+  impl_->set_recording(repeats);
+  struct StopRecording {
+    Impl& impl;
+    ~StopRecording() { impl.set_recording(false); }
+  } stop_recording{*impl_};
   for (auto& chip : impl_->chips)
     for (auto& core : chip->cores) core->start();
   if (progress)
@@ -228,6 +294,7 @@ RunResult Simulation::run(std::function<void(double)> progress) {
     if (!stuck.empty())
       throw InputError("program deadlocked: nothing left to run but these cores never halted: " +
                        stuck + " (a semaphore wait or barrier that is never satisfied)");
+    impl_->schedule_complete = impl_->recording;
   }
   if (impl_->trace) impl_->trace->finish();
   return result;

@@ -70,6 +70,10 @@ class Simulation {
   void restart();
 
   // Runs to completion or interruption. `progress(simulated_seconds)` is called now and then.
+  // Untimed runs of a program whose every core reuses its resolved instructions (Core::restart)
+  // give the same results the same way each time: the second run is recorded, and later ones
+  // replay the record (Core::replayable), with the same data, counters, registers and barriers,
+  // and no events.
   RunResult run(std::function<void(double)> progress = {});
   void request_stop();
 

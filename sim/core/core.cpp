@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 
 #include "arch/error.h"
 #include "sim/core/sram_banks.h"
@@ -105,6 +106,7 @@ const std::vector<Slots>& slot_table() {
 struct UnitOp {
   Opcode op = Opcode::NOP;
   int pc = 0;
+  int32_t resolved = -1;  // its index in a reusing core's resolved instructions
   int64_t wait = isa::kNoSemaphore;
   int64_t signal = isa::kNoSemaphore;
   // DMA
@@ -168,7 +170,7 @@ struct Core::Impl {
     Tick busy_until = 0;
     Tick busy_ticks = 0;
     int in_flight = 0;
-    std::shared_ptr<const std::vector<uint8_t>> weights;  // of the most recent load
+    std::shared_ptr<const numerics::ExactWeights> weights;  // of the most recent load
     Tick wake_at = kNever;
   };
   struct VpuUnit {
@@ -686,6 +688,7 @@ struct Core::Impl {
 
   void do_halt() {
     halted = true;
+    issued_last_run = *stat.instructions - issued_before_run;
     if (!reused_at.empty()) {
       if (replaying) regs = regs_at_halt;
       regs_at_halt = regs;
@@ -798,6 +801,7 @@ struct Core::Impl {
         return Step::DONE;
       }
       reused_at[static_cast<size_t>(pc)] = static_cast<int32_t>(reused.size());
+      resolved.resolved = static_cast<int32_t>(reused.size());
       op = &reused.emplace_back(std::move(resolved));
     }
     if (!ctx.timed && queue.empty() && take(op->wait)) {
@@ -837,6 +841,8 @@ struct Core::Impl {
     reused_at.clear();
     reused.clear();
     reused_semaphores.clear();
+    loaded_tiles.clear();
+    loaded_tile_bytes = 0;
     after_scalars.clear();
     resolved_every_instruction = false;
     const bool branches = std::any_of(code.begin(), code.end(), [](const isa::Instruction& i) {
@@ -934,6 +940,14 @@ struct Core::Impl {
 
   // One untimed MXU instruction whose wait semaphore has been taken, with its completion signal.
   void run_mxu_untimed(const UnitOp& op) {
+    apply_mxu(op);
+    signal_semaphore(op.signal, 1);
+  }
+
+  // What an untimed unit instruction does to the data and the work counters, which a recorded
+  // schedule replays (Core::replay_unit).
+  void apply_mxu(const UnitOp& op) {
+    record(op);
     if (op.op == Opcode::MXU_LOAD) {
       keep_loaded_weights(op);
       ++*stat.mxu_loads;
@@ -942,7 +956,30 @@ struct Core::Impl {
       ++*stat.mxu_tiles;
       *stat.mxu_macs += op.m * op.k * op.n;
     }
-    signal_semaphore(op.signal, 1);
+  }
+
+  void apply_vpu(const UnitOp& op) {
+    record(op);
+    vpu_execute(op.vpu, sram.data());
+    ++*stat.vpu_instructions;
+    *stat.vpu_elements += op.elements;
+  }
+
+  // Resolves the rows of an indexed transfer into `op` before moving its bytes.
+  void apply_dma(UnitOp& op) {
+    record(op);
+    if (is_indexed(op.op)) resolve_indexed_rows(op);
+    if (op.op == Opcode::DMA_SEND) {
+      ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
+    } else {
+      copy_dma_bytes(op);
+    }
+    ++*stat.dma_instructions;
+    count_dma_bytes(op);
+  }
+
+  void record(const UnitOp& op) const {
+    if (ctx.record_unit) ctx.record_unit(index, op.resolved);
   }
 
   void dispatch_vpu_untimed() {
@@ -954,9 +991,7 @@ struct Core::Impl {
   }
 
   void run_vpu_untimed(const UnitOp& op) {
-    vpu_execute(op.vpu, sram.data());
-    ++*stat.vpu_instructions;
-    *stat.vpu_elements += op.elements;
+    apply_vpu(op);
     signal_semaphore(op.signal, 1);
   }
 
@@ -968,31 +1003,42 @@ struct Core::Impl {
     }
   }
 
-  // Resolves the rows of an indexed transfer into `op` before moving its bytes.
   void run_dma_untimed(UnitOp& op) {
-    if (is_indexed(op.op)) resolve_indexed_rows(op);
-    if (op.op == Opcode::DMA_SEND) {
-      ctx.send_to_chip(op.target, op.dst, op.src, op.bytes, [](Tick) {});
-    } else {
-      copy_dma_bytes(op);
-    }
-    ++*stat.dma_instructions;
-    count_dma_bytes(op);
+    apply_dma(op);
     signal_semaphore(op.signal, 1);
   }
 
-  // The array keeps its own copy: later SRAM writes do not change loaded weights.
+  // The array keeps its own copy: later SRAM writes do not change loaded weights. A reusing core
+  // runs the same loads run after run, and most load the same constants: a load whose bytes are
+  // the ones its instruction loaded last time takes the tile prepared then instead of converting
+  // it again. A load whose bytes changed twice running (activations, the KV cache) is not kept.
   void keep_loaded_weights(const UnitOp& op) {
+    const uint8_t* tile = sram.data() + op.w;
     const uint64_t bytes = op.k * op.n * static_cast<uint64_t>(dtype_bytes(op.type));
-    mxu.weights = std::make_shared<const std::vector<uint8_t>>(sram.data() + op.w,
-                                                               sram.data() + op.w + bytes);
+    LoadedTile* last = nullptr;
+    if (!reused_at.empty() &&
+        (loaded_tiles.contains(op.pc) || loaded_tile_bytes + bytes <= kLoadedTileCacheBytes)) {
+      last = &loaded_tiles[op.pc];
+      if (last->changed >= 2) last = nullptr;
+    }
+    if (last && last->weights && last->weights->type() == op.type && last->weights->k() == op.k &&
+        last->weights->n() == op.n && std::memcmp(last->bytes.data(), tile, bytes) == 0) {
+      mxu.weights = last->weights;
+      last->changed = 0;
+      return;
+    }
+    mxu.weights = std::make_shared<const numerics::ExactWeights>(op.type, tile, op.k, op.n);
+    if (!last) return;
+    if (last->weights) ++last->changed;
+    loaded_tile_bytes += bytes - last->bytes.size();
+    last->bytes.assign(tile, tile + bytes);
+    last->weights = mxu.weights;
   }
 
-  void matmul_data(const UnitOp& op, const std::vector<uint8_t>& weights) {
+  void matmul_data(const UnitOp& op, const numerics::ExactWeights& weights) {
     if (op.m != 0)
-      numerics::matmul_exact(op.type, op.acc_type, sram.data() + op.in, op.in_stride,
-                             weights.data(), sram.data() + op.out, op.out_stride, op.m, op.k, op.n,
-                             op.acc);
+      weights.matmul(op.acc_type, sram.data() + op.in, op.in_stride, sram.data() + op.out,
+                     op.out_stride, op.m, op.acc);
   }
 
   void dispatch_mxu() {
@@ -1434,6 +1480,17 @@ struct Core::Impl {
   bool replaying = false;
   std::vector<int32_t> after_scalars;
   std::array<int64_t, isa::kNumRegisters> regs_at_halt{};
+  uint64_t issued_before_run = 0, issued_last_run = 0;  // the sequencer's instruction counter
+  // A reusing core's weight tiles by the pc of their mxu.load: the bytes it loaded last and the
+  // tile prepared from them, up to kLoadedTileCacheBytes of loaded bytes per core.
+  struct LoadedTile {
+    std::vector<uint8_t> bytes;
+    std::shared_ptr<const numerics::ExactWeights> weights;
+    int changed = 0;  // loads in a row that found other bytes
+  };
+  static constexpr uint64_t kLoadedTileCacheBytes = uint64_t{64} << 20;
+  std::unordered_map<int64_t, LoadedTile> loaded_tiles;
+  uint64_t loaded_tile_bytes = 0;
   std::vector<std::function<void()>> halt_callbacks;
 
   MxuUnit mxu;
@@ -1483,11 +1540,40 @@ void Core::restart() {
 void Core::start() {
   Impl& s = *impl_;
   s.start_tick = s.now();
+  s.issued_before_run = *s.stat.instructions;
   if (s.code.empty()) return s.do_halt();
   s.schedule_issue(s.start_tick);
 }
 
 bool Core::halted() const { return impl_->halted; }
+
+bool Core::replayable() const {
+  const Impl& s = *impl_;
+  return s.code.empty() ||
+         (!s.reused_at.empty() && s.resolved_every_instruction && !s.halted && s.pc == 0);
+}
+
+void Core::replay_unit(int32_t resolved) {
+  Impl& s = *impl_;
+  UnitOp& op = s.reused.at(static_cast<size_t>(resolved));
+  switch (s.slot_of(op.op).unit) {
+    case Unit::MXU:
+      return s.apply_mxu(op);
+    case Unit::VPU:
+      return s.apply_vpu(op);
+    default:
+      return s.apply_dma(op);
+  }
+}
+
+void Core::finish_replay() {
+  Impl& s = *impl_;
+  s.halted = true;
+  s.pc = static_cast<int>(s.code.size());
+  if (s.code.empty()) return;
+  s.regs = s.regs_at_halt;
+  *s.stat.instructions += s.issued_last_run;
+}
 
 void Core::on_halt(std::function<void()> callback) {
   impl_->halt_callbacks.push_back(std::move(callback));

@@ -55,6 +55,9 @@ struct ChipContext {
   std::function<void(int dst_chip, uint64_t dst, uint64_t src, uint64_t bytes,
                      std::function<void(Tick)> done)>
       send_to_chip;
+  // Set while a run is recorded for replay (untimed, every core reusing): called as each unit
+  // instruction takes effect, with its index among the core's resolved instructions.
+  std::function<void(int core, int32_t resolved)> record_unit;
 };
 
 class Core {
@@ -77,6 +80,17 @@ class Core {
   bool halted() const;
   // Called once when the core has halted (its units drained).
   void on_halt(std::function<void()> callback);
+
+  // Replaying a recorded run (untimed chips; sim/chip/simulation.h). A core that reuses its
+  // resolved instructions applies the same unit instructions in every run, and its chip applies
+  // them in the same order across cores, since no branch, register or timing can change either.
+  // replayable(): the core has no code, or it reuses, an earlier run halted, and it stands at the
+  // start of its code. replay_unit(): what resolved unit instruction `resolved` does to the data
+  // and the work counters (ChipContext::record_unit named it). finish_replay(): halts as the
+  // recorded run did (registers, instruction counter), without halt callbacks.
+  bool replayable() const;
+  void replay_unit(int32_t resolved);
+  void finish_replay();
 
   // Scalar register file, after or between runs (tests, tools).
   int64_t reg(int r) const;

@@ -41,14 +41,6 @@ bool wraps(Opcode op) {
          op == Opcode::VPU_DIV;
 }
 
-// The second operand of element (r, col): elementwise, row-broadcast or column-broadcast.
-template <typename T>
-T second(const std::vector<T>& b, Opcode op, uint64_t r, uint64_t col, uint64_t cols) {
-  if (is_broadcast_by_column(op)) return b[col];
-  if (is_broadcast_by_row(op)) return b[r];
-  return b[r * cols + col];
-}
-
 float apply_float(Opcode op, float x, float y, float c) {
   switch (op) {
     case Opcode::VPU_ADD:
@@ -207,18 +199,51 @@ void write_int(DataType type, const std::vector<int64_t>& values, uint8_t* dst) 
   }
 }
 
-// Rows x cols results of an elementwise or broadcast op, computed in T.
+// Rows x cols results of an elementwise or broadcast op, computed in T. The operand's shape is
+// chosen outside the loops, so that each shape's loop over a simple `apply` vectorises.
 template <typename T, typename Apply>
 void elementwise(const std::vector<T>& a, const std::vector<T>& b, Opcode op, uint64_t rows,
                  uint64_t cols, Apply apply, std::vector<T>& out) {
   out.resize(rows * cols);
-  const bool binary =
-      has_second_operand(op) || is_broadcast_by_column(op) || is_broadcast_by_row(op);
-  for (uint64_t r = 0; r < rows; ++r)
-    for (uint64_t col = 0; col < cols; ++col) {
-      const T x = a[r * cols + col];
-      out[r * cols + col] = apply(x, binary ? second(b, op, r, col, cols) : T{});
-    }
+  const uint64_t n = rows * cols;
+  if (is_broadcast_by_column(op)) {
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t col = 0; col < cols; ++col)
+        out[r * cols + col] = apply(a[r * cols + col], b[col]);
+  } else if (is_broadcast_by_row(op)) {
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t col = 0; col < cols; ++col)
+        out[r * cols + col] = apply(a[r * cols + col], b[r]);
+  } else if (has_second_operand(op)) {
+    for (uint64_t i = 0; i < n; ++i) out[i] = apply(a[i], b[i]);
+  } else {
+    for (uint64_t i = 0; i < n; ++i) out[i] = apply(a[i], T{});
+  }
+}
+
+// elementwise() in FP32, the common arithmetic with its operation fixed at compile time.
+void elementwise_float(const VpuOperands& o, const std::vector<float>& a,
+                       const std::vector<float>& b, std::vector<float>& out) {
+  const auto run = [&](auto apply) { elementwise(a, b, o.op, o.rows, o.cols, apply, out); };
+  const float c = o.c;
+  switch (o.op) {
+    case Opcode::VPU_ADD:
+    case Opcode::VPU_ADDB:
+      return run([](float x, float y) { return x + y; });
+    case Opcode::VPU_SUB:
+    case Opcode::VPU_SUBC:
+      return run([](float x, float y) { return x - y; });
+    case Opcode::VPU_MUL:
+    case Opcode::VPU_MULB:
+    case Opcode::VPU_MULC:
+      return run([](float x, float y) { return x * y; });
+    case Opcode::VPU_ADDS:
+      return run([c](float x, float) { return x + c; });
+    case Opcode::VPU_MULS:
+      return run([c](float x, float) { return x * c; });
+    default:
+      return run([op = o.op, c](float x, float y) { return apply_float(op, x, y, c); });
+  }
 }
 
 template <typename T>
@@ -334,9 +359,7 @@ void vpu_execute(const VpuOperands& o, uint8_t* sram) {
   if (is_reduce) {
     reduce(scratch.a, o.op, o.rows, o.cols, scratch.out);
   } else {
-    elementwise(
-        scratch.a, scratch.b, o.op, o.rows, o.cols,
-        [&](float x, float y) { return apply_float(o.op, x, y, o.c); }, scratch.out);
+    elementwise_float(o, scratch.a, scratch.b, scratch.out);
   }
   if (!scratch.out.empty())
     numerics::from_fp32(o.type, scratch.out.data(), sram + o.d, scratch.out.size());

@@ -608,6 +608,26 @@ void matmul_int8(const void* a, size_t a_pitch, const void* b, void* c, size_t c
   }
 }
 
+// matmul_exact's FP path once B is in panels.
+void exact_product(DataType in, const void* a, size_t a_pitch, const float* panels, void* c,
+                   size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate) {
+  // Rows are independent and each keeps its k order, so splitting them over threads changes no
+  // bit of the result; it only pays off when a slice outweighs handing it to a worker.
+  const size_t parts =
+      std::min({RowWorkers::instance().size() + 1, m / kExactRowsPerThread, size_t{0xFFFF}});
+  if (parts < 2 ||
+      static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) < kExactThreadedMacs)
+    return exact_rows(in, a, a_pitch, panels, c, c_pitch, m, k, n, accumulate);
+  const size_t rows = (m + parts - 1) / parts;
+  RowWorkers::instance().run(parts, [&](size_t part) {
+    const size_t first = part * rows;
+    if (first >= m) return;
+    exact_rows(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, panels,
+               static_cast<unsigned char*>(c) + first * c_pitch, c_pitch, std::min(rows, m - first),
+               k, n, accumulate);
+  });
+}
+
 void zero_or_keep(void* c, size_t c_pitch, size_t m, size_t n, bool accumulate) {
   if (accumulate) return;
   auto* cb = static_cast<unsigned char*>(c);
@@ -687,22 +707,31 @@ void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, cons
     use_blas_threads_for(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
     return matmul_int8(a, a_pitch, b, c, c_pitch, m, k, n, accumulate);
   }
-  const float* panels = exact_panels_of(in, b, k, n);
-  // Rows are independent and each keeps its k order, so splitting them over threads changes no
-  // bit of the result; it only pays off when a slice outweighs handing it to a worker.
-  const size_t parts =
-      std::min({RowWorkers::instance().size() + 1, m / kExactRowsPerThread, size_t{0xFFFF}});
-  if (parts < 2 ||
-      static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) < kExactThreadedMacs)
-    return exact_rows(in, a, a_pitch, panels, c, c_pitch, m, k, n, accumulate);
-  const size_t rows = (m + parts - 1) / parts;
-  RowWorkers::instance().run(parts, [&](size_t part) {
-    const size_t first = part * rows;
-    if (first >= m) return;
-    exact_rows(in, static_cast<const unsigned char*>(a) + first * a_pitch, a_pitch, panels,
-               static_cast<unsigned char*>(c) + first * c_pitch, c_pitch, std::min(rows, m - first),
-               k, n, accumulate);
-  });
+  exact_product(in, a, a_pitch, exact_panels_of(in, b, k, n), c, c_pitch, m, k, n, accumulate);
+}
+
+ExactWeights::ExactWeights(DataType in, const void* b, size_t k, size_t n) : in_(in), k_(k), n_(n) {
+  if (in == DataType::INT8) {
+    const auto* bytes = static_cast<const uint8_t*>(b);
+    int8_.assign(bytes, bytes + k * n);
+    return;
+  }
+  if (!is_fp_input(in))
+    throw std::invalid_argument("matmul: unsupported input type " + std::string(dtype_name(in)));
+  if (k == 0 || n == 0) return;
+  const float* packed = exact_panels_of(in, b, k, n);
+  const size_t width = panel_width();
+  panels_.assign(packed, packed + (n + width - 1) / width * width * k);
+}
+
+void ExactWeights::matmul(DataType acc, const void* a, size_t a_pitch, void* c, size_t c_pitch,
+                          size_t m, bool accumulate) const {
+  if (in_ == DataType::INT8)
+    return matmul_exact(in_, acc, a, a_pitch, int8_.data(), c, c_pitch, m, k_, n_, accumulate);
+  check_matmul_args(in_, acc, a_pitch, c_pitch, m, k_, n_);
+  if (m == 0 || n_ == 0) return;
+  if (k_ == 0) return zero_or_keep(c, c_pitch, m, n_, accumulate);
+  exact_product(in_, a, a_pitch, panels_.data(), c, c_pitch, m, k_, n_, accumulate);
 }
 
 void matmul_reference(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b,

@@ -8,6 +8,7 @@
 // saturating, NaN -> 0.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "arch/dtype.h"
 
@@ -48,6 +49,28 @@ void matmul(DataType in, DataType acc, const void* a, size_t a_pitch, const void
 // bit-identical to matmul_exact.
 void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b, void* c,
                   size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
+
+// A weight tile B (k x n of `in`, packed row-major) prepared once for any number of products with
+// it, as the MXU holds a loaded tile: FP formats converted to FP32 and laid out for matmul_exact's
+// kernel, INT8 kept as is. The object keeps its own copy: later changes to B do not reach it.
+// Throws std::invalid_argument for a type matmul_exact does not take as input.
+class ExactWeights {
+ public:
+  ExactWeights(DataType in, const void* b, size_t k, size_t n);
+  DataType type() const { return in_; }
+  size_t k() const { return k_; }
+  size_t n() const { return n_; }
+  // matmul_exact(type(), acc, a, a_pitch, B, c, c_pitch, m, k(), n(), accumulate), bit for bit,
+  // without converting B again.
+  void matmul(DataType acc, const void* a, size_t a_pitch, void* c, size_t c_pitch, size_t m,
+              bool accumulate) const;
+
+ private:
+  DataType in_;
+  size_t k_, n_;
+  std::vector<float> panels_;  // FP formats
+  std::vector<uint8_t> int8_;  // INT8
+};
 
 // The scalar reference the kernels are tested against: a plain triple loop in k order, NaN
 // results canonical as in matmul_exact.

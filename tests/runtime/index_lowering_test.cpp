@@ -45,20 +45,22 @@ TEST(IndexLowering, GatherReadsRowsNamedAtRunTime) {
             (std::vector<float>{20, 21, 0, 1, 20, 21, 10, 11}));
 }
 
+// Four rows are less than one VPU pass: one core gathers them all, so row r of the chunk is
+// index r.
 TEST(IndexLowering, GatherIndexOutOfRangeStopsTheRun) {
   const auto past_end = ir::host_tensor<int64_t>(ir::ElementType::I64, {4}, {0, 3, 0, 0});
   EXPECT_THAT(seedchip::testing::error_of([&] {
                 run(kGather, {{"x", kTable}, {"i", past_end}});
               }),
               AllOf(HasSubstr("node #0 (Gather)"), HasSubstr("dma.gather"),
-                    HasSubstr("index -1 of row 0 is outside [0, 3)")));
+                    HasSubstr("index -1 of row 1 is outside [0, 3)")));
   // 2^32 + 1 has the low word 1: the high word must not be dropped silently.
   const auto wide =
       ir::host_tensor<int64_t>(ir::ElementType::I64, {4}, {0, 0, (int64_t{1} << 32) + 1, 0});
   EXPECT_THAT(seedchip::testing::error_of([&] {
                 run(kGather, {{"x", kTable}, {"i", wide}});
               }),
-              HasSubstr("index -1 of row 0 is outside [0, 3)"));
+              HasSubstr("index -1 of row 2 is outside [0, 3)"));
 }
 
 TEST(IndexLowering, GatherElementsAlongTheLastAxis) {

@@ -11,6 +11,7 @@
 
 #include "arch/chip_loader.h"
 #include "arch/error.h"
+#include "sim/numerics/numerics.h"
 
 namespace seedchip::sim {
 namespace {
@@ -188,25 +189,157 @@ TEST(Simulation, FunctionalOnlyRunsAgainAfterRestart) {
 }
 
 // Later runs reuse the instructions the first resolved and skip the scalar ones
-// (sim/core/core.cpp): they still compute on each run's data, count every instruction, and halt
-// with the registers.
+// (sim/core/core.cpp); the second is recorded and the ones after it replay the record without
+// events (sim/chip/simulation.h). Every run still computes on its own data, counts every
+// instruction and byte, opens the same barriers and halts with the registers.
 TEST(Simulation, FunctionalOnlyRunsAgainOnNewData) {
   Simulation simulation(two_core_chip(), untimed());
   simulation.load(isa::assemble(kHandOff, "hand_off.s"));
-  for (int run = 0; run < 3; ++run) {
+  for (int run = 0; run < 5; ++run) {
     if (run > 0) simulation.restart();
     std::vector<float> data(64);
     std::iota(data.begin(), data.end(), static_cast<float>(100 * run));
     simulation.hbm_data(0).write(0, data.data(), 256);
-    ASSERT_TRUE(simulation.run().completed);
+    const RunResult result = simulation.run();
+    ASSERT_TRUE(result.completed);
+    if (run < 2)
+      EXPECT_GT(result.events, 0u) << "run " << run;
+    else
+      EXPECT_EQ(result.events, 0u) << "run " << run << " replays the record";
     std::vector<float> out(64);
     simulation.hbm_data(0).read(65536, out.data(), 256);
     for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], 2 * data[i]) << "run " << run;
     EXPECT_EQ(simulation.core(0, 1).reg(5), 256);
     EXPECT_EQ(simulation.core(0, 0).reg(6), 4096);
+    EXPECT_TRUE(simulation.core(0, 0).halted());
+    EXPECT_TRUE(simulation.core(0, 1).halted());
     // Ten per run: halt is not counted.
     EXPECT_EQ(simulation.stats().get("chip.core1.sequencer.instructions"), 10.0 * (run + 1));
+    EXPECT_EQ(simulation.stats().get("chip.core1.vpu.instructions"), 1.0 * (run + 1));
+    EXPECT_EQ(simulation.stats().get("chip.core0.dma.bytes_loaded"), 256.0 * (run + 1));
+    EXPECT_EQ(simulation.stats().get("chip.core1.dma.bytes_stored"), 256.0 * (run + 1));
+    // The barrier both cores meet, and the one that closes the run.
+    EXPECT_EQ(simulation.barrier_releases(0).size(), 2u) << "run " << run;
   }
+}
+
+// A register set from outside may change what the code resolves: the record no longer stands.
+TEST(Simulation, SetRegisterEndsTheReplay) {
+  Simulation simulation(two_core_chip(), untimed());
+  simulation.load(isa::assemble(kHandOff, "hand_off.s"));
+  for (int run = 0; run < 3; ++run) {
+    if (run > 0) simulation.restart();
+    ASSERT_TRUE(simulation.run().completed);
+  }
+  simulation.restart();
+  simulation.core(0, 1).set_reg(9, 1);
+  EXPECT_GT(simulation.run().events, 0u);
+  // Loading the program again starts the record afresh.
+  simulation.load(isa::assemble(kHandOff, "hand_off.s"));
+  for (int run = 0; run < 3; ++run) {
+    if (run > 0) simulation.restart();
+    EXPECT_EQ(simulation.run().events == 0, run == 2) << "run " << run;
+  }
+}
+
+// Core 0 multiplies a 1 x 2 BF16 input by a 2 x 2 BF16 weight tile, both loaded from HBM, and
+// stores the FP32 product.
+constexpr const char* kTileProduct = R"(
+.core 0
+    li x1, 0
+    li x2, 0
+    li x3, 1
+    li x4, 64
+    dma.load x1, x2, x3, x4, x4, -, s0
+    li x5, 2
+    mxu.load x1, x5, x5, bf16, s0, -
+    li x6, 32
+    li x7, 1024
+    li x8, 64
+    mxu.matmul x7, x6, x3, x8, x8, 0, bf16, fp32, -, s1
+    li x9, 65536
+    li x10, 8
+    dma.store x9, x7, x3, x10, x10, s1, s2
+    sem.wait s2, 1
+    halt
+)";
+
+// The MXU keeps the tile prepared from an instruction's weights while they stay the same from run
+// to run (sim/core/core.cpp): new weights must still reach the product, however often they change.
+TEST(Simulation, RunsAgainOnNewWeights) {
+  Simulation simulation(two_core_chip(), untimed());
+  simulation.load(isa::assemble(kTileProduct, "tile.s"));
+  for (int run = 0; run < 8; ++run) {
+    if (run > 0) simulation.restart();
+    const float w = run < 4 ? 1.0f : static_cast<float>(run);  // the same four times, then new
+    const float weights[4] = {w, 2 * w, 3 * w, -w}, input[2] = {1.0f, static_cast<float>(run)};
+    std::vector<uint16_t> bytes(32, 0);
+    for (int i = 0; i < 4; ++i) bytes[i] = numerics::fp32_to_bf16(weights[i]);
+    for (int i = 0; i < 2; ++i) bytes[16 + i] = numerics::fp32_to_bf16(input[i]);
+    simulation.hbm_data(0).write(0, bytes.data(), 64);
+    ASSERT_TRUE(simulation.run().completed);
+    float out[2];
+    simulation.hbm_data(0).read(65536, out, 8);
+    EXPECT_EQ(out[0], input[0] * weights[0] + input[1] * weights[2]) << "run " << run;
+    EXPECT_EQ(out[1], input[0] * weights[1] + input[1] * weights[3]) << "run " << run;
+  }
+}
+
+// Core 0 gathers two 16-byte rows of a table by int32 indices read from HBM, and stores them.
+constexpr const char* kGatherRows = R"(
+.core 0
+    li x1, 0
+    li x2, 0
+    li x3, 1
+    li x4, 8
+    dma.load x1, x2, x3, x4, x4, -, s0
+    li x5, 1024
+    li x6, 4096
+    li x7, 2
+    li x8, 16
+    li x10, 4
+    dma.gather x5, x6, x1, x7, x8, x8, x10, s0, s1
+    li x11, 65536
+    li x12, 32
+    dma.store x11, x5, x3, x12, x12, s1, s2
+    sem.wait s2, 1
+    halt
+)";
+
+// Indices are data: a replayed gather reads each run's indices and stops on a bad one with the
+// message the simulated run gives.
+TEST(Simulation, AReplayedGatherReadsEachRunsIndices) {
+  Simulation simulation(two_core_chip(), untimed());
+  std::vector<int32_t> table(16);
+  std::iota(table.begin(), table.end(), 0);
+  simulation.hbm_data(0).write(4096, table.data(), 64);
+  simulation.load(isa::assemble(kGatherRows, "gather.s"));
+  for (int run = 0; run < 4; ++run) {
+    if (run > 0) simulation.restart();
+    const int32_t indices[2] = {run % 4, 3 - run % 4};
+    simulation.hbm_data(0).write(0, indices, 8);
+    ASSERT_TRUE(simulation.run().completed);
+    int32_t out[8];
+    simulation.hbm_data(0).read(65536, out, 32);
+    EXPECT_EQ(out[0], 4 * indices[0]) << "run " << run;
+    EXPECT_EQ(out[4], 4 * indices[1]) << "run " << run;
+  }
+  const int32_t bad[2] = {1, 7};
+  auto error_of_run = [&](Simulation& sim) -> std::string {
+    sim.hbm_data(0).write(0, bad, 8);
+    try {
+      sim.run();
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  Simulation first_run(two_core_chip(), untimed());
+  first_run.load(isa::assemble(kGatherRows, "gather.s"));
+  const std::string simulated = error_of_run(first_run);
+  EXPECT_EQ(simulated, "core 0, instruction 10 (dma.gather): index 7 of row 1 is outside [0, 4)");
+  simulation.restart();
+  EXPECT_EQ(error_of_run(simulation), simulated);
 }
 
 TEST(Simulation, ATimedSimulationRunsOnceAndAnUntimedOneHasNoTrace) {

@@ -318,14 +318,53 @@ TEST(MatmulExact, BitIdenticalToReference) {
   }
 }
 
+// A weight tile prepared once gives matmul_exact's bits for any input, keeps its own copy of B,
+// and takes INT8 tiles as they are.
+TEST(MatmulExact, PreparedWeightsGiveTheSameBits) {
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+  for (DataType in : kFpInputs) {
+    for (const Shape s :
+         {Shape{1, 64, 172}, Shape{3, 8, 64}, Shape{130, 128, 17}, Shape{2, 0, 5}}) {
+      std::vector<float> af(s.m * s.k), bf(s.k * s.n);
+      for (float& x : af) x = value(rng);
+      for (float& x : bf) x = value(rng);
+      const size_t bytes = dtype_bytes(in);
+      std::vector<uint8_t> a(af.size() * bytes), b(bf.size() * bytes);
+      from_fp32(in, af.data(), a.data(), af.size());
+      from_fp32(in, bf.data(), b.data(), bf.size());
+      std::vector<uint8_t> tile = b;
+      const ExactWeights prepared(in, tile.data(), s.k, s.n);
+      std::fill(tile.begin(), tile.end(), uint8_t{0});  // later writes do not reach the copy
+      for (bool accumulate : {false, true}) {
+        std::vector<float> want(s.m * s.n, 0.5f), got(s.m * s.n, 0.5f);
+        matmul_exact(in, DataType::FP32, a.data(), s.k * bytes, b.data(), want.data(), s.n * 4, s.m,
+                     s.k, s.n, accumulate);
+        prepared.matmul(DataType::FP32, a.data(), s.k * bytes, got.data(), s.n * 4, s.m,
+                        accumulate);
+        EXPECT_TRUE(same_bits(got, want)) << dtype_name(in) << " " << s.m << "x" << s.k << "x"
+                                          << s.n << " accumulate=" << accumulate;
+      }
+    }
+  }
+  const std::vector<int8_t> a8 = {1, -2, 3, 4}, b8 = {5, 6, -7, 8};
+  std::vector<int32_t> want(4), got(4);
+  matmul_exact(DataType::INT8, DataType::INT32, a8.data(), 2, b8.data(), want.data(), 8, 2, 2, 2,
+               false);
+  ExactWeights(DataType::INT8, b8.data(), 2, 2)
+      .matmul(DataType::INT32, a8.data(), 2, got.data(), 8, 2, false);
+  EXPECT_EQ(got, want);
+  EXPECT_THROW(ExactWeights(DataType::INT32, b8.data(), 1, 1), std::invalid_argument);
+}
+
 // A tall tile (as the MXU streams: 1024 rows through a 128 x 128 weight tile) is large enough for
 // matmul_exact to split its rows over threads; the split must not change a bit.
 TEST(MatmulExact, RowsSplitOverThreadsStayBitIdentical) {
   std::mt19937 rng(23);
   for (bool accumulate : {false, true}) {
     std::vector<float> exact, ref;
-    run_both(matmul_exact, DataType::BF16, DataType::FP32, Shape{1030, 128, 128}, 6, 4,
-             accumulate, rng, exact, ref);
+    run_both(matmul_exact, DataType::BF16, DataType::FP32, Shape{1030, 128, 128}, 6, 4, accumulate,
+             rng, exact, ref);
     EXPECT_TRUE(same_bits(exact, ref)) << "accumulate=" << accumulate;
   }
 }
