@@ -135,7 +135,7 @@ std::vector<StepResult> ChipDecoder::step(std::span<const SlotStep> steps) {
     run = run_model(model_, chip_, inputs);
     figures.cycles = run.sim.core_cycles;
     figures.seconds = run.sim.seconds;
-    figures.ops = std::move(run.ops);
+    figures.ops = std::make_shared<const std::vector<OpStats>>(std::move(run.ops));
   }
   std::vector<StepResult> results(batch, figures);
   for (size_t o = 0; o < run.outputs.size(); ++o) {
@@ -168,7 +168,7 @@ StepResult ChipDecoder::time_one_step() const {
   StepResult r;
   r.cycles = run.sim.core_cycles;
   r.seconds = run.sim.seconds;
-  r.ops = std::move(run.ops);
+  r.ops = std::make_shared<const std::vector<OpStats>>(std::move(run.ops));
   return r;
 }
 

@@ -37,7 +37,8 @@ struct StepResult {
   std::vector<std::vector<float>> layer_outputs;  // [layer][dim], when the decoder was asked
   uint64_t cycles = 0;
   double seconds = 0;  // simulated
-  std::vector<OpStats> ops;
+  // Per operator, from the timing run behind `cycles` and `seconds`; the steps it times share it.
+  std::shared_ptr<const std::vector<OpStats>> ops = std::make_shared<std::vector<OpStats>>();
 };
 
 struct DecoderOptions {

@@ -39,7 +39,7 @@ struct StepFigures {
 StepFigures figures_of(const runtime::StepResult& s) {
   StepFigures f;
   uint64_t longest = 0;
-  for (const runtime::OpStats& op : s.ops) {
+  for (const runtime::OpStats& op : *s.ops) {
     f.hbm_bytes += op.hbm_bytes;
     f.mxu_utilization += op.mxu_utilization * static_cast<double>(op.cycles);
     if (op.cycles > longest) {
@@ -126,13 +126,13 @@ void run_generate(const GenerateCommand& c) {
               theirs.mxu_utilization);
   std::printf("%-34s %16s %16s\n", "longest operator bound", mine.bound.c_str(),
               theirs.bound.c_str());
-  const auto with_code = std::count_if(results.back().ops.begin(), results.back().ops.end(),
+  const auto with_code = std::count_if(results.back().ops->begin(), results.back().ops->end(),
                                        [](const runtime::OpStats& s) { return s.bound != "none"; });
   std::printf(
       "%s: %zu prompt tokens, %d generated; TTFT %.2f us simulated; %zu operators per "
       "step, %zu with code (the others are aliases)\n",
       chip.config.name.c_str(), prompt.size(), generated, prompt_seconds * 1e6,
-      results.back().ops.size(), static_cast<size_t>(with_code));
+      results.back().ops->size(), static_cast<size_t>(with_code));
   if (!c.json.empty())
     write_json(c.json,
                {{"model", c.model},

@@ -175,7 +175,7 @@ TEST(ChipDecoderExperts, SparseExpertsGiveTheDenseLogits) {
       EXPECT_LE(worst, 1e-10);
       const auto bytes = [](const StepResult& r) {
         double sum = 0;
-        for (const OpStats& op : r.ops) sum += op.hbm_bytes;
+        for (const OpStats& op : *r.ops) sum += op.hbm_bytes;
         return sum;
       };
       std::cout << "[ " << model.path << " (" << model.config.n_experts << " experts, "

@@ -29,8 +29,9 @@ TEST(PagedKvCache, RunningOutOfPagesAndSkippingAheadAreErrors) {
   PagedKvCache kv(1, 2);
   const int a = kv.add_sequence(), b = kv.add_sequence();
   kv.append(a, 0);
-  EXPECT_NE(testing::error_of([&] { kv.append(b, 0); })
-                .find("out of pages: all 1 pages of 2 rows (2 positions) are taken"),
+  EXPECT_NE(testing::error_of([&] {
+              kv.append(b, 0);
+            }).find("out of pages: all 1 pages of 2 rows (2 positions) are taken"),
             std::string::npos);
   EXPECT_NE(testing::error_of([&] { kv.append(a, 2); }).find("is not the next one"),
             std::string::npos);

@@ -65,7 +65,7 @@ Figures measure(const llm::LlamaModel& model, const LoadedChip& chip, const Sche
     f.argmax_agreements += llm::argmax(r.logits) == llm::argmax(want) ? 1 : 0;
     f.cycles = r.cycles;
     f.hbm_bytes = 0;
-    for (const OpStats& op : r.ops) f.hbm_bytes += op.hbm_bytes;
+    for (const OpStats& op : *r.ops) f.hbm_bytes += op.hbm_bytes;
     token = llm::argmax(want);  // teacher-forced: both see the reference's text
   }
   f.nmse = error / power;
