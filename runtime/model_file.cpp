@@ -103,8 +103,12 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
   header["outputs"] = m.outputs;
   json ops = json::array();
   for (const compiler::OpRecord& op : m.ops)
-    ops.push_back(
-        {{"label", op.label}, {"op", op.op}, {"mapping", op.mapping}, {"barriers", op.barriers}});
+    ops.push_back({{"label", op.label},
+                   {"op", op.op},
+                   {"mapping", op.mapping},
+                   {"barriers", op.barriers},
+                   {"instructions", op.instructions.all},
+                   {"unit_instructions", op.instructions.units}});
   header["ops"] = std::move(ops);
   header["in_place"] = m.in_place;
   const std::string text = header.dump();
@@ -186,8 +190,12 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
     for (size_t i : m.outputs)
       if (i >= m.tensors.size()) r.fail("an output refers to no tensor");
     for (const json& j : h.at("ops"))
-      m.ops.push_back({j.at("label").get<std::string>(), j.at("op").get<std::string>(),
-                       j.at("mapping").get<std::string>(), j.at("barriers").get<int>()});
+      m.ops.push_back(
+          {j.at("label").get<std::string>(),
+           j.at("op").get<std::string>(),
+           j.at("mapping").get<std::string>(),
+           j.at("barriers").get<int>(),
+           {j.at("instructions").get<uint64_t>(), j.at("unit_instructions").get<uint64_t>()}});
     m.in_place = h.at("in_place").get<std::map<std::string, std::string>>();
     for (const auto& [out_name, in_name] : m.in_place) {
       auto named = [&m](const std::vector<size_t>& list,

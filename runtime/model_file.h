@@ -11,8 +11,9 @@
 
 namespace seedchip::runtime {
 
-// Version 3 added the header's "in_place" map (output name -> input name it is stored over).
-inline constexpr uint32_t kModelFormatVersion = 3;
+// Version 3 added the header's "in_place" map (output name -> input name it is stored over);
+// version 4 each operator's "instructions" and "unit_instructions".
+inline constexpr uint32_t kModelFormatVersion = 4;
 
 std::vector<uint8_t> serialize_model(const compiler::CompiledModel& model);
 // Throws InputError naming `file` and what is wrong (magic, version, truncation, bad header).

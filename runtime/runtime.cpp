@@ -169,8 +169,8 @@ struct LoadedModel::Impl {
       if (model.ops[i].barriers > 0) last_with_code = i;
     for (size_t i = 0; i < model.ops.size(); ++i) {
       if (model.ops[i].barriers == 0) {  // an alias: no code, no time
-        result.ops.push_back(
-            {model.ops[i].label, model.ops[i].op, model.ops[i].mapping, 0, 0, 0, 0, "none", 0});
+        result.ops.push_back({model.ops[i].label, model.ops[i].op, model.ops[i].mapping, 0, 0, 0, 0,
+                              "none", 0, model.ops[i].instructions});
         continue;
       }
       const size_t b = op_end_barrier[i];
@@ -179,6 +179,7 @@ struct LoadedModel::Impl {
       s.label = model.ops[i].label;
       s.op = model.ops[i].op;
       s.mapping = model.ops[i].mapping;
+      s.instructions = model.ops[i].instructions;
       // The last operator also owns the drain to the halt after its barrier, so the table adds up
       // to the run's cycles.
       const bool last = i == last_with_code && result.sim.completed;

@@ -37,6 +37,7 @@ struct OpStats {
   double hbm_bytes = 0;
   std::string bound;   // "compute", "bandwidth" or "latency" (neither unit near its peak)
   int cores_busy = 0;  // cores whose MXU, VPU or DMA worked during the operator
+  compiler::InstructionCounts instructions;  // the operator's code, over every core
 };
 
 struct RunResult {

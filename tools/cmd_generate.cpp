@@ -126,13 +126,21 @@ void run_generate(const GenerateCommand& c) {
               theirs.mxu_utilization);
   std::printf("%-34s %16s %16s\n", "longest operator bound", mine.bound.c_str(),
               theirs.bound.c_str());
-  const auto with_code = std::count_if(results.back().ops->begin(), results.back().ops->end(),
+  const std::vector<runtime::OpStats>& step_ops = *results.back().ops;
+  const auto with_code = std::count_if(step_ops.begin(), step_ops.end(),
                                        [](const runtime::OpStats& s) { return s.bound != "none"; });
+  compiler::InstructionCounts step_instructions;
+  for (const runtime::OpStats& s : step_ops) {
+    step_instructions.all += s.instructions.all;
+    step_instructions.units += s.instructions.units;
+  }
   std::printf(
       "%s: %zu prompt tokens, %d generated; TTFT %.2f us simulated; %zu operators per "
-      "step, %zu with code (the others are aliases)\n",
-      chip.config.name.c_str(), prompt.size(), generated, prompt_seconds * 1e6,
-      results.back().ops->size(), static_cast<size_t>(with_code));
+      "step, %zu with code (the others are aliases); %llu instructions per step over all cores, "
+      "%llu of them for the MXU, VPU and DMA\n",
+      chip.config.name.c_str(), prompt.size(), generated, prompt_seconds * 1e6, step_ops.size(),
+      static_cast<size_t>(with_code), static_cast<unsigned long long>(step_instructions.all),
+      static_cast<unsigned long long>(step_instructions.units));
   if (!c.json.empty())
     write_json(c.json,
                {{"model", c.model},
@@ -142,6 +150,10 @@ void run_generate(const GenerateCommand& c) {
                 {"time_per_output_token", figure(tpot, "s")},
                 {"hbm_bytes_per_step", figure(mine.hbm_bytes, "bytes")},
                 {"mxu_utilization", figure(mine.mxu_utilization, "ratio")},
+                {"instructions_per_step",
+                 figure(static_cast<double>(step_instructions.all), "instructions")},
+                {"unit_instructions_per_step",
+                 figure(static_cast<double>(step_instructions.units), "instructions")},
                 {"compare",
                  {{"chip", other.config.name},
                   {"time_per_output_token", figure(other_step.seconds, "s")},

@@ -121,8 +121,11 @@ void run_compile(const CompileCommand& c) {
         return n;
       }(),
       static_cast<double>(model.hbm_bytes) / (1 << 20));
+  std::printf("  %-40s %12s %6s  %s\n", "operator", "instructions", "units", "mapping");
   for (const compiler::OpRecord& op : model.ops)
-    std::printf("  %-40s %s\n", op.label.c_str(), op.mapping.c_str());
+    std::printf("  %-40s %12llu %6llu  %s\n", op.label.c_str(),
+                static_cast<unsigned long long>(op.instructions.all),
+                static_cast<unsigned long long>(op.instructions.units), op.mapping.c_str());
   if (const auto& q = c.flags.options().quantization) {
     uint64_t constant_bytes = 0;
     for (const compiler::TensorSlot& t : model.tensors)
@@ -196,24 +199,28 @@ void run_run(const RunCommand& c) {
     std::printf("  output %-24s %s\n", t.name.c_str(),
                 dims_text({t.host_element, t.type.dims}).c_str());
   }
-  std::printf("\n  %-36s %-10s %10s %7s %6s %12s %5s  %s\n", "operator", "op", "cycles", "share",
-              "MXU", "HBM bytes", "cores", "bound");
+  std::printf("\n  %-36s %-10s %10s %7s %6s %12s %5s %8s  %s\n", "operator", "op", "cycles",
+              "share", "MXU", "HBM bytes", "cores", "instr", "bound");
   uint64_t sum = 0;
   nlohmann::json ops = nlohmann::json::array();
   for (const runtime::OpStats& s : r.ops) {
-    std::printf("  %-36.36s %-10.10s %10llu %6.1f%% %6.3f %12.0f %5d  %s\n", s.label.c_str(),
+    std::printf("  %-36.36s %-10.10s %10llu %6.1f%% %6.3f %12.0f %5d %8llu  %s\n", s.label.c_str(),
                 s.op.c_str(), static_cast<unsigned long long>(s.cycles), 100 * s.share,
-                s.mxu_utilization, s.hbm_bytes, s.cores_busy, s.bound.c_str());
+                s.mxu_utilization, s.hbm_bytes, s.cores_busy,
+                static_cast<unsigned long long>(s.instructions.all), s.bound.c_str());
     sum += s.cycles;
-    ops.push_back({{"label", s.label},
-                   {"op", s.op},
-                   {"mapping", s.mapping},
-                   {"cycles", figure(static_cast<double>(s.cycles), "cycles")},
-                   {"share", figure(s.share, "ratio")},
-                   {"mxu_utilization", figure(s.mxu_utilization, "ratio")},
-                   {"hbm_bytes", figure(s.hbm_bytes, "bytes")},
-                   {"cores_busy", figure(s.cores_busy, "cores")},
-                   {"bound", s.bound}});
+    ops.push_back(
+        {{"label", s.label},
+         {"op", s.op},
+         {"mapping", s.mapping},
+         {"cycles", figure(static_cast<double>(s.cycles), "cycles")},
+         {"share", figure(s.share, "ratio")},
+         {"mxu_utilization", figure(s.mxu_utilization, "ratio")},
+         {"hbm_bytes", figure(s.hbm_bytes, "bytes")},
+         {"cores_busy", figure(s.cores_busy, "cores")},
+         {"instructions", figure(static_cast<double>(s.instructions.all), "instructions")},
+         {"unit_instructions", figure(static_cast<double>(s.instructions.units), "instructions")},
+         {"bound", s.bound}});
   }
   std::printf("  %-36s %-10s %10llu\n", "total", "", static_cast<unsigned long long>(sum));
   if (!c.output_dir.empty() && !r.outputs.empty()) {

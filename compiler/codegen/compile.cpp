@@ -353,13 +353,15 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
           return static_cast<int64_t>(at);
         }};
     if (alias_node[i]) {
-      model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, "alias (no code)", 0});
+      model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, "alias (no code)", 0, {}});
       continue;
     }
+    const InstructionCounts before = program.counts();
     OpContext ctx(chip, graph, i, program, options, std::move(hooks));
     find_lowering(graph.nodes[i])->lower(ctx);
     ctx.sync();
-    model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, ctx.mapping, ctx.barriers()});
+    model.ops.push_back({graph.nodes[i].label(i), graph.nodes[i].op, ctx.mapping, ctx.barriers(),
+                         program.counts() - before});
   }
   model.hbm_bytes = constants_end + max_scratch;
   check_capacity(model.hbm_bytes, max_scratch);

@@ -16,6 +16,7 @@
 
 #include "arch/chip_loader.h"
 #include "arch/error.h"
+#include "compiler/codegen/program_builder.h"
 #include "compiler/ir/graph.h"
 #include "compiler/passes/quantize.h"
 #include "isa/isa.h"
@@ -82,6 +83,7 @@ struct OpRecord {
   std::string mapping;  // what the lowering chose (kernels, tiling, split over cores)
   int barriers = 0;     // barriers the operator's code contains (the last one ends it); 0: an alias
                         // (Reshape and friends of an intermediate or input), which has no code
+  InstructionCounts instructions;  // the operator's code, over every core
 };
 
 struct CompiledModel {

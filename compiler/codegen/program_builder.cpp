@@ -4,7 +4,8 @@
 
 namespace seedchip::compiler {
 
-ProgramBuilder::ProgramBuilder(int cores) : code_(static_cast<size_t>(cores)) {
+ProgramBuilder::ProgramBuilder(int cores)
+    : code_(static_cast<size_t>(cores)), counted_(static_cast<size_t>(cores), 0) {
   // Emitters point into code_, which never grows after this.
   for (auto& c : code_) emitters_.emplace_back(c);
 }
@@ -12,6 +13,19 @@ ProgramBuilder::ProgramBuilder(int cores) : code_(static_cast<size_t>(cores)) {
 void ProgramBuilder::end_op() {
   for (Emitter& e : emitters_) e.emit(isa::Opcode::BARRIER, {});
   ++ops_;
+}
+
+InstructionCounts ProgramBuilder::counts() {
+  for (size_t c = 0; c < code_.size(); ++c) {
+    for (size_t i = counted_[c]; i < code_[c].size(); ++i) {
+      const isa::Unit unit = isa::info(code_[c][i].op).unit;
+      ++counts_.all;
+      if (unit == isa::Unit::MXU || unit == isa::Unit::VPU || unit == isa::Unit::DMA)
+        ++counts_.units;
+    }
+    counted_[c] = code_[c].size();
+  }
+  return counts_;
 }
 
 isa::Program ProgramBuilder::finish() {

@@ -12,6 +12,16 @@
 
 namespace seedchip::compiler {
 
+// Instructions of a stretch of code, summed over the cores that run it: all of them, and those
+// the MXU, VPU and DMA units execute (the rest are the sequencer's: registers, semaphores,
+// barriers). A straight-line program runs each once per run.
+struct InstructionCounts {
+  uint64_t all = 0, units = 0;
+  InstructionCounts operator-(const InstructionCounts& o) const {
+    return {all - o.all, units - o.units};
+  }
+};
+
 class ProgramBuilder {
  public:
   explicit ProgramBuilder(int cores);
@@ -25,6 +35,8 @@ class ProgramBuilder {
   // Every core waits at a barrier: the operator lowered since the last call is complete.
   void end_op();
   int ops() const { return ops_; }
+  // The code emitted so far.
+  InstructionCounts counts();
 
   // Every core halts after its last barrier; one section per core.
   isa::Program finish();
@@ -33,6 +45,8 @@ class ProgramBuilder {
   std::vector<std::vector<isa::Instruction>> code_;
   std::vector<Emitter> emitters_;
   int ops_ = 0;
+  std::vector<size_t> counted_;  // per core: the instructions `counts_` includes
+  InstructionCounts counts_;
 };
 
 // sem.wait for `count` (any size: the instruction's count is 16 bits).

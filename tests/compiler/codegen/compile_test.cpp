@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <string>
+#include <utility>
 
 #include "compiler/ir/text.h"
 #include "tests/input_error.h"
@@ -38,6 +41,64 @@ TEST(Compile, IntermediatesReuseFreedSpace) {
   EXPECT_NE(slot(m, "b").hbm, slot(m, "a").hbm);
   EXPECT_NE(slot(m, "x").hbm, slot(m, "d").hbm);
   for (const OpRecord& op : m.ops) EXPECT_EQ(op.barriers, 1);
+}
+
+// Each operator's instruction counts add up to the program's (less each core's final halt), and
+// the unit counts are the MXU, VPU and DMA instructions.
+TEST(Compile, CountsEachOperatorsInstructions) {
+  const ir::Graph g = ir::parse(R"(graph "chain" opset ""=13 {
+  input %x: f32[4096]
+  const %shape: i64[2] = [64, 64]
+  %a: f32[4096] = Relu(%x)
+  %b: f32[64,64] = Reshape(%a, %shape)
+  %c: f32[64,64] = Softmax(%b) {axis = 1}
+  output %c
+})");
+  const CompiledModel m = compile_graph(g, load_chip("seedchip-v1"));
+  uint64_t all = 0, units = 0;
+  for (const isa::Section& section : m.program.sections) {
+    all += section.code.size() - 1;
+    for (const isa::Instruction& inst : section.code) {
+      const isa::Unit unit = isa::info(inst.op).unit;
+      units += unit == isa::Unit::MXU || unit == isa::Unit::VPU || unit == isa::Unit::DMA;
+    }
+  }
+  InstructionCounts sum;
+  for (const OpRecord& op : m.ops) {
+    sum.all += op.instructions.all;
+    sum.units += op.instructions.units;
+    if (op.barriers == 0) {
+      EXPECT_EQ(op.instructions.all, 0u) << op.label;
+    } else {
+      EXPECT_GT(op.instructions.units, 0u) << op.label;
+    }
+  }
+  EXPECT_EQ(sum.all, all);
+  EXPECT_EQ(sum.units, units);
+}
+
+// A stream gives each core at least one VPU pass (vpu.lanes elements) and no smaller chunks: 100
+// elements run on one core in one chunk, 4096 on every core.
+TEST(Compile, SmallStreamsKeepOneVpuPassPerCore) {
+  const auto cores_with_vpu_work = [](int64_t n) {
+    const std::string size = std::to_string(n);
+    const CompiledModel m =
+        compile_graph(ir::parse("graph \"relu\" opset \"\"=13 {\n  input %x: f32[" + size +
+                                "]\n  %y: f32[" + size + "] = Relu(%x)\n  output %y\n}"),
+                      load_chip("seedchip-v1"));
+    int cores = 0;
+    int64_t vpu = 0;
+    for (const isa::Section& section : m.program.sections) {
+      const auto n_vpu = std::count_if(
+          section.code.begin(), section.code.end(),
+          [](const isa::Instruction& i) { return isa::info(i.op).unit == isa::Unit::VPU; });
+      cores += n_vpu > 0;
+      vpu += n_vpu;
+    }
+    return std::pair{cores, vpu};
+  };
+  EXPECT_EQ(cores_with_vpu_work(100), (std::pair{1, int64_t{1}}));
+  EXPECT_EQ(cores_with_vpu_work(4096).first, 16);
 }
 
 TEST(Compile, ReshapesOfIntermediatesAreAliasesWithoutCode) {
