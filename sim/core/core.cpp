@@ -1011,7 +1011,9 @@ struct Core::Impl {
   // The array keeps its own copy: later SRAM writes do not change loaded weights. A reusing core
   // runs the same loads run after run, and most load the same constants: a load whose bytes are
   // the ones its instruction loaded last time takes the tile prepared then instead of converting
-  // it again. A load whose bytes changed twice running (activations, the KV cache) is not kept.
+  // it again. A load whose bytes changed twice running (activations, the KV cache) is not kept,
+  // and its tile is not packed for the kernel either: such tiles meet a product or two of a few
+  // rows each.
   void keep_loaded_weights(const UnitOp& op) {
     const uint8_t* tile = sram.data() + op.w;
     const uint64_t bytes = op.k * op.n * static_cast<uint64_t>(dtype_bytes(op.type));
@@ -1019,7 +1021,11 @@ struct Core::Impl {
     if (!reused_at.empty() &&
         (loaded_tiles.contains(op.pc) || loaded_tile_bytes + bytes <= kLoadedTileCacheBytes)) {
       last = &loaded_tiles[op.pc];
-      if (last->changed >= 2) last = nullptr;
+      if (last->changed >= 2) {
+        mxu.weights =
+            std::make_shared<const numerics::ExactWeights>(op.type, tile, op.k, op.n, false);
+        return;
+      }
     }
     if (last && last->weights && last->weights->type() == op.type && last->weights->k() == op.k &&
         last->weights->n() == op.n && std::memcmp(last->bytes.data(), tile, bytes) == 0) {

@@ -389,6 +389,23 @@ __attribute__((target("avx512f"))) void exact_kernel_avx512(const float* a, size
   exact_panels<Avx512Shape>(a, lda, panels, c, ldc, m, k, n, accumulate);
 }
 
+// The same sums for a few rows of A against B's FP32 rows as they lie (k x n, packed): each C
+// element takes one product and one add per k, in k order, so no panels need packing.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exact_kernel_rows(
+    const float* a, size_t lda, const float* __restrict b, float* __restrict c, size_t ldc,
+    size_t m, size_t k, size_t n, bool accumulate) {
+  for (size_t i = 0; i < m; ++i) {
+    float* __restrict ci = c + i * ldc;
+    if (!accumulate) std::fill(ci, ci + n, 0.0f);  // +0: the reference's empty sum
+    for (size_t p = 0; p < k; ++p) {
+      const float x = a[i * lda + p];
+      const float* __restrict bp = b + p * n;
+      for (size_t j = 0; j < n; ++j) ci[j] = ci[j] + x * bp[j];
+    }
+    for (size_t j = 0; j < n; ++j) ci[j] = canonical_nan(ci[j]);
+  }
+}
+
 #pragma GCC pop_options
 
 // B (k x n, row pitch ldb) as consecutive k x `width` panels, the last one padded with zeros;
@@ -710,7 +727,11 @@ void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, cons
   exact_product(in, a, a_pitch, exact_panels_of(in, b, k, n), c, c_pitch, m, k, n, accumulate);
 }
 
-ExactWeights::ExactWeights(DataType in, const void* b, size_t k, size_t n) : in_(in), k_(k), n_(n) {
+// Up to this many rows of A, a product reads B's rows directly rather than packing its panels.
+constexpr size_t kUnpackedMaxRows = 4;
+
+ExactWeights::ExactWeights(DataType in, const void* b, size_t k, size_t n, bool packed)
+    : in_(in), k_(k), n_(n), packed_(packed) {
   if (in == DataType::INT8) {
     const auto* bytes = static_cast<const uint8_t*>(b);
     int8_.assign(bytes, bytes + k * n);
@@ -719,9 +740,14 @@ ExactWeights::ExactWeights(DataType in, const void* b, size_t k, size_t n) : in_
   if (!is_fp_input(in))
     throw std::invalid_argument("matmul: unsupported input type " + std::string(dtype_name(in)));
   if (k == 0 || n == 0) return;
-  const float* packed = exact_panels_of(in, b, k, n);
+  if (!packed) {
+    fp32_.resize(k * n);
+    to_fp32(in, b, fp32_.data(), k * n);
+    return;
+  }
+  const float* panels = exact_panels_of(in, b, k, n);
   const size_t width = panel_width();
-  panels_.assign(packed, packed + (n + width - 1) / width * width * k);
+  fp32_.assign(panels, panels + (n + width - 1) / width * width * k);
 }
 
 void ExactWeights::matmul(DataType acc, const void* a, size_t a_pitch, void* c, size_t c_pitch,
@@ -731,7 +757,17 @@ void ExactWeights::matmul(DataType acc, const void* a, size_t a_pitch, void* c, 
   check_matmul_args(in_, acc, a_pitch, c_pitch, m, k_, n_);
   if (m == 0 || n_ == 0) return;
   if (k_ == 0) return zero_or_keep(c, c_pitch, m, n_, accumulate);
-  exact_product(in_, a, a_pitch, panels_.data(), c, c_pitch, m, k_, n_, accumulate);
+  if (packed_)
+    return exact_product(in_, a, a_pitch, fp32_.data(), c, c_pitch, m, k_, n_, accumulate);
+  if (m > kUnpackedMaxRows) {
+    const float* panels = pack_panels(fp32_.data(), n_, k_, n_, panel_width(), scratch.panels);
+    return exact_product(in_, a, a_pitch, panels, c, c_pitch, m, k_, n_, accumulate);
+  }
+  with_fp32_c(c, c_pitch, m, n_, accumulate, [&](float* fc, size_t ldc) {
+    size_t lda = 0;
+    const float* fa = fp32_rows(in_, a, a_pitch, m, k_, scratch.a, lda);
+    exact_kernel_rows(fa, lda, fp32_.data(), fc, ldc, m, k_, n_, accumulate);
+  });
 }
 
 void matmul_reference(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b,

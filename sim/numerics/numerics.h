@@ -50,13 +50,15 @@ void matmul(DataType in, DataType acc, const void* a, size_t a_pitch, const void
 void matmul_exact(DataType in, DataType acc, const void* a, size_t a_pitch, const void* b, void* c,
                   size_t c_pitch, size_t m, size_t k, size_t n, bool accumulate);
 
-// A weight tile B (k x n of `in`, packed row-major) prepared once for any number of products with
-// it, as the MXU holds a loaded tile: FP formats converted to FP32 and laid out for matmul_exact's
-// kernel, INT8 kept as is. The object keeps its own copy: later changes to B do not reach it.
-// Throws std::invalid_argument for a type matmul_exact does not take as input.
+// A weight tile B (k x n of `in`, packed row-major) prepared for products with it, as the MXU
+// holds a loaded tile. FP formats are converted to FP32: `packed`, laid out in the panels of
+// matmul_exact's kernel (for a tile many products use); otherwise kept as rows, cheaper to make,
+// which products of a few input rows read as they are. INT8 is kept as is. The object keeps its
+// own copy: later changes to B do not reach it. Throws std::invalid_argument for a type
+// matmul_exact does not take as input.
 class ExactWeights {
  public:
-  ExactWeights(DataType in, const void* b, size_t k, size_t n);
+  ExactWeights(DataType in, const void* b, size_t k, size_t n, bool packed = true);
   DataType type() const { return in_; }
   size_t k() const { return k_; }
   size_t n() const { return n_; }
@@ -68,7 +70,8 @@ class ExactWeights {
  private:
   DataType in_;
   size_t k_, n_;
-  std::vector<float> panels_;  // FP formats
+  bool packed_;
+  std::vector<float> fp32_;    // FP formats: panels, or k rows of n
   std::vector<uint8_t> int8_;  // INT8
 };
 

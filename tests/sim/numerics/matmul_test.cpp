@@ -318,32 +318,38 @@ TEST(MatmulExact, BitIdenticalToReference) {
   }
 }
 
-// A weight tile prepared once gives matmul_exact's bits for any input, keeps its own copy of B,
-// and takes INT8 tiles as they are.
+// A weight tile prepared once, packed or as rows, gives matmul_exact's bits for any input (a few
+// rows or many, NaN and infinities included), keeps its own copy of B, and takes INT8 as is.
 TEST(MatmulExact, PreparedWeightsGiveTheSameBits) {
   std::mt19937 rng(29);
   std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+  const Shape shapes[] = {{1, 64, 172}, {3, 8, 64},     {4, 64, 8},
+                          {5, 9, 33},   {130, 128, 17}, {2, 0, 5}};
   for (DataType in : kFpInputs) {
-    for (const Shape s :
-         {Shape{1, 64, 172}, Shape{3, 8, 64}, Shape{130, 128, 17}, Shape{2, 0, 5}}) {
+    for (const Shape& s : shapes) {
       std::vector<float> af(s.m * s.k), bf(s.k * s.n);
       for (float& x : af) x = value(rng);
       for (float& x : bf) x = value(rng);
+      if (!af.empty()) af[0] = std::numeric_limits<float>::infinity();  // inf - inf: NaN
+      if (bf.size() > 1) bf[1] = -std::numeric_limits<float>::infinity();
       const size_t bytes = dtype_bytes(in);
       std::vector<uint8_t> a(af.size() * bytes), b(bf.size() * bytes);
       from_fp32(in, af.data(), a.data(), af.size());
       from_fp32(in, bf.data(), b.data(), bf.size());
-      std::vector<uint8_t> tile = b;
-      const ExactWeights prepared(in, tile.data(), s.k, s.n);
-      std::fill(tile.begin(), tile.end(), uint8_t{0});  // later writes do not reach the copy
-      for (bool accumulate : {false, true}) {
-        std::vector<float> want(s.m * s.n, 0.5f), got(s.m * s.n, 0.5f);
-        matmul_exact(in, DataType::FP32, a.data(), s.k * bytes, b.data(), want.data(), s.n * 4, s.m,
-                     s.k, s.n, accumulate);
-        prepared.matmul(DataType::FP32, a.data(), s.k * bytes, got.data(), s.n * 4, s.m,
-                        accumulate);
-        EXPECT_TRUE(same_bits(got, want)) << dtype_name(in) << " " << s.m << "x" << s.k << "x"
-                                          << s.n << " accumulate=" << accumulate;
+      for (bool packed : {true, false}) {
+        std::vector<uint8_t> tile = b;
+        const ExactWeights prepared(in, tile.data(), s.k, s.n, packed);
+        std::fill(tile.begin(), tile.end(), uint8_t{0});  // later writes do not reach the copy
+        for (bool accumulate : {false, true}) {
+          std::vector<float> want(s.m * s.n, 0.5f), got(s.m * s.n, 0.5f);
+          matmul_exact(in, DataType::FP32, a.data(), s.k * bytes, b.data(), want.data(), s.n * 4,
+                       s.m, s.k, s.n, accumulate);
+          prepared.matmul(DataType::FP32, a.data(), s.k * bytes, got.data(), s.n * 4, s.m,
+                          accumulate);
+          EXPECT_TRUE(same_bits(got, want))
+              << dtype_name(in) << " " << s.m << "x" << s.k << "x" << s.n << " packed=" << packed
+              << " accumulate=" << accumulate;
+        }
       }
     }
   }
