@@ -345,6 +345,43 @@ template <class Shape, size_t R>
   }
 }
 
+// R rows (one or two) against P whole consecutive panels at once: a product of so few rows keeps
+// R x 2P accumulators in flight instead of R x 2, so it is not bound by one add waiting for the
+// last (each still sums its column in k order).
+template <class Shape, size_t R, size_t P>
+[[gnu::always_inline]] inline void exact_tile_wide(const float* a, size_t lda, const float* panels,
+                                                   size_t k, float* c, size_t ldc,
+                                                   bool accumulate) {
+  using Vec = typename Shape::Vec;
+  constexpr size_t kPanel = Shape::kPanel, kLanes = Shape::kLanes;
+  Vec acc[R][P][2];
+  for (size_t r = 0; r < R; ++r) {
+    float init[P * kPanel] = {};  // +0, as in exact_tile
+    if (accumulate) std::memcpy(init, c + r * ldc, sizeof(init));
+    std::memcpy(acc[r], init, sizeof(init));
+  }
+  for (size_t p = 0; p < k; ++p) {
+    Vec b[P][2];
+    for (size_t q = 0; q < P; ++q) {
+      std::memcpy(&b[q][0], panels + q * k * kPanel + p * kPanel, sizeof(Vec));
+      std::memcpy(&b[q][1], panels + q * k * kPanel + p * kPanel + kLanes, sizeof(Vec));
+    }
+    for (size_t r = 0; r < R; ++r) {
+      const float x = a[r * lda + p];
+      for (size_t q = 0; q < P; ++q) {
+        acc[r][q][0] += x * b[q][0];
+        acc[r][q][1] += x * b[q][1];
+      }
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    float out[P * kPanel];
+    std::memcpy(out, acc[r], sizeof(out));
+    for (float& v : out) v = canonical_nan(v);
+    std::memcpy(c + r * ldc, out, sizeof(out));
+  }
+}
+
 // The tail of fewer than Shape::kRows rows, one register tile of exactly `left` rows.
 template <class Shape, size_t R = Shape::kRows - 1>
 [[gnu::always_inline]] inline void exact_tail(size_t left, const float* a, size_t lda,
@@ -360,8 +397,17 @@ template <class Shape>
 [[gnu::always_inline]] inline void exact_panels(const float* a, size_t lda, const float* panels,
                                                 float* c, size_t ldc, size_t m, size_t k, size_t n,
                                                 bool accumulate) {
-  constexpr size_t kPanel = Shape::kPanel;
-  for (size_t j0 = 0; j0 < n; j0 += kPanel) {
+  constexpr size_t kPanel = Shape::kPanel, kWide = 4;
+  size_t first = 0;  // columns done by wide tiles
+  if (m <= 2) {
+    for (; first + kWide * kPanel <= n; first += kWide * kPanel) {
+      if (m == 1)
+        exact_tile_wide<Shape, 1, kWide>(a, lda, panels + first * k, k, c + first, ldc, accumulate);
+      else
+        exact_tile_wide<Shape, 2, kWide>(a, lda, panels + first * k, k, c + first, ldc, accumulate);
+    }
+  }
+  for (size_t j0 = first; j0 < n; j0 += kPanel) {
     const float* panel = panels + j0 * k;
     const size_t cols = n - j0 < kPanel ? n - j0 : kPanel;
     float* cj = c + j0;

@@ -363,6 +363,21 @@ TEST(MatmulExact, PreparedWeightsGiveTheSameBits) {
   EXPECT_THROW(ExactWeights(DataType::INT32, b8.data(), 1, 1), std::invalid_argument);
 }
 
+// One or two rows (a decode step's products) take the kernel's wide tiles over four panels at a
+// time, with the narrower panels after them: still the reference's bits.
+TEST(MatmulExact, FewRowsMatchTheReference) {
+  std::mt19937 rng(31);
+  for (DataType in : kFpInputs)
+    for (const Shape s : {Shape{1, 37, 128}, Shape{2, 37, 300}, Shape{1, 1, 520}, Shape{3, 9, 130}})
+      for (bool accumulate : {false, true}) {
+        std::vector<float> exact, ref;
+        run_both(matmul_exact, in, DataType::FP32, s, dtype_bytes(in), 4, accumulate, rng, exact,
+                 ref);
+        EXPECT_TRUE(same_bits(exact, ref)) << dtype_name(in) << " " << s.m << "x" << s.k << "x"
+                                           << s.n << " accumulate=" << accumulate;
+      }
+}
+
 // A tall tile (as the MXU streams: 1024 rows through a 128 x 128 weight tile) is large enough for
 // matmul_exact to split its rows over threads; the split must not change a bit.
 TEST(MatmulExact, RowsSplitOverThreadsStayBitIdentical) {
