@@ -24,6 +24,7 @@ struct GenerateCommand {
   int top_k = 0;
   uint64_t seed = 0;
   ChipOptions chip;
+  QuantizationFlags quantization;
   ScaleCommand scale;  // a model shape preset or --timing-only: on a group of chips
   bool timing_only = false;
   bool time_every_step = false;
@@ -53,6 +54,10 @@ StepFigures figures_of(const runtime::StepResult& s) {
 
 void run_generate(const GenerateCommand& c) {
   if (c.timing_only || llm::is_model_preset(c.model) || c.model.ends_with(".yaml")) {
+    if (c.quantization.given())
+      throw InputError(
+          "--quantize-weights and --quantize-activations apply to text generation from a model "
+          "file; timing-only runs time BF16 weights");
     ScaleCommand scale = c.scale;
     scale.model = c.model;
     scale.json = c.json;
@@ -73,6 +78,7 @@ void run_generate(const GenerateCommand& c) {
       c.steps <= 0 ? model.config.seq_len : std::min<int64_t>(c.steps, model.config.seq_len);
   compiler::CompileOptions options;
   options.matmul_precision = compiler::precision_from_name(c.precision);
+  options.quantization = c.quantization.options();
   // The context is what this run uses: attention reads (and masks) every cached position.
   std::fprintf(stderr, "compiling the decode step of %s for %s (context %lld)...\n",
                c.model.c_str(), chip.config.name.c_str(), static_cast<long long>(steps));
@@ -194,6 +200,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--matmul-precision", c->precision,
                   "FP32 matrix products as bf16, bf16x3 or bf16x6 (FP32-grade)")
       ->default_val("bf16x6");
+  c->quantization.add_to(*cmd);
   cmd->add_option("--compare-chip", c->compare, "chip preset timed beside it")->default_val("h200");
   cmd->add_option("--json", c->json, "write the report as JSON");
   runtime::ScaleOptions& scale = c->scale.options;

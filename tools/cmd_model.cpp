@@ -28,7 +28,7 @@ namespace ir = compiler::ir;
 
 struct CompileFlags {
   std::string precision;
-  std::string quantize_weights, quantize_activations;  // empty: not given
+  QuantizationFlags quantization;
   std::vector<std::string> dump_after;
   bool dump_ir = false;
 
@@ -43,30 +43,11 @@ struct CompileFlags {
     cmd.add_flag("--dump-ir", dump_ir, "print the IR as loaded, before any pass");
   }
   // compile and run only: the conformance suite checks FP32 references.
-  void add_quantization_to(CLI::App& cmd) {
-    cmd.add_option("--quantize-weights", quantize_weights,
-                   "store constant MatMul/Gemm weights in bf16, fp8 (E4M3) or int8, 8-bit formats "
-                   "with per-output-channel scales (default: the activations' format)")
-        ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
-    cmd.add_option("--quantize-activations", quantize_activations,
-                   "quantized products' activations in bf16, fp8 or int8 (scaled per row on the "
-                   "chip; 8-bit needs the same weight format) (default: bf16)")
-        ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
-  }
+  void add_quantization_to(CLI::App& cmd) { quantization.add_to(cmd); }
   compiler::CompileOptions options() const {
     compiler::CompileOptions o;
     o.matmul_precision = compiler::precision_from_name(precision);
-    if (!quantize_weights.empty() || !quantize_activations.empty()) {
-      namespace passes = compiler::passes;
-      passes::QuantizationOptions q;
-      q.activations = quantize_activations.empty()
-                          ? passes::QuantFormat::kBf16
-                          : passes::quant_format_from_name(quantize_activations);
-      q.weights = quantize_weights.empty() ? q.activations
-                                           : passes::quant_format_from_name(quantize_weights);
-      passes::check_quantization(q);
-      o.quantization = q;
-    }
+    o.quantization = quantization.options();
     o.dump_ir_after = dump_after;
     o.dump = [](std::string_view pass, const ir::Graph& g) {
       std::printf("# IR after %.*s\n%s\n", static_cast<int>(pass.size()), pass.data(),

@@ -24,6 +24,30 @@ nlohmann::json figure(double value, const std::string& unit) {
   return {{"value", value}, {"unit", unit}};
 }
 
+void QuantizationFlags::add_to(CLI::App& command) {
+  command
+      .add_option("--quantize-weights", weights,
+                  "store constant MatMul/Gemm weights in bf16, fp8 (E4M3) or int8, 8-bit formats "
+                  "with per-output-channel scales (default: the activations' format)")
+      ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
+  command
+      .add_option("--quantize-activations", activations,
+                  "quantized products' activations in bf16, fp8 or int8 (scaled per row on the "
+                  "chip; 8-bit needs the same weight format) (default: bf16)")
+      ->check(CLI::IsMember({"bf16", "fp8", "int8"}));
+}
+
+std::optional<compiler::passes::QuantizationOptions> QuantizationFlags::options() const {
+  namespace passes = compiler::passes;
+  if (!given()) return std::nullopt;
+  passes::QuantizationOptions q;
+  q.activations = activations.empty() ? passes::QuantFormat::kBf16
+                                      : passes::quant_format_from_name(activations);
+  q.weights = weights.empty() ? q.activations : passes::quant_format_from_name(weights);
+  passes::check_quantization(q);
+  return q;
+}
+
 void write_json(const std::string& path, const nlohmann::json& figures, const LoadedChip* chip) {
   std::ofstream out(path);
   if (!out) throw InputError(path + ": cannot open for writing");

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "arch/chip_loader.h"
+#include "compiler/passes/quantize.h"
 
 namespace seedchip::tools {
 
@@ -17,6 +19,16 @@ struct ChipOptions {
   std::vector<std::string> overrides;
   void add_to(CLI::App& command);
   LoadedChip load() const;
+};
+
+// --quantize-weights and --quantize-activations (compiler/passes/quantize.h), for the commands
+// that compile a model to run it.
+struct QuantizationFlags {
+  std::string weights, activations;  // empty: not given
+  void add_to(CLI::App& command);
+  bool given() const { return !weights.empty() || !activations.empty(); }
+  // Unset when neither flag was given; InputError for a pair the chip cannot multiply.
+  std::optional<compiler::passes::QuantizationOptions> options() const;
 };
 
 // Writes `figures` as JSON to `path` (pretty, sorted keys) and the resolved chip config beside it

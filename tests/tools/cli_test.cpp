@@ -256,6 +256,24 @@ TEST_F(Cli, GenerateStreamsTheModelsTextAndReportsBothChips) {
   const auto json = nlohmann::json::parse(read(dir_ / "gen.json"));
   EXPECT_GT(json["time_per_output_token"]["value"].get<double>(), 0);
   EXPECT_EQ(json["compare"]["chip"], "h200");
+  EXPECT_GT(json["unit_instructions_per_step"]["value"].get<double>(), 0);
+  EXPECT_GT(json["instructions_per_step"]["value"].get<double>(),
+            json["unit_instructions_per_step"]["value"].get<double>());
+  // INT8 weights and activations: the same opening, a fraction of the FP32-grade weight bytes.
+  const Output q = run(args + " --quantize-weights int8 --quantize-activations int8 --json " +
+                       (dir_ / "int8.json").string());
+  ASSERT_EQ(q.status, 0) << q.text;
+  EXPECT_NE(q.text.find("Once upon a time,"), std::string::npos) << q.text;
+  const auto int8 = nlohmann::json::parse(read(dir_ / "int8.json"));
+  EXPECT_LT(int8["hbm_bytes_per_step"]["value"].get<double>(),
+            json["hbm_bytes_per_step"]["value"].get<double>() / 3);
+  const Output mixed = run(args + " --quantize-weights fp8 --quantize-activations int8");
+  EXPECT_EQ(mixed.status, 2);
+  EXPECT_NE(mixed.text.find("need weights in int8"), std::string::npos) << mixed.text;
+  const Output preset = run("generate --model llama-3.1-8b --quantize-weights int8");
+  EXPECT_EQ(preset.status, 2);
+  EXPECT_NE(preset.text.find("timing-only runs time BF16 weights"), std::string::npos)
+      << preset.text;
   // A model file that is not one: one line naming it.
   const fs::path bad = dir_ / "bad.bin";
   std::ofstream(bad) << "tiny";
