@@ -61,8 +61,10 @@ class RangeAllocator {
   uint64_t end_;
 };
 
-// Ops whose output is their first input's bytes under another shape.
+// Ops whose output is their first input's bytes under another shape, or in another order
+// (seedchip::TransposeView, passes/choose_layout.h).
 bool is_alias_op(const ir::Node& node) {
+  if (node.domain == "seedchip") return node.op == "TransposeView";
   if (!node.domain.empty() && node.domain != "ai.onnx") return false;
   return node.op == "Reshape" || node.op == "Flatten" || node.op == "Squeeze" ||
          node.op == "Unsqueeze" || node.op == "Identity";
@@ -226,6 +228,11 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
     alias_node[i] = true;
     root[static_cast<size_t>(n.outputs[0])] = root[static_cast<size_t>(n.inputs[0])];
   }
+  // A TransposeView's readers take its input's view, permuted.
+  std::vector<const ir::Node*> view_node(graph.values.size(), nullptr);
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    if (alias_node[i] && graph.nodes[i].domain == "seedchip")
+      view_node[static_cast<size_t>(graph.nodes[i].outputs[0])] = &graph.nodes[i];
   // In-place outputs (CompileOptions::in_place) are stored over an input's bytes: safe only when
   // the output's producer is the input's last reader (through any alias) and reads it, if at all,
   // as the data of a ScatterND, whose lowering then writes only the scattered rows.
@@ -328,12 +335,17 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   ProgramBuilder program(static_cast<int>(chip.core_count()));
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     uint64_t scratch_used = 0;
+    std::function<TensorView(ir::ValueId)> view_of = [&](ir::ValueId v) -> TensorView {
+      if (const ir::Node* view = view_node[static_cast<size_t>(v)])
+        return view_of(view->inputs[0]).permuted(*view->attribute<std::vector<int64_t>>("perm"));
+      const int64_t s = slot_of.at(static_cast<size_t>(v));
+      if (s < 0) throw std::logic_error("tensor without an HBM slot");
+      const ir::TensorType& t = graph.value(v).type;
+      return TensorView::contiguous(static_cast<int64_t>(model.tensors[static_cast<size_t>(s)].hbm),
+                                    static_cast<int64_t>(ir::element_bytes(t.element)), *t.dims);
+    };
     OpContext::Hooks hooks{
-        [&](ir::ValueId v) -> int64_t {
-          const int64_t s = slot_of.at(static_cast<size_t>(v));
-          if (s < 0) throw std::logic_error("tensor without an HBM slot");
-          return static_cast<int64_t>(model.tensors[static_cast<size_t>(s)].hbm);
-        },
+        view_of,
         [&](int64_t bytes) -> int64_t {
           scratch_used += align_up(static_cast<uint64_t>(bytes), kTensorAlign);
           max_scratch = std::max(max_scratch, scratch_used);

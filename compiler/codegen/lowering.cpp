@@ -72,11 +72,7 @@ std::string OpContext::attr_string(const std::string& key, const std::string& fa
   return v ? *v : fallback;
 }
 
-TensorView OpContext::view(ir::ValueId v) const {
-  const ir::TensorType& t = type(v);
-  return TensorView::contiguous(hooks_.address(v),
-                                static_cast<int64_t>(ir::element_bytes(t.element)), *t.dims);
-}
+TensorView OpContext::view(ir::ValueId v) const { return hooks_.view(v); }
 
 TensorView OpContext::scalar_view(float value, const std::vector<int64_t>& dims) {
   ir::HostTensor t;
@@ -204,6 +200,8 @@ const std::vector<OpLowering>& lowering_table() {
       {"CastLike", lower_cast},
       {"BatchNormalization", lower_batchnorm},
       // Fused by the fuse pass.
+      // Aliases without code, but a graph output or an in-place target needs its bytes stored.
+      {"seedchip::TransposeView", lower_transpose},
       {"seedchip::RMSNormalization", lower_rms_norm},
       {"seedchip::Silu", lower_unary},
       {"seedchip::RotaryEmbedding", lower_rotary_embedding},

@@ -23,7 +23,7 @@ namespace seedchip::compiler {
 class OpContext {
  public:
   struct Hooks {
-    std::function<int64_t(ir::ValueId)> address;
+    std::function<TensorView(ir::ValueId)> view;  // the value's bytes in HBM
     std::function<int64_t(int64_t)> scratch;
     std::function<int64_t(ir::HostTensor)> add_constant;
   };

@@ -2141,7 +2141,8 @@ void Inference::record(ValueId id, const std::optional<Ints>& c, const HostTenso
 // Operators of SeedChip's own domain that the passes create (graph builders that emit others give
 // their output types).
 const std::map<std::string, Rule, std::less<>>& seedchip_rules() {
-  static const std::map<std::string, Rule, std::less<>> table = {{"Attention", {attention}}};
+  static const std::map<std::string, Rule, std::less<>> table = {{"Attention", {attention}},
+                                                                 {"TransposeView", {transpose}}};
   return table;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "arch/error.h"
+#include "compiler/passes/choose_layout.h"
 #include "compiler/passes/demote_f64.h"
 #include "compiler/passes/fold_constants.h"
 #include "compiler/passes/fuse.h"
@@ -34,6 +35,11 @@ const std::vector<Pass>& all_passes() {
       {"demote-f64", "store and compute f64 tensors as f32 (the chip has no FP64)", demote_f64},
       {"fuse", "replace patterns that one kernel runs by one node each (domain seedchip; fuse.h)",
        [](ir::Graph& g) { fuse(g); }},
+      // After fuse, whose patterns match Transpose nodes.
+      {"choose-layout",
+       "leave a Transpose that keeps the last axis to readers that take strided views "
+       "(seedchip::TransposeView; choose_layout.h)",
+       [](ir::Graph& g) { choose_layout(g); }},
   };
   return passes;
 }
