@@ -86,8 +86,25 @@ void retype_bf16(ir::HostTensor& t, ir::ElementType wanted) {
   if (t.element == ir::ElementType::U16 && wanted == ir::ElementType::BF16) t.element = wanted;
 }
 
-// Empty when `got` matches `expected` within the tolerances; else what differs.
+// Empty when `got` matches `expected` within the tolerances; else what differs. Sequences and
+// optionals match when they hold as many values, each matching.
 std::string compare(const ir::HostTensor& got, const ir::HostTensor& expected) {
+  if (got.container != expected.container) {
+    const auto kind = [](const ir::HostTensor& t) {
+      return t.container ? std::string(ir::container_name(*t.container)) : std::string("tensor");
+    };
+    return "a " + kind(got) + " vs an expected " + kind(expected);
+  }
+  if (expected.container) {
+    if (got.items.size() != expected.items.size())
+      return std::to_string(got.items.size()) + " values vs " +
+             std::to_string(expected.items.size()) + " expected";
+    for (size_t i = 0; i < expected.items.size(); ++i) {
+      const std::string diff = compare(got.items[i], expected.items[i]);
+      if (!diff.empty()) return "value " + std::to_string(i) + ": " + diff;
+    }
+    return "";
+  }
   if (got.element != expected.element || got.dims != expected.dims)
     return "type " + std::string(ir::element_name(got.element)) + " vs expected " +
            std::string(ir::element_name(expected.element)) + " (or dims differ)";
@@ -170,11 +187,14 @@ CaseResult run_conformance_case(const std::string& dir, const LoadedChip& chip,
     ops.insert(n.domain.empty() ? n.op : n.domain + "::" + n.op);
   r.ops.assign(ops.begin(), ops.end());
   std::vector<std::string> input_names;
+  std::vector<ir::TensorType> input_types, output_types;
   std::vector<bool> has_default;
   for (ir::ValueId v : graph.inputs) {
     input_names.push_back(graph.value(v).name);
+    input_types.push_back(graph.value(v).type);
     has_default.push_back(graph.value(v).constant != nullptr);
   }
+  for (ir::ValueId v : graph.outputs) output_types.push_back(graph.value(v).type);
   compiler::CompiledModel model;
   bool compiled = false;
   for (const fs::path& set : sorted_entries(dir, "test_data_set_")) {
@@ -183,10 +203,14 @@ CaseResult run_conformance_case(const std::string& dir, const LoadedChip& chip,
     for (const fs::path& file : sorted_entries(set, "input_")) {
       std::string name;
       ir::HostTensor t;
+      // A tensor, sequence or optional file, as the input it is numbered for is declared.
+      size_t slot = positional;
+      while (slot < input_names.size() && has_default[slot]) ++slot;
       try {
-        t = compiler::frontend::load_onnx_tensor(file.string(), &name);
+        t = compiler::frontend::load_onnx_value(
+            file.string(), slot < input_types.size() ? input_types[slot] : ir::TensorType{}, &name);
       } catch (const InputError& e) {
-        // Not a tensor (sequence and optional test inputs): the model's ops decide the verdict.
+        // Not a value the loader reads (a map, say): the model's ops decide the verdict.
         try {
           compiler::compile_graph(graph, chip, options);
         } catch (const compiler::UnsupportedError& u) {
@@ -235,7 +259,8 @@ CaseResult run_conformance_case(const std::string& dir, const LoadedChip& chip,
       return finish(CaseStatus::kFail, std::to_string(run.outputs.size()) + " outputs, " +
                                            std::to_string(expected_files.size()) + " expected");
     for (size_t o = 0; o < expected_files.size(); ++o) {
-      ir::HostTensor expected = compiler::frontend::load_onnx_tensor(expected_files[o].string());
+      ir::HostTensor expected = compiler::frontend::load_onnx_value(
+          expected_files[o].string(), o < output_types.size() ? output_types[o] : ir::TensorType{});
       retype_bf16(expected, run.outputs[o].element);
       const std::string diff = compare(run.outputs[o], expected);
       if (!diff.empty())

@@ -1,5 +1,6 @@
 #include "runtime/model_file.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -86,11 +87,16 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
     json j = {{"name", t.name},
               {"role", role_name(t.role)},
               {"element", std::string(ir::element_name(t.type.element))},
-              {"dims", *t.type.dims},
+              {"dims", t.type.dims ? json(*t.type.dims) : json(nullptr)},
               {"host_element", std::string(ir::element_name(t.host_element))},
               {"hbm", t.hbm},
               {"bytes", t.bytes}};
     if (t.unread) j["unread"] = true;
+    if (!t.type.containers.empty()) {
+      json containers = json::array();
+      for (ir::Container c : t.type.containers) containers.push_back(ir::container_name(c));
+      j["containers"] = std::move(containers);
+    }
     if (t.data) {
       j["data_offset"] = data.size();
       j["data_bytes"] = t.data->bytes.size();
@@ -111,6 +117,7 @@ std::vector<uint8_t> serialize_model(const CompiledModel& m) {
                    {"unit_instructions", op.instructions.units}});
   header["ops"] = std::move(ops);
   header["in_place"] = m.in_place;
+  header["passed_through"] = m.passed_through;
   const std::string text = header.dump();
 
   std::vector<uint8_t> out(kMagic, kMagic + 8);
@@ -157,11 +164,25 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
       if (!known_role) r.fail("tensor '" + t.name + "': unknown role '" + role + "'");
       const auto element = ir::element_from_name(j.at("element").get<std::string>());
       if (!element) r.fail("tensor '" + t.name + "': unknown element type");
-      t.type = {*element, j.at("dims").get<std::vector<int64_t>>()};
+      t.type.element = *element;
+      for (const json& c : j.value("containers", json::array())) {
+        const std::string name = c.get<std::string>();
+        if (name == ir::container_name(ir::Container::Sequence))
+          t.type.containers.push_back(ir::Container::Sequence);
+        else if (name == ir::container_name(ir::Container::Optional))
+          t.type.containers.push_back(ir::Container::Optional);
+        else
+          r.fail("tensor '" + t.name + "': unknown container '" + name + "'");
+      }
+      if (!j.at("dims").is_null()) t.type.dims = j.at("dims").get<std::vector<int64_t>>();
+      if (!t.type.dims && t.type.containers.empty())
+        r.fail("tensor '" + t.name + "': a tensor without dims");
       const auto host = ir::element_from_name(j.at("host_element").get<std::string>());
-      if (!host || (*host != *element &&
-                    !(*host == ir::ElementType::F64 && *element == ir::ElementType::F32)))
-        r.fail("tensor '" + t.name + "': host element type is neither its own nor f64 over f32");
+      const bool over_f32 = *element == ir::ElementType::F32 &&
+                            (host == ir::ElementType::F64 || host == ir::ElementType::String);
+      if (!host || (*host != *element && !over_f32))
+        r.fail("tensor '" + t.name +
+               "': host element type is neither its own nor f64 or string over f32");
       t.host_element = *host;
       t.hbm = j.at("hbm").get<uint64_t>();
       t.bytes = j.at("bytes").get<uint64_t>();
@@ -174,6 +195,7 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
         if (off > data.size() || len > data.size() - off)
           r.fail("tensor '" + t.name + "': constant data beyond the data block");
         auto tensor = std::make_shared<ir::HostTensor>();
+        if (!t.type.containers.empty()) r.fail("tensor '" + t.name + "': data in a container");
         tensor->element = t.type.element;
         tensor->dims = *t.type.dims;
         tensor->bytes.assign(data.begin() + static_cast<std::ptrdiff_t>(off),
@@ -209,6 +231,20 @@ CompiledModel deserialize_model(const std::vector<uint8_t>& bytes, const std::st
         r.fail("in-place output '" + out_name + "' is not an output stored over input '" + in_name +
                "'");
     }
+    m.passed_through = h.at("passed_through").get<std::map<std::string, std::string>>();
+    for (const auto& [out_name, in_name] : m.passed_through) {
+      auto passed = [&m](const std::vector<size_t>& list, const std::string& name) {
+        return std::any_of(list.begin(), list.end(), [&](size_t i) {
+          return m.tensors[i].name == name && !m.tensors[i].type.containers.empty();
+        });
+      };
+      if (!passed(m.outputs, out_name) || !passed(m.inputs, in_name))
+        r.fail("output '" + out_name + "' passed through from input '" + in_name +
+               "': both must be sequence or optional values of the interface");
+    }
+    for (size_t i : m.outputs)
+      if (!m.tensors[i].type.containers.empty() && !m.passed_through.count(m.tensors[i].name))
+        r.fail("output '" + m.tensors[i].name + "' is a container that nothing passes through");
   } catch (const json::exception& e) {
     r.fail(std::string("bad header: ") + e.what());
   }

@@ -12,8 +12,10 @@
 namespace seedchip::runtime {
 
 // Version 3 added the header's "in_place" map (output name -> input name it is stored over);
-// version 4 each operator's "instructions" and "unit_instructions".
-inline constexpr uint32_t kModelFormatVersion = 4;
+// version 4 each operator's "instructions" and "unit_instructions"; version 5 the "passed_through"
+// map (output name -> input name, for sequence and optional values), each tensor's "containers"
+// (dims null when unknown inside them), and "string" host elements over f32.
+inline constexpr uint32_t kModelFormatVersion = 5;
 
 std::vector<uint8_t> serialize_model(const compiler::CompiledModel& model);
 // Throws InputError naming `file` and what is wrong (magic, version, truncation, bad header).

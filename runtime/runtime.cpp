@@ -1,9 +1,15 @@
 #include "runtime/runtime.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include "arch/chip_peaks.h"
 #include "arch/error.h"
@@ -15,17 +21,89 @@ namespace {
 
 namespace ir = compiler::ir;
 
-// The tensor with its elements converted between f64 and f32 (`to`), for the tensors the compiler
-// demoted to f32 (compiler/passes/demote_f64.h). A finite f64 beyond the FP32 range would become
-// infinite: that input is refused rather than computed wrongly.
+// ONNX's Cast from string as its reference (Python's float) reads it: decimal or scientific
+// notation within blanks, and NaN, INF or INFINITY in any case, signed or not. The text is parsed
+// as a double, then rounded to f32 as numpy's astype does.
+std::optional<float> parse_float(std::string_view text) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  double sign = 1;
+  if (!text.empty() && (text.front() == '+' || text.front() == '-')) {
+    sign = text.front() == '-' ? -1 : 1;
+    text.remove_prefix(1);
+  }
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "nan") return std::numeric_limits<float>::quiet_NaN();
+  if (lower == "inf" || lower == "infinity")
+    return static_cast<float>(sign * std::numeric_limits<double>::infinity());
+  if (lower.empty() || !(std::isdigit(static_cast<unsigned char>(lower[0])) || lower[0] == '.'))
+    return std::nullopt;
+  double x = 0;
+  const auto [end, error] = std::from_chars(lower.data(), lower.data() + lower.size(), x);
+  if (end != lower.data() + lower.size()) return std::nullopt;
+  // Beyond the double range: infinity or zero, as strtod (and Python) round it.
+  if (error == std::errc::result_out_of_range) x = std::strtod(lower.c_str(), nullptr);
+  return static_cast<float>(sign * x);
+}
+
+// ONNX's Cast to string as its reference writes an f32 (numpy's str): the shortest digits that
+// read back to the same f32, positional for values from 1e-4 to 1e16 with at least one digit after
+// the point ("100.0", "0.001"), scientific outside ("1e-05", "1.5e+16"; "1e-04" for the f32
+// nearest 0.0001, which is below it), and "nan", "inf", "-inf".
+std::string format_float(float x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x < 0 ? "-inf" : "inf";
+  char buffer[32];
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof buffer, x, std::chars_format::scientific);
+  const std::string scientific(buffer, result.ptr);
+  const size_t e = scientific.find('e');
+  const int exponent = std::stoi(scientific.substr(e + 1));
+  const double magnitude = std::fabs(static_cast<double>(x));
+  if (magnitude != 0 && (magnitude < 1e-4 || magnitude >= 1e16)) return scientific;
+  std::string digits;
+  for (size_t i = 0; i < e; ++i)
+    if (std::isdigit(static_cast<unsigned char>(scientific[i]))) digits += scientific[i];
+  std::string out = std::signbit(x) ? "-" : "";
+  if (exponent < 0)
+    return out + "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  const auto whole = static_cast<size_t>(exponent) + 1;
+  if (digits.size() <= whole) return out + digits + std::string(whole - digits.size(), '0') + ".0";
+  return out + digits.substr(0, whole) + "." + digits.substr(whole);
+}
+
+// The tensor with its elements converted to `to`, for the graph inputs and outputs the chip holds
+// in another type (TensorSlot::host_element): f64 and f32 either way (demote-f64: a finite f64
+// beyond the FP32 range would become infinite, so that input is refused rather than computed
+// wrongly), strings parsed into f32, and f32 formatted as strings.
 ir::HostTensor converted(const ir::HostTensor& t, ir::ElementType to, const std::string& name) {
   ir::HostTensor out;
   out.element = to;
   out.dims = t.dims;
   const auto n = static_cast<size_t>(t.element_count());
+  if (to == ir::ElementType::String) {
+    for (size_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, t.bytes.data() + i * 4, 4);
+      out.strings.push_back(format_float(f));
+    }
+    return out;
+  }
+  if (t.element == ir::ElementType::String && t.strings.size() != n)
+    throw InputError("input '" + name + "': dims " + ir::type_text(t.type()) + " need " +
+                     std::to_string(n) + " strings, the tensor holds " +
+                     std::to_string(t.strings.size()));
   out.bytes.resize(n * ir::element_bytes(to));
   for (size_t i = 0; i < n; ++i) {
-    if (to == ir::ElementType::F32) {
+    if (t.element == ir::ElementType::String) {
+      const std::optional<float> f = parse_float(t.strings[i]);
+      if (!f)
+        throw InputError("input '" + name + "': element " + std::to_string(i) + " (\"" +
+                         t.strings[i] + "\") is not a number the model's Cast to f32 can read");
+      std::memcpy(out.bytes.data() + i * 4, &*f, 4);
+    } else if (to == ir::ElementType::F32) {
       double x;
       std::memcpy(&x, t.bytes.data() + i * 8, 8);
       const auto f = static_cast<float>(x);
@@ -75,6 +153,9 @@ struct LoadedModel::Impl {
   std::vector<size_t> op_end_barrier;  // per operator: the barriers passed when it has ended
   size_t barriers_passed = 0;          // in this run, on chip 0
   bool ran = false;
+  // The sequence and optional inputs bound (CompiledModel::passed_through), kept across runs as
+  // HBM keeps the others.
+  std::map<std::string, ir::HostTensor> passed_values;
 
   Impl(const compiler::CompiledModel& m, const LoadedChip& c, const RunOptions& o)
       : model(m), chip(c), options(o) {
@@ -125,6 +206,20 @@ struct LoadedModel::Impl {
       ir::HostTensor demoted;
       const ir::TensorType bound{t.host_element, t.type.dims};
       auto it = inputs.find(t.name);
+      if (!t.type.containers.empty()) {
+        if (it != inputs.end()) {
+          const std::string mismatch = ir::type_mismatch(it->second, t.type);
+          if (!mismatch.empty()) throw InputError("input '" + t.name + "': " + mismatch);
+          passed_values[t.name] = it->second;
+        } else if (first_run) {
+          throw InputError("input '" + t.name + "' (" + ir::type_text(t.type) + ") is not given");
+        }
+        continue;
+      }
+      if (it != inputs.end() && it->second.container)
+        throw InputError("input '" + t.name + "': expected " + ir::type_text(bound) +
+                         ", the value is a " +
+                         std::string(ir::container_name(*it->second.container)));
       if (it != inputs.end() && t.unread) {
         if (it->second.element != t.host_element)
           throw InputError("input '" + t.name + "': the model was compiled for " +
@@ -236,6 +331,12 @@ struct LoadedModel::Impl {
     if (options.functional && result.sim.completed) {
       for (size_t i : model.outputs) {
         const compiler::TensorSlot& t = model.tensors[i];
+        if (const auto passed = model.passed_through.find(t.name);
+            passed != model.passed_through.end()) {
+          result.outputs.push_back(passed_values.at(passed->second));
+          result.output_names.push_back(t.name);
+          continue;
+        }
         ir::HostTensor out;
         out.element = t.type.element;
         out.dims = *t.type.dims;

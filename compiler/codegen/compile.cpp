@@ -83,6 +83,101 @@ const OpLowering* find_lowering(const ir::Node& node) {
   return nullptr;
 }
 
+// ONNX's TensorProto data type FLOAT, as Cast's `to` names it.
+constexpr int64_t kOnnxFloat = 1;
+
+// Identity nodes from a sequence or optional graph input to a graph output, taken out of the graph
+// (output name -> input name): the runtime passes those values through on the host. The input
+// leaves the graph's inputs unless another node reads it, which the check of used values then
+// refuses.
+std::map<std::string, std::string> take_pass_through(ir::Graph& graph) {
+  std::map<std::string, std::string> passed;
+  const auto listed = [](const std::vector<ir::ValueId>& list, ir::ValueId v) {
+    return std::count(list.begin(), list.end(), v) > 0;
+  };
+  for (size_t i = 0; i < graph.nodes.size();) {
+    const ir::Node& n = graph.nodes[i];
+    const bool pass_through =
+        is_onnx_op(n, "Identity") && n.inputs.size() == 1 && n.outputs.size() == 1 &&
+        n.inputs[0] != ir::kNoValue && listed(graph.inputs, n.inputs[0]) &&
+        !graph.value(n.inputs[0]).type.containers.empty() && listed(graph.outputs, n.outputs[0]);
+    if (!pass_through) {
+      ++i;
+      continue;
+    }
+    const ir::ValueId in = n.inputs[0], out = n.outputs[0];
+    passed[graph.value(out).name] = graph.value(in).name;
+    graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+    std::erase(graph.outputs, out);
+    const bool read = listed(graph.outputs, in) ||
+                      std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                  [&](const ir::Node& m) { return listed(m.inputs, in); });
+    if (!read) std::erase(graph.inputs, in);
+  }
+  return passed;
+}
+
+// The chip holds no strings: a string graph input that only Cast/CastLike read becomes their f32
+// input, which the runtime parses on binding, and a graph output that a Cast/CastLike to string
+// makes from an f32 tensor becomes that f32, which the runtime formats. Their names get the host
+// element string in `host_elements`. A string input read only as CastLike's second operand, for
+// its element type, stays as it is: its bytes never reach the chip.
+void convert_strings_at_boundary(ir::Graph& graph, std::map<std::string, ir::ElementType>& host,
+                                 const std::string& where) {
+  const auto is_string = [&](ir::ValueId v) {
+    return v != ir::kNoValue && graph.value(v).type.element == ir::ElementType::String &&
+           graph.value(v).type.containers.empty();
+  };
+  const auto unsupported = [&](const std::string& name, const std::string& why) {
+    throw UnsupportedError("string", where + "string tensor '" + name + "' " + why +
+                                         ": the chip holds no strings, so only a graph input "
+                                         "cast to f32 and a graph output cast from f32 are "
+                                         "converted, on the host");
+  };
+  for (ir::ValueId v : graph.inputs) {
+    if (!is_string(v)) continue;
+    ir::Value& value = graph.value(v);
+    bool cast = false;
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const ir::Node& n = graph.nodes[i];
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        if (n.inputs[k] != v || (k == 1 && is_onnx_op(n, "CastLike"))) continue;
+        if (k != 0 || !(is_onnx_op(n, "Cast") || is_onnx_op(n, "CastLike")))
+          unsupported(value.name, "is read by " + n.label(i));
+        const ir::ElementType to = graph.value(n.outputs.at(0)).type.element;
+        if (to != ir::ElementType::F32)
+          unsupported(value.name, "is cast to " + std::string(ir::element_name(to)) + " by " +
+                                      n.label(i) + " (the runtime parses strings into f32 only)");
+        cast = true;
+      }
+    }
+    if (!cast) continue;
+    value.type.element = ir::ElementType::F32;
+    host[value.name] = ir::ElementType::String;
+  }
+  const std::vector<int> producers = graph.producers();
+  for (ir::ValueId v : graph.outputs) {
+    if (!is_string(v) || std::count(graph.inputs.begin(), graph.inputs.end(), v) > 0) continue;
+    ir::Value& value = graph.value(v);
+    const int p = producers[static_cast<size_t>(v)];
+    if (p < 0) unsupported(value.name, "is a constant graph output");
+    ir::Node& n = graph.nodes[static_cast<size_t>(p)];
+    if (!is_onnx_op(n, "Cast") && !is_onnx_op(n, "CastLike"))
+      unsupported(value.name, "is made by " + n.label(static_cast<size_t>(p)));
+    const ir::ElementType from = graph.value(n.inputs.at(0)).type.element;
+    if (from != ir::ElementType::F32)
+      unsupported(value.name, "is cast from " + std::string(ir::element_name(from)) + " by " +
+                                  n.label(static_cast<size_t>(p)) +
+                                  " (the runtime formats f32 only)");
+    for (size_t i = 0; i < graph.nodes.size(); ++i)
+      if (std::count(graph.nodes[i].inputs.begin(), graph.nodes[i].inputs.end(), v) > 0)
+        unsupported(value.name, "is read by " + graph.nodes[i].label(i));
+    if (is_onnx_op(n, "Cast")) n.attributes["to"] = kOnnxFloat;
+    value.type.element = from;
+    host[value.name] = ir::ElementType::String;
+  }
+}
+
 }  // namespace
 
 std::string_view precision_name(MatmulPrecision p) {
@@ -115,10 +210,20 @@ std::vector<std::string> lowered_ops() {
 CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
                             const CompileOptions& options) {
   const ChipConfig& chip = loaded.config;
+  // The interface in the graph's order, whatever the host does at the boundary.
+  std::vector<std::string> input_names, output_names;
+  for (ir::ValueId v : graph.inputs) input_names.push_back(graph.value(v).name);
+  for (ir::ValueId v : graph.outputs) output_names.push_back(graph.value(v).name);
+  std::map<std::string, ir::TensorType> passed_types;
+  for (const auto& list : {graph.inputs, graph.outputs})
+    for (ir::ValueId v : list) passed_types[graph.value(v).name] = graph.value(v).type;
+  const std::map<std::string, std::string> passed_through = take_pass_through(graph);
   // Interface types before the passes: demote-f64 changes f64 inputs and outputs to f32.
-  std::map<std::string, ir::ElementType> interface;
-  for (ir::ValueId v : graph.inputs) interface[graph.value(v).name] = graph.value(v).type.element;
-  for (ir::ValueId v : graph.outputs) interface[graph.value(v).name] = graph.value(v).type.element;
+  std::map<std::string, ir::ElementType> host_elements;
+  for (const auto& list : {graph.inputs, graph.outputs})
+    for (ir::ValueId v : list)
+      if (graph.value(v).type.element == ir::ElementType::F64)
+        host_elements[graph.value(v).name] = ir::ElementType::F64;
   std::vector<std::string> pipeline =
       options.passes.empty() ? passes::default_pipeline() : options.passes;
   std::vector<passes::Pass> bound;
@@ -131,6 +236,7 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   }
   passes::run_passes(graph, pipeline, options.dump_ir_after, options.dump, bound);
   const std::string where = "graph '" + graph.name + "': ";
+  convert_strings_at_boundary(graph, host_elements, where);
 
   // Every op must have a lowering; name them all at once.
   std::set<std::string> missing;
@@ -160,10 +266,31 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   }
   for (ir::ValueId v : graph.inputs) used[static_cast<size_t>(v)] = true;
   for (ir::ValueId v : graph.outputs) used[static_cast<size_t>(v)] = true;
+  std::vector<bool> bytes_read(graph.values.size(), false);
+  for (const ir::Node& n : graph.nodes)
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (n.inputs[i] != ir::kNoValue && !(i == 1 && is_onnx_op(n, "CastLike")))
+        bytes_read[static_cast<size_t>(n.inputs[i])] = true;
+  for (ir::ValueId v : graph.outputs) bytes_read[static_cast<size_t>(v)] = true;
   for (size_t v = 0; v < graph.values.size(); ++v) {
     if (!used[v]) continue;
     const ir::Value& value = graph.values[v];
-    if (!value.type.fully_known() || value.type.element == ir::ElementType::String)
+    if (!value.type.containers.empty())
+      throw UnsupportedError(std::string(ir::container_name(value.type.containers.front())),
+                             where + "'" + value.name + "' is a " + ir::type_text(value.type) +
+                                 ", which the chip does not hold: only an Identity from a graph "
+                                 "input to a graph output passes one through, on the host");
+    if (value.type.element == ir::ElementType::String) {
+      const bool unread_input =
+          !bytes_read[v] &&
+          std::count(graph.inputs.begin(), graph.inputs.end(), static_cast<ir::ValueId>(v)) > 0;
+      if (unread_input && value.type.fully_known()) continue;
+      throw UnsupportedError("string", where + "string tensor '" + value.name +
+                                           "': the chip holds no strings, so only a graph input "
+                                           "cast to f32 and a graph output cast from f32 are "
+                                           "converted, on the host");
+    }
+    if (!value.type.fully_known())
       throw UnsupportedError("shape", where + "tensor '" + value.name + "' has no fully known " +
                                           "numeric type and shape after shape inference");
   }
@@ -176,10 +303,8 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   auto add_slot = [&](size_t v, TensorRole role, uint64_t hbm) {
     const ir::Value& value = graph.values[v];
     slot_of[v] = static_cast<int64_t>(model.tensors.size());
-    ir::ElementType host = value.type.element;
-    if (const auto it = interface.find(value.name);
-        it != interface.end() && it->second == ir::ElementType::F64)
-      host = ir::ElementType::F64;
+    const auto it = host_elements.find(value.name);
+    const ir::ElementType host = it == host_elements.end() ? value.type.element : it->second;
     model.tensors.push_back(
         {value.name, role, value.type, hbm, bytes_of(value.type), value.constant, host});
   };
@@ -199,13 +324,6 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
                                                        : TensorRole::kOutput;
     add_slot(v, role, 0);
   }
-  std::vector<bool> bytes_read(graph.values.size(), false);
-  for (const ir::Node& n : graph.nodes)
-    for (size_t i = 0; i < n.inputs.size(); ++i)
-      if (n.inputs[i] != ir::kNoValue &&
-          !(i == 1 && n.op == "CastLike" && (n.domain.empty() || n.domain == "ai.onnx")))
-        bytes_read[static_cast<size_t>(n.inputs[i])] = true;
-  for (ir::ValueId v : graph.outputs) bytes_read[static_cast<size_t>(v)] = true;
   for (ir::ValueId v : graph.inputs) {
     const size_t slot = static_cast<size_t>(slot_of[static_cast<size_t>(v)]);
     model.inputs.push_back(slot);
@@ -213,6 +331,24 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
   }
   for (ir::ValueId v : graph.outputs)
     model.outputs.push_back(static_cast<size_t>(slot_of[static_cast<size_t>(v)]));
+  // The values passed through take back their places in the graph's interface.
+  model.passed_through = passed_through;
+  const auto place_passed = [&](const std::vector<std::string>& names, TensorRole role,
+                                std::vector<size_t>& list) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      const bool passed =
+          role == TensorRole::kOutput
+              ? passed_through.count(names[i]) > 0
+              : std::any_of(passed_through.begin(), passed_through.end(),
+                            [&](const auto& pair) { return pair.second == names[i]; });
+      if (!passed) continue;
+      const ir::TensorType& type = passed_types.at(names[i]);
+      list.insert(list.begin() + static_cast<std::ptrdiff_t>(i), model.tensors.size());
+      model.tensors.push_back({names[i], role, type, 0, 0, nullptr, type.element});
+    }
+  };
+  place_passed(input_names, TensorRole::kInput, model.inputs);
+  place_passed(output_names, TensorRole::kOutput, model.outputs);
 
   // Nodes that only rename a dense tensor (Reshape and friends) produce an alias: the same HBM
   // bytes under another shape, with no code. `root` maps every value to the tensor that owns its
@@ -303,7 +439,8 @@ CompiledModel compile_graph(ir::Graph graph, const LoadedChip& loaded,
     }
   RangeAllocator hbm(0);
   for (size_t k = 0; k < model.tensors.size(); ++k)
-    if (model.tensors[k].role != TensorRole::kIntermediate && !stored_over.count(k))
+    if (model.tensors[k].role != TensorRole::kIntermediate && !stored_over.count(k) &&
+        model.tensors[k].type.containers.empty())
       model.tensors[k].hbm = hbm.allocate(model.tensors[k].bytes);
   for (const auto& [out_slot, in_slot] : stored_over)
     model.tensors[out_slot].hbm = model.tensors[in_slot].hbm;

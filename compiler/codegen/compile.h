@@ -65,12 +65,15 @@ enum class TensorRole : uint8_t { kInput, kOutput, kConstant, kIntermediate };
 struct TensorSlot {
   std::string name;
   TensorRole role = TensorRole::kIntermediate;
-  ir::TensorType type;  // fully known
+  ir::TensorType type;  // fully known; a container type for CompiledModel::passed_through
   uint64_t hbm = 0;
   uint64_t bytes = 0;
   ir::HostTensorPtr data;  // constants; an input's default value (an initializer) if any
-  // The element type callers bind or read: f64 for a graph input or output that demote-f64
-  // stores as f32 (the runtime converts), else type.element.
+  // The element type callers bind or read, which the runtime converts to and from type.element:
+  // f64 for a graph input or output that demote-f64 stores as f32; string for a graph input that
+  // only Cast/CastLike read, parsed into their f32, or a graph output that a Cast/CastLike to
+  // string makes, formatted from its f32 input (ONNX's Cast semantics; the chip holds no strings);
+  // else type.element.
   ir::ElementType host_element = ir::ElementType::Undefined;
   // An input whose bytes no operator reads (CastLike's second operand gives only its element
   // type): the runtime checks the element type of its data and ignores the dims.
@@ -101,12 +104,18 @@ struct CompiledModel {
   // Set: the quantize pass (passes/quantize.h) runs after the pipeline, storing constant matrix
   // product weights in the chosen formats. Unset: products keep f32 weights (matmul_precision).
   std::optional<passes::QuantizationOptions> quantization;
+  // Output name -> input name: an Identity of a sequence or optional graph input (the chip holds
+  // neither) as a graph output. The runtime passes the value through on the host; both slots have
+  // the container type (ir::Container) and no HBM bytes.
+  std::map<std::string, std::string> passed_through;
 };
 
 // Runs the passes, then lowers every node. Throws UnsupportedError for the first node that cannot
 // be lowered (after checking that every op has a lowering at all, so the message can list every
 // missing op), and InputError for graphs whose shapes are not fully known after inference or that
-// do not fit the chip's HBM (with the numbers).
+// do not fit the chip's HBM (with the numbers). Strings, sequences and optionals stay at the
+// graph's boundary (TensorSlot::host_element, CompiledModel::passed_through): any other use of one
+// is an UnsupportedError naming the tensor.
 CompiledModel compile_graph(ir::Graph graph, const LoadedChip& chip,
                             const CompileOptions& options = {});
 

@@ -58,15 +58,53 @@ std::optional<int64_t> checked_product(const std::vector<int64_t>& dims) {
 
 std::string_view element_name(ElementType t) { return info(t).name; }
 
+std::string_view container_name(Container c) {
+  return c == Container::Sequence ? "seq" : "optional";
+}
+
 std::string type_text(const TensorType& type) {
-  std::string s(element_name(type.element));
-  if (!type.dims) return s + "[*]";
-  s += '[';
-  for (size_t i = 0; i < type.dims->size(); ++i) {
-    if (i) s += ',';
-    s += (*type.dims)[i] == kUnknownDim ? "?" : std::to_string((*type.dims)[i]);
+  std::string s;
+  for (Container c : type.containers) s += std::string(container_name(c)) + "(";
+  s += element_name(type.element);
+  if (!type.dims) {
+    s += "[*]";
+  } else {
+    s += '[';
+    for (size_t i = 0; i < type.dims->size(); ++i) {
+      if (i) s += ',';
+      s += (*type.dims)[i] == kUnknownDim ? "?" : std::to_string((*type.dims)[i]);
+    }
+    s += ']';
   }
-  return s + ']';
+  return s + std::string(type.containers.size(), ')');
+}
+
+std::string type_mismatch(const HostTensor& value, const TensorType& declared) {
+  const std::string want = type_text(declared);
+  if (!declared.containers.empty()) {
+    const Container outer = declared.containers.front();
+    if (value.container != outer)
+      return "expected " + want + ", the value is not a " + std::string(container_name(outer));
+    if (outer == Container::Optional && value.items.size() > 1)
+      return "an optional holds at most one value, this one " + std::to_string(value.items.size());
+    TensorType inner = declared;
+    inner.containers.erase(inner.containers.begin());
+    for (size_t i = 0; i < value.items.size(); ++i) {
+      const std::string item = type_mismatch(value.items[i], inner);
+      if (!item.empty())
+        return std::string(container_name(outer)) + " item " + std::to_string(i) + ": " + item;
+    }
+    return "";
+  }
+  if (value.container)
+    return "expected " + want + ", the value is a " + std::string(container_name(*value.container));
+  bool agrees = declared.element == ElementType::Undefined || value.element == declared.element;
+  if (declared.dims) {
+    agrees &= declared.dims->size() == value.dims.size();
+    for (size_t i = 0; agrees && i < value.dims.size(); ++i)
+      agrees = (*declared.dims)[i] == kUnknownDim || (*declared.dims)[i] == value.dims[i];
+  }
+  return agrees ? "" : "expected " + want + ", the value is " + type_text(value.type());
 }
 
 std::optional<ElementType> element_from_name(std::string_view name) {
@@ -78,7 +116,7 @@ std::optional<ElementType> element_from_name(std::string_view name) {
 size_t element_bytes(ElementType t) { return info(t).bytes; }
 
 bool TensorType::fully_known() const {
-  if (element == ElementType::Undefined || !dims) return false;
+  if (element == ElementType::Undefined || !dims || !containers.empty()) return false;
   return std::none_of(dims->begin(), dims->end(), [](int64_t d) { return d < 0; });
 }
 

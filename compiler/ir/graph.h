@@ -46,31 +46,47 @@ std::optional<ElementType> element_from_name(std::string_view name);
 // Bytes per element in a dense buffer; 0 for Undefined and String (held as std::string).
 size_t element_bytes(ElementType t);
 
-// A tensor's static type. dims == nullopt: rank unknown; a dim of kUnknownDim: size unknown.
+// What ONNX wraps tensors in. The chip holds neither: a model may only pass such a value from a
+// graph input to a graph output, which the runtime does on the host (compile.h).
+enum class Container : uint8_t { Sequence, Optional };
+std::string_view container_name(Container c);  // "seq", "optional"
+
+// A value's static type. dims == nullopt: rank unknown; a dim of kUnknownDim: size unknown.
 inline constexpr int64_t kUnknownDim = -1;
 struct TensorType {
   ElementType element = ElementType::Undefined;
   std::optional<std::vector<int64_t>> dims;
+  // Around the tensor, outermost first: optional(seq(f32[5])) is {Optional, Sequence} around
+  // f32[5]. Empty for a plain tensor.
+  std::vector<Container> containers = {};
 
-  bool fully_known() const;       // element, rank and every dim known
+  bool fully_known() const;       // a plain tensor whose element, rank and every dim are known
   int64_t element_count() const;  // product of dims; -1 unless fully_known()
   bool operator==(const TensorType&) const = default;
 };
 // As the IR text format writes it (text.h): "f32[2,?]" with ? for a dim of unknown size,
-// "f32[*]" for an unknown rank.
+// "f32[*]" for an unknown rank, "optional(seq(f32[5]))" for containers.
 std::string type_text(const TensorType& type);
 
 // Tensor data on the host: constants, test inputs and outputs. Dense little-endian row-major bytes,
-// or `strings` for String tensors.
+// or `strings` for String tensors. A sequence or optional value (`container` set) holds its
+// tensors, or its one value if the optional has one, in `items`, and nothing else.
 struct HostTensor {
   ElementType element = ElementType::Undefined;
   std::vector<int64_t> dims;
   std::vector<uint8_t> bytes;
   std::vector<std::string> strings;
+  std::optional<Container> container = std::nullopt;
+  std::vector<HostTensor> items = {};
 
   int64_t element_count() const;  // product of dims (1 for a scalar)
   TensorType type() const { return {element, dims}; }
 };
+
+// Empty when `value` has the type `declared`: the same containers (an optional may be empty), and
+// tensors of its element type whose dims agree with the known ones; else what differs, for a
+// message.
+std::string type_mismatch(const HostTensor& value, const TensorType& declared);
 using HostTensorPtr = std::shared_ptr<const HostTensor>;
 
 // A dense tensor holding `values`, T being the element's C++ type (float for f32, int64_t for

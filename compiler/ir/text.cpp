@@ -197,7 +197,7 @@ std::string decl_text(const Graph& g, ValueId id) {
   std::string s = ref_text(g, id);
   if (!valid(g, id)) return s;
   const TensorType& t = g.value(id).type;
-  if (t.element == ElementType::Undefined && !t.dims) return s;
+  if (t.element == ElementType::Undefined && !t.dims && t.containers.empty()) return s;
   return s + ": " + type_text(t);
 }
 
@@ -691,6 +691,15 @@ class Parser {
   // --- Types and data.
 
   TensorType type() {
+    for (Container c : {Container::Sequence, Container::Optional})
+      if (at_ident(container_name(c))) {
+        next();
+        expect_punct("(");
+        TensorType inner = type();
+        expect_punct(")");
+        inner.containers.insert(inner.containers.begin(), c);
+        return inner;
+      }
     const Token name = next();
     if (name.kind != Tok::Ident)
       fail(name, "expected an element type such as f32, found " + describe(name));

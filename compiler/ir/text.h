@@ -28,7 +28,8 @@
 // are bare when they match [A-Za-z_][A-Za-z0-9_.]*, else quoted.
 //
 // Types: an element type from element_name() ("f32", "bf16", "i64", "string", "c64", ...) and
-// dims; a value whose element type and rank are both unknown has no `: type`.
+// dims, inside `seq(...)` and `optional(...)` for ONNX's containers (`optional(seq(f32[5]))`); a
+// tensor whose element type and rank are both unknown has no `: type`.
 //
 // Node: outputs (`_` for an omitted one, `()` for none) ` = ` [domain`::`]op`(`inputs`)` (`_` for
 // an omitted input), then ` {key = value, ...}` sorted by key, then ` @"node name"`.

@@ -1,5 +1,6 @@
 #include "compiler/frontend/onnx/onnx_loader.h"
 
+#include <onnx/onnx-data_pb.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -23,6 +24,8 @@ using ir::HostTensor;
 // Nested subgraphs (If inside Loop inside If...) are followed to this depth; deeper is refused
 // rather than risking the stack on a crafted file.
 constexpr int kMaxGraphDepth = 32;
+// Sequences of optionals of sequences...: the same for nested values.
+constexpr int kMaxContainerDepth = 32;
 
 // Every message starts with where: the file, then the part of it.
 struct Where {
@@ -297,7 +300,18 @@ class TensorReader {
 };
 
 ir::TensorType type_of(const onnx::TypeProto& t) {
-  if (!t.has_tensor_type()) return {};  // sequence, map, optional: not tensors
+  if (t.has_sequence_type() || t.has_optional_type()) {
+    const bool sequence = t.has_sequence_type();
+    const onnx::TypeProto& inner =
+        sequence ? t.sequence_type().elem_type() : t.optional_type().elem_type();
+    if (!inner.has_tensor_type() && !inner.has_sequence_type() && !inner.has_optional_type())
+      return {};  // of maps or sparse tensors: nothing the compiler handles
+    ir::TensorType out = type_of(inner);
+    out.containers.insert(out.containers.begin(),
+                          sequence ? ir::Container::Sequence : ir::Container::Optional);
+    return out;
+  }
+  if (!t.has_tensor_type()) return {};  // a map or a sparse tensor
   ir::TensorType out;
   out.element = element_of(t.tensor_type().elem_type());
   if (!t.tensor_type().has_shape()) return out;
@@ -489,6 +503,71 @@ ir::Graph model_from(const onnx::ModelProto& model, const Where& where) {
   return GraphReader(where).read(model.graph(), opset, 0);
 }
 
+// Sequence and optional values (SequenceProto, OptionalProto), read by the elem_type they give:
+// tensors, or sequences and optionals nested in turn. Maps and sparse tensors are refused.
+class ContainerReader {
+ public:
+  explicit ContainerReader(const Where& where) : where_(where), tensors_(where) {}
+
+  HostTensor sequence(const onnx::SequenceProto& s, const std::string& ctx, int depth) const {
+    check_depth(ctx, depth);
+    HostTensor out;
+    out.container = ir::Container::Sequence;
+    const int held[] = {s.tensor_values_size(), s.sparse_tensor_values_size(),
+                        s.sequence_values_size(), s.map_values_size(), s.optional_values_size()};
+    check_elem_type(s.elem_type(), held, ctx);
+    for (int i = 0; i < s.tensor_values_size(); ++i)
+      out.items.push_back(tensors_.read(s.tensor_values(i), item(ctx, i) + " tensor"));
+    for (int i = 0; i < s.sequence_values_size(); ++i)
+      out.items.push_back(sequence(s.sequence_values(i), item(ctx, i), depth + 1));
+    for (int i = 0; i < s.optional_values_size(); ++i)
+      out.items.push_back(optional(s.optional_values(i), item(ctx, i), depth + 1));
+    return out;
+  }
+
+  HostTensor optional(const onnx::OptionalProto& o, const std::string& ctx, int depth) const {
+    check_depth(ctx, depth);
+    HostTensor out;
+    out.container = ir::Container::Optional;
+    const int held[] = {o.has_tensor_value(), o.has_sparse_tensor_value(), o.has_sequence_value(),
+                        o.has_map_value(), o.has_optional_value()};
+    check_elem_type(o.elem_type(), held, ctx);
+    if (o.has_tensor_value()) out.items.push_back(tensors_.read(o.tensor_value(), ctx + " tensor"));
+    if (o.has_sequence_value()) out.items.push_back(sequence(o.sequence_value(), ctx, depth + 1));
+    if (o.has_optional_value()) out.items.push_back(optional(o.optional_value(), ctx, depth + 1));
+    return out;
+  }
+
+ private:
+  static std::string item(const std::string& ctx, int i) {
+    return ctx + " item " + std::to_string(i);
+  }
+
+  void check_depth(const std::string& ctx, int depth) const {
+    if (depth > kMaxContainerDepth)
+      where_.fail(ctx + ": values nested deeper than " + std::to_string(kMaxContainerDepth));
+  }
+
+  // `held`: how many values of each kind the message holds, in elem_type's order from TENSOR.
+  // Only those of its elem_type may be there, and only kinds the compiler passes through.
+  void check_elem_type(int elem_type, const int (&held)[5], const std::string& ctx) const {
+    static constexpr const char* kKinds[] = {"tensor", "sparse tensor", "sequence", "map",
+                                             "optional"};
+    if (elem_type < 0 || elem_type > 5)
+      where_.fail(ctx + ": elem_type " + std::to_string(elem_type) +
+                  " is not one ONNX defines (expected 0-5)");
+    if (elem_type == onnx::SequenceProto::SPARSE_TENSOR || elem_type == onnx::SequenceProto::MAP)
+      where_.fail(ctx + ": " + kKinds[elem_type - 1] + " values are not supported");
+    for (int kind = 1; kind <= 5; ++kind)
+      if (held[kind - 1] > 0 && kind != elem_type)
+        where_.fail(ctx + ": holds a " + kKinds[kind - 1] + " value but its elem_type is " +
+                    (elem_type == 0 ? std::string("undefined") : kKinds[elem_type - 1]));
+  }
+
+  const Where& where_;
+  TensorReader tensors_;
+};
+
 template <class Proto>
 void parse_or_fail(Proto& proto, const void* data, size_t size, const std::string& label,
                    const char* what) {
@@ -528,6 +607,29 @@ ir::HostTensor load_onnx_tensor_bytes(const void* data, size_t size, const std::
 ir::HostTensor load_onnx_tensor(const std::string& path, std::string* name) {
   const std::string bytes = read_file(path);
   return load_onnx_tensor_bytes(bytes.data(), bytes.size(), path, name);
+}
+
+ir::HostTensor load_onnx_value_bytes(const void* data, size_t size, const std::string& label,
+                                     const ir::TensorType& declared, std::string* name) {
+  if (declared.containers.empty()) return load_onnx_tensor_bytes(data, size, label, name);
+  const Where where{label, ""};
+  const ContainerReader reader(where);
+  if (declared.containers.front() == ir::Container::Sequence) {
+    onnx::SequenceProto proto;
+    parse_or_fail(proto, data, size, label, "ONNX SequenceProto");
+    if (name) *name = proto.name();
+    return reader.sequence(proto, "sequence '" + proto.name() + "'", 0);
+  }
+  onnx::OptionalProto proto;
+  parse_or_fail(proto, data, size, label, "ONNX OptionalProto");
+  if (name) *name = proto.name();
+  return reader.optional(proto, "optional '" + proto.name() + "'", 0);
+}
+
+ir::HostTensor load_onnx_value(const std::string& path, const ir::TensorType& declared,
+                               std::string* name) {
+  const std::string bytes = read_file(path);
+  return load_onnx_value_bytes(bytes.data(), bytes.size(), path, declared, name);
 }
 
 void save_onnx_tensor(const ir::HostTensor& tensor, const std::string& name,

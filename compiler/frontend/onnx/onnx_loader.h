@@ -11,7 +11,8 @@
 // reported. Tensor data may live in external files named relative to the model's folder (paths
 // that are absolute or climb out of it are refused). Subgraph attributes (If, Loop, Scan) are
 // converted without verification: their references to the enclosing graph become values with no
-// definition. Sequence, map and optional types load as values of unknown type.
+// definition. Sequence and optional types of tensors load as ir::Container types; maps and sparse
+// tensors as values of unknown type.
 #include <cstddef>
 #include <string>
 
@@ -31,6 +32,15 @@ ir::Graph load_onnx_model_bytes(const void* data, size_t size, const std::string
 ir::HostTensor load_onnx_tensor(const std::string& path, std::string* name = nullptr);
 ir::HostTensor load_onnx_tensor_bytes(const void* data, size_t size, const std::string& label,
                                       std::string* name = nullptr);
+
+// A serialized value of the type `declared`: a TensorProto file, or for a sequence or optional type
+// a SequenceProto or OptionalProto file, whose nested values are read by the elem_type they give
+// (a HostTensor with `container` set). Whether the value has the declared type is for its user to
+// check (ir::type_mismatch): a test's expected value is read this way, whatever it holds.
+ir::HostTensor load_onnx_value(const std::string& path, const ir::TensorType& declared,
+                               std::string* name = nullptr);
+ir::HostTensor load_onnx_value_bytes(const void* data, size_t size, const std::string& label,
+                                     const ir::TensorType& declared, std::string* name = nullptr);
 
 // Writes `tensor` as a TensorProto file (raw_data little-endian; string_data for strings).
 void save_onnx_tensor(const ir::HostTensor& tensor, const std::string& name,

@@ -521,6 +521,24 @@ TEST(Text, ErrorsAroundTheGraph) {
             "model.ir:1:11: expected 'opset', found '{'");
 }
 
+TEST(Text, ContainerTypesRoundTrip) {
+  const std::string text =
+      "graph \"c\" opset \"\"=16 {\n"
+      "  input %o: optional(seq(f32[5]))\n"
+      "  input %q: seq(undefined[*])\n"
+      "  %p: optional(seq(f32[5])) = Identity(%o)\n"
+      "  output %p\n"
+      "}\n";
+  const Graph g = parse(text);
+  EXPECT_EQ(g.value(g.inputs.at(0)).type.containers,
+            (std::vector<Container>{Container::Optional, Container::Sequence}));
+  EXPECT_EQ(g.value(g.inputs.at(0)).type.dims, std::vector<int64_t>{5});
+  EXPECT_FALSE(g.value(g.inputs.at(0)).type.fully_known());
+  EXPECT_EQ(print(g), text);
+  EXPECT_THAT(parse_error("graph \"c\" opset {\n  input %q: seq(f32[2]\n}\n"),
+              HasSubstr("expected ')'"));
+}
+
 TEST(Text, EmptyGraphRoundTrips) {
   Graph g;
   EXPECT_EQ(round_trip(g), "graph \"\" opset {\n}\n");

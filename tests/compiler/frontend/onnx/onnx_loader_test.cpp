@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <onnx/onnx-data_pb.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
@@ -172,6 +173,93 @@ TEST(OnnxLoader, LoadsABackendTestCaseAndItsTensors) {
   const ir::HostTensor a = load_onnx_tensor(dir + "test_data_set_0/input_0.pb", &name);
   EXPECT_EQ(name, g.value(g.inputs.at(0)).name);
   EXPECT_EQ(a.type(), g.value(g.inputs.at(0)).type);
+}
+
+TEST(OnnxLoader, LoadsSequenceAndOptionalTypesAndValues) {
+  const std::string opt = kNodeTests + "test_identity_opt/";
+  const ir::Graph g = load_onnx_model(opt + "model.onnx");
+  const ir::TensorType& type = g.value(g.inputs.at(0)).type;
+  EXPECT_EQ(ir::type_text(type), "optional(seq(f32[5]))");
+  std::string name;
+  const ir::HostTensor o = load_onnx_value(opt + "test_data_set_0/input_0.pb", type, &name);
+  EXPECT_EQ(name, "opt_in");
+  EXPECT_EQ(ir::type_mismatch(o, type), "");
+  ASSERT_EQ(o.items.size(), 1u);
+  ASSERT_EQ(o.items[0].items.size(), 1u);
+  EXPECT_EQ(ir::host_values<float>(o.items[0].items[0]), (std::vector<float>{1, 2, 3, 4, 5}));
+
+  const std::string seq = kNodeTests + "test_identity_sequence/";
+  const ir::Graph sg = load_onnx_model(seq + "model.onnx");
+  const ir::TensorType& stype = sg.value(sg.inputs.at(0)).type;
+  EXPECT_EQ(stype.containers, std::vector<ir::Container>{ir::Container::Sequence});
+  const ir::HostTensor s = load_onnx_value(seq + "test_data_set_0/input_0.pb", stype);
+  EXPECT_EQ(s.container, ir::Container::Sequence);
+  ASSERT_EQ(s.items.size(), 2u);
+  EXPECT_EQ(s.items[1].dims, (std::vector<int64_t>{1, 1, 2, 2}));
+  EXPECT_EQ(ir::host_values<float>(s.items[1]), (std::vector<float>{2, 3, 1, 5}));
+}
+
+TEST(OnnxLoader, MalformedSequencesAndOptionalsAreClearErrors) {
+  ir::TensorType seq_type{ir::ElementType::F32, std::nullopt, {ir::Container::Sequence}};
+  ir::TensorType opt_type{ir::ElementType::F32, std::nullopt, {ir::Container::Optional}};
+  const auto load = [](const google::protobuf::MessageLite& m, const ir::TensorType& type) {
+    const std::string bytes = m.SerializeAsString();
+    return load_onnx_value_bytes(bytes.data(), bytes.size(), "v.pb", type);
+  };
+  const std::string garbage = "\xff\xff\xff";
+  EXPECT_THAT(
+      error_of([&] { load_onnx_value_bytes(garbage.data(), garbage.size(), "v.pb", seq_type); }),
+      HasSubstr("v.pb: not a valid ONNX SequenceProto"));
+  EXPECT_THAT(
+      error_of([&] { load_onnx_value_bytes(garbage.data(), garbage.size(), "v.pb", opt_type); }),
+      HasSubstr("v.pb: not a valid ONNX OptionalProto"));
+
+  onnx::SequenceProto s;
+  s.set_name("x");
+  s.set_elem_type(onnx::SequenceProto::TENSOR);
+  s.add_sequence_values()->set_elem_type(onnx::SequenceProto::TENSOR);
+  EXPECT_THAT(error_of([&] { load(s, seq_type); }),
+              HasSubstr("v.pb: sequence 'x': holds a sequence value but its elem_type is tensor"));
+  s.clear_sequence_values();
+  s.set_elem_type(onnx::SequenceProto::MAP);
+  EXPECT_THAT(error_of([&] { load(s, seq_type); }), HasSubstr("map values are not supported"));
+  s.set_elem_type(9);
+  EXPECT_THAT(error_of([&] { load(s, seq_type); }), HasSubstr("elem_type 9 is not one ONNX"));
+  s.set_elem_type(onnx::SequenceProto::TENSOR);
+  onnx::TensorProto* t = s.add_tensor_values();
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(2);
+  t->add_float_data(1);
+  EXPECT_THAT(error_of([&] { load(s, seq_type); }),
+              HasSubstr("sequence 'x' item 0 tensor '': dims [2] need 2 f32 elements"));
+
+  onnx::OptionalProto o;
+  o.set_name("y");
+  o.set_elem_type(onnx::OptionalProto::TENSOR);
+  EXPECT_TRUE(load(o, opt_type).items.empty());  // an optional without a value
+  o.mutable_sequence_value()->set_elem_type(onnx::SequenceProto::TENSOR);
+  EXPECT_THAT(error_of([&] { load(o, opt_type); }),
+              HasSubstr("optional 'y': holds a sequence value but its elem_type is tensor"));
+}
+
+TEST(OnnxLoader, MalformedStringTensorsAreClearErrors) {
+  onnx::TensorProto t;
+  t.set_name("s");
+  t.set_data_type(onnx::TensorProto::STRING);
+  t.add_dims(2);
+  t.add_string_data("1.5");
+  std::string bytes = t.SerializeAsString();
+  EXPECT_THAT(error_of([&] { load_onnx_tensor_bytes(bytes.data(), bytes.size(), "s.pb"); }),
+              HasSubstr("s.pb: tensor 's': dims [2] need 2 string elements, the file holds 1"));
+  t.add_string_data("INF");
+  t.set_raw_data("ab");
+  bytes = t.SerializeAsString();
+  EXPECT_THAT(error_of([&] { load_onnx_tensor_bytes(bytes.data(), bytes.size(), "s.pb"); }),
+              HasSubstr("s.pb: tensor 's': string tensors cannot use raw_data"));
+  t.clear_raw_data();
+  bytes = t.SerializeAsString();
+  EXPECT_EQ(load_onnx_tensor_bytes(bytes.data(), bytes.size(), "s.pb").strings,
+            (std::vector<std::string>{"1.5", "INF"}));
 }
 
 TEST(OnnxLoader, TensorFilesRoundTrip) {
