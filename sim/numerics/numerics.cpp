@@ -711,6 +711,7 @@ int8_t fp32_to_int8(float x) { return int8_encode(x); }
 int32_t fp32_to_int32(float x) { return int32_encode(x); }
 
 void to_fp32(DataType type, const void* src, float* dst, size_t n) {
+  if (n == 0) return;  // an empty vector's data() may be null, which memcpy must not get
   switch (type) {
     case DataType::FP32:
       std::memcpy(dst, src, n * sizeof(float));
@@ -731,6 +732,7 @@ void to_fp32(DataType type, const void* src, float* dst, size_t n) {
 }
 
 void from_fp32(DataType type, const float* src, void* dst, size_t n) {
+  if (n == 0) return;
   switch (type) {
     case DataType::FP32:
       std::memcpy(dst, src, n * sizeof(float));
